@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
+	"github.com/bosun-sh/bosun/sync"
+)
+
+type daemonFlags struct {
+	manifestPath    string
+	endpoint        string
+	node            string
+	rootDir         string
+	podLogsDir      string
+	fileCheck       time.Duration
+	syncFrequency   time.Duration
+	backoffInitial  time.Duration
+	backoffMax      time.Duration
+	allowSymlinks   bool
+	logFormat       string
+	verbosity       int
+	fileEventSettle time.Duration
+}
+
+const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
+
+func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f daemonFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "directory of static pod manifests")
+	fs.StringVar(&f.endpoint, "container-runtime-endpoint", "unix:///run/containerd/containerd.sock", "CRI v1 runtime socket")
+	fs.StringVar(&f.node, "hostname-override", "", "node name (default: the hostname)")
+	fs.StringVar(&f.rootDir, "root-dir", "/var/lib/bosun", "bosun's state directory")
+	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "root of the pods' log directories")
+	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "period of the full rescan of the manifest directory")
+	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "period of the full relist of the runtime")
+	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
+	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
+	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 20*time.Millisecond, "quiet time after a file event before the directory is read")
+	fs.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
+	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
+	}
+	log, err := newLogger(stderr, f.logFormat, f.verbosity)
+	if err != nil {
+		return err
+	}
+	if f.node == "" {
+		f.node = defaultNodeName()
+	}
+	f.node = strings.ToLower(f.node)
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{f.rootDir, 0o700}, {f.podLogsDir, 0o755}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+
+	client, info, err := runtime.Dial(ctx, f.endpoint, log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	log.Info("bosun started", "version", version, "node", f.node, "manifests", f.manifestPath,
+		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint)
+	if !info.NetworkReady {
+		log.Warn("runtime network not ready; only hostNetwork pods can start", "reason", info.NetworkReason)
+	}
+
+	var loop *sync.Loop
+	src := manifest.NewSource(manifest.SourceConfig{
+		Dir:           f.manifestPath,
+		Node:          f.node,
+		AllowSymlinks: f.allowSymlinks,
+		Period:        f.fileCheck,
+		Settle:        f.fileEventSettle,
+		Log:           log,
+		Notify:        func() { loop.Wake() },
+	})
+	loop = sync.New(sync.Config{
+		Runtime:        client,
+		Source:         src,
+		Log:            log,
+		PodLogsDir:     f.podLogsDir,
+		SyncFrequency:  f.syncFrequency,
+		BackoffInitial: f.backoffInitial,
+		BackoffMax:     f.backoffMax,
+	})
+	src.Scan() // so the first sync already knows the manifests
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx) }()
+	err = loop.Run(ctx)
+	if serr := <-errc; serr != nil {
+		err = errors.Join(err, serr)
+	}
+	log.Info("bosun stopped; pods keep running")
+	return err
+}
+
+func newLogger(w io.Writer, format string, verbosity int) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if verbosity > 0 {
+		opts.Level = slog.LevelDebug
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, &usageError{fmt.Sprintf("--log-format must be text or json, not %q", format)}
+}

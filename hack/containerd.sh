@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs and runs a private containerd for bosun's demo and tests, as
+# ../shared/CONTAINERD.md describes. Never touches a system containerd.
+#
+#   hack/containerd.sh install      install containerd, runc, CNI plugins, busybox (Debian)
+#   hack/containerd.sh start DIR    start a private containerd in DIR (socket DIR/containerd.sock)
+#   hack/containerd.sh stop DIR     kill its containers, stop it, clean DIR's mounts
+set -euo pipefail
+
+PAUSE_IMAGE=${PAUSE_IMAGE:-registry.k8s.io/pause:3.10}
+
+install() {
+	local missing=()
+	command -v containerd >/dev/null || missing+=(containerd)
+	command -v runc >/dev/null || missing+=(runc)
+	[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+	[ -x /usr/bin/busybox ] || missing+=(busybox-static)
+	command -v ip >/dev/null || missing+=(iproute2)
+	command -v iptables >/dev/null || missing+=(iptables)
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "installing ${missing[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+	# Debian's package may start the system containerd; bosun's own never
+	# uses it, and a stopped one cannot confuse anything.
+}
+
+start() {
+	local dir=$1
+	mkdir -p "$dir/root" "$dir/state" "$dir/cni"
+	dir=$(cd "$dir" && pwd)
+	if [ -S "$dir/containerd.sock" ] && ctr --address "$dir/containerd.sock" version >/dev/null 2>&1; then
+		echo "containerd already running at $dir/containerd.sock" >&2
+		return 0
+	fi
+	containerd config default >"$dir/config.toml.default"
+	sed -e 's|restrict_oom_score_adj = false|restrict_oom_score_adj = true|' \
+		-e "s|sandbox_image = \".*\"|sandbox_image = \"$PAUSE_IMAGE\"|" \
+		-e 's|bin_dir = "/opt/cni/bin"|bin_dir = "/usr/lib/cni"|' \
+		-e "s|conf_dir = \"/etc/cni/net.d\"|conf_dir = \"$dir/cni\"|" \
+		-e 's|SystemdCgroup = true|SystemdCgroup = false|' \
+		"$dir/config.toml.default" >"$dir/config.toml"
+	for want in 'restrict_oom_score_adj = true' "sandbox_image = \"$PAUSE_IMAGE\"" 'bin_dir = "/usr/lib/cni"' "conf_dir = \"$dir/cni\""; do
+		grep -qF "$want" "$dir/config.toml" || { echo "containerd config: could not set $want" >&2; exit 1; }
+	done
+	cat >"$dir/cni/10-bosun-test.conflist" <<'JSON'
+{"cniVersion":"1.0.0","name":"bosun-test","plugins":[
+ {"type":"bridge","bridge":"bosun0","isGateway":true,"ipMasq":false,
+  "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.7.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}
+JSON
+	setsid containerd --config "$dir/config.toml" --root "$dir/root" --state "$dir/state" \
+		--address "$dir/containerd.sock" >>"$dir/containerd.log" 2>&1 </dev/null &
+	echo $! >"$dir/containerd.pid"
+	for _ in $(seq 1 300); do
+		if [ -S "$dir/containerd.sock" ] && ctr --address "$dir/containerd.sock" version >/dev/null 2>&1; then
+			echo "containerd $(containerd --version | awk '{print $3}') running at $dir/containerd.sock (log: $dir/containerd.log)" >&2
+			return 0
+		fi
+		if ! kill -0 "$(cat "$dir/containerd.pid")" 2>/dev/null; then
+			echo "containerd exited; its log:" >&2
+			tail -50 "$dir/containerd.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "containerd did not answer within 30s; its log:" >&2
+	tail -50 "$dir/containerd.log" >&2
+	exit 1
+}
+
+stop() {
+	local dir=$1
+	[ -d "$dir" ] || return 0
+	dir=$(cd "$dir" && pwd)
+	local sock="$dir/containerd.sock"
+	if [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1; then
+		# Kill every task (containers and sandboxes) so nothing outlives the test.
+		for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+			ctr --address "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+		done
+		for _ in $(seq 1 50); do
+			[ -z "$(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null | head -1)" ] && break
+			for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+				ctr --address "$sock" -n k8s.io tasks rm -f "$id" >/dev/null 2>&1 || true
+			done
+			sleep 0.1
+		done
+	fi
+	if [ -f "$dir/containerd.pid" ]; then
+		local pid
+		pid=$(cat "$dir/containerd.pid")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+		rm -f "$dir/containerd.pid"
+	fi
+	pkill -9 -f -- "-address $sock" 2>/dev/null || true
+	# Unmount what the runtime left below DIR, deepest first.
+	grep -F " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done
+}
+
+case "${1:-}" in
+install) install ;;
+start) start "${2:?usage: $0 start DIR}" ;;
+stop) stop "${2:?usage: $0 stop DIR}" ;;
+*)
+	echo "usage: $0 install | start DIR | stop DIR" >&2
+	exit 2
+	;;
+esac

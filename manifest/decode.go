@@ -1,0 +1,96 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// MaxSize is the largest manifest file bosun reads, in bytes.
+const MaxSize = 1 << 20
+
+// ErrEmpty is returned for a manifest that holds no document.
+var ErrEmpty = errors.New("file is empty")
+
+// Decode parses one Pod from YAML or JSON strictly: unknown fields, duplicate
+// keys, more than one document, and any apiVersion/kind but v1/Pod are errors.
+func Decode(data []byte) (*corev1.Pod, error) {
+	if len(bytes.TrimSpace(stripComments(data))) == 0 {
+		return nil, ErrEmpty
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("file is %d bytes, larger than the limit of %d", len(data), MaxSize)
+	}
+	if hasSecondDocument(data) {
+		return nil, errors.New("more than one YAML document: a manifest holds exactly one Pod")
+	}
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return nil, cleanYAMLError(err)
+	}
+	var problems []error
+	if head.APIVersion != "v1" {
+		problems = append(problems, fmt.Errorf("apiVersion: must be v1, not %q", head.APIVersion))
+	}
+	if head.Kind != "Pod" {
+		problems = append(problems, fmt.Errorf("kind: must be Pod, not %q", head.Kind))
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(data, &pod); err != nil {
+		return nil, cleanYAMLError(err)
+	}
+	return &pod, nil
+}
+
+// hasSecondDocument reports whether a "---" separator after content is
+// followed by more content.
+func hasSecondDocument(data []byte) bool {
+	lines := strings.Split(string(data), "\n")
+	seenContent := false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if l == "---" || strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "---\t") {
+			if seenContent {
+				rest := strings.Join(lines[i+1:], "\n")
+				return len(bytes.TrimSpace(stripComments([]byte(rest)))) > 0
+			}
+			continue
+		}
+		if t != "" && !strings.HasPrefix(t, "#") {
+			seenContent = true
+		}
+	}
+	return false
+}
+
+// stripComments drops full-line YAML comments, enough to tell an empty file.
+func stripComments(data []byte) []byte {
+	var out bytes.Buffer
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			out.Write(l)
+			out.WriteByte('\n')
+		}
+	}
+	return out.Bytes()
+}
+
+// cleanYAMLError drops the library prefixes so the message reads as
+// "line 7: key \"image\" already set" or "unknown field \"spec.foo\"".
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	for _, p := range []string{"error converting YAML to JSON: ", "error unmarshaling JSON: ", "while decoding JSON: ", "yaml: ", "json: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return errors.New(msg)
+}

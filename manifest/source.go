@@ -1,0 +1,360 @@
+package manifest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Snapshot is what the manifest directory asks for at one moment.
+type Snapshot struct {
+	// Available is false when the directory cannot be read; then Pods holds
+	// the last good pods and nothing may be removed because of their absence.
+	Available bool
+	// Err says why the directory is unavailable.
+	Err error
+	// Pods holds one pod per good file, and the last good version of files
+	// that stopped loading, sorted by file.
+	Pods []*StaticPod
+	// Errors maps each file that does not load to its error.
+	Errors map[string]error
+}
+
+// SourceConfig configures a Source.
+type SourceConfig struct {
+	Dir           string
+	Node          string
+	AllowSymlinks bool
+	// Period is the full rescan period (the kubelet's fileCheckFrequency).
+	Period time.Duration
+	// Settle is how long file events must be quiet before a rescan, so a file
+	// written in chunks is read once, whole.
+	Settle time.Duration
+	Log    *slog.Logger
+	// Notify is called, without locks held, after a scan changed the snapshot.
+	Notify func()
+}
+
+// Source watches a manifest directory with fsnotify and a periodic rescan.
+type Source struct {
+	cfg SourceConfig
+
+	mu        sync.Mutex
+	scanned   bool
+	available bool
+	dirErr    error
+	files     map[string]*fileState
+}
+
+type fileState struct {
+	sum [32]byte
+	pod *StaticPod // last good version, nil if the file never loaded
+	err error
+}
+
+// NewSource returns a Source for cfg; call Run to start watching.
+func NewSource(cfg SourceConfig) *Source {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	if cfg.Period <= 0 {
+		cfg.Period = 20 * time.Second
+	}
+	return &Source{cfg: cfg, files: map[string]*fileState{}}
+}
+
+// Snapshot returns the current desired set. Before the first scan it is
+// unavailable.
+func (s *Source) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{Available: s.scanned && s.available, Err: s.dirErr, Errors: map[string]error{}}
+	if !s.scanned {
+		snap.Err = errors.New("manifest directory not read yet")
+	}
+	names := make([]string, 0, len(s.files))
+	for name := range s.files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := s.files[name]
+		if st.pod != nil {
+			snap.Pods = append(snap.Pods, st.pod)
+		}
+		if st.err != nil {
+			snap.Errors[name] = st.err
+		}
+	}
+	return snap
+}
+
+// Run watches the directory until ctx ends. It returns nil on cancellation.
+func (s *Source) Run(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("manifest source %s: %w", s.cfg.Dir, err)
+	}
+	defer w.Close()
+	watching := false
+	rearm := func() {
+		if watching {
+			return
+		}
+		if err := w.Add(s.cfg.Dir); err == nil {
+			watching = true
+		}
+	}
+	rearm()
+	s.Scan()
+
+	period := time.NewTicker(s.cfg.Period)
+	defer period.Stop()
+	// While the directory is missing, look for it every second.
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	var settle <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Name == s.cfg.Dir && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+				watching = false
+				_ = w.Remove(s.cfg.Dir)
+			}
+			if settle == nil {
+				settle = time.After(s.cfg.Settle)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			s.cfg.Log.Warn("manifest watch error", "dir", s.cfg.Dir, "err", err)
+			settle = time.After(s.cfg.Settle)
+		case <-settle:
+			settle = nil
+			s.Scan()
+		case <-retry.C:
+			if !watching {
+				rearm()
+				if watching {
+					s.Scan()
+				}
+			} else if !s.isAvailable() {
+				s.Scan()
+			}
+		case <-period.C:
+			rearm()
+			s.Scan()
+		}
+	}
+}
+
+func (s *Source) isAvailable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available
+}
+
+// Scan rereads the directory once and calls Notify if anything changed.
+func (s *Source) Scan() {
+	changed := s.scan()
+	if changed {
+		s.cfg.Notify()
+	}
+}
+
+func (s *Source) scan() bool {
+	found, dirErr := s.listCandidates()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := !s.scanned
+	s.scanned = true
+	if dirErr != nil {
+		if s.available || first || s.dirErr == nil || s.dirErr.Error() != dirErr.Error() {
+			s.cfg.Log.Error("manifest directory unavailable; running pods are kept", "dir", s.cfg.Dir, "err", dirErr)
+		}
+		changed := s.available || first
+		s.available, s.dirErr = false, dirErr
+		return changed
+	}
+	changed := !s.available || first
+	if !s.available && !first {
+		s.cfg.Log.Info("manifest directory available again", "dir", s.cfg.Dir)
+	}
+	s.available, s.dirErr = true, nil
+	for name := range s.files {
+		if _, ok := found[name]; !ok {
+			delete(s.files, name)
+			changed = true
+		}
+	}
+	for name := range found {
+		if s.load(name) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// listCandidates returns the manifest files of the directory; other names
+// are ignored. An error means the directory itself cannot be used.
+func (s *Source) listCandidates() (map[string]struct{}, error) {
+	if err := checkDir(s.cfg.Dir); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("manifest directory %s: %w", s.cfg.Dir, err)
+	}
+	found := map[string]struct{}{}
+	for _, e := range entries {
+		if !IsManifestName(e.Name()) {
+			continue
+		}
+		found[filepath.Join(s.cfg.Dir, e.Name())] = struct{}{}
+	}
+	return found, nil
+}
+
+// IsManifestName reports whether a directory entry is read as a manifest:
+// *.yaml, *.yml or *.json, not starting with a dot.
+func IsManifestName(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	switch filepath.Ext(name) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// load rereads one file and reports whether its state changed. An error is
+// logged once per content.
+func (s *Source) load(name string) bool {
+	data, err := ReadFile(name, s.cfg.AllowSymlinks)
+	st := s.files[name]
+	if st == nil {
+		st = &fileState{}
+		s.files[name] = st
+	}
+	var sum [32]byte
+	if err == nil {
+		sum = sha256.Sum256(data)
+		if sum == st.sum && (st.pod != nil || st.err != nil) {
+			return false
+		}
+	} else if st.err != nil && st.err.Error() == err.Error() {
+		return false
+	}
+	st.sum = sum
+	if err == nil {
+		var pod *StaticPod
+		pod, err = Load(name, data, s.cfg.Node)
+		if err == nil {
+			if st.err != nil {
+				s.cfg.Log.Info("manifest fixed", "file", name)
+			}
+			st.pod, st.err = pod, nil
+			return true
+		}
+	}
+	st.err = err
+	if st.pod != nil {
+		s.cfg.Log.Error("manifest rejected; the pod keeps running from its last good version", "file", name, "pod", st.pod.Key(), "err", err)
+	} else {
+		s.cfg.Log.Error("manifest rejected", "file", name, "err", err)
+	}
+	return true
+}
+
+// ReadFile reads a manifest after checking that it is a regular file (or,
+// with allowSymlinks, a link to one) of at most MaxSize bytes, owned by root
+// or by bosun's own user, and not writable by group or others. It never
+// blocks on a FIFO or device.
+func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", name, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if !allowSymlinks {
+			return nil, fmt.Errorf("manifest %s: is a symbolic link; refused without --allow-symlinks", name)
+		}
+		fi, err = os.Stat(name)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: symbolic link target: %w", name, err)
+		}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("manifest %s: not a regular file (%s)", name, fi.Mode().Type())
+	}
+	if fi.Size() > MaxSize {
+		return nil, fmt.Errorf("manifest %s: %d bytes is larger than the limit of %d", name, fi.Size(), MaxSize)
+	}
+	if err := checkOwner(name, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", name, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", name, err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("manifest %s: larger than the limit of %d bytes", name, MaxSize)
+	}
+	return data, nil
+}
+
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("manifest directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("manifest directory %s: not a directory", dir)
+	}
+	return checkOwner(dir, fi)
+}
+
+// checkOwner refuses files and directories that someone other than root (or
+// bosun's user) could change: CIS asks root:root and 0600 for manifests.
+func checkOwner(name string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	mode := fi.Mode().Perm()
+	if mode&0o022 != 0 {
+		return fmt.Errorf("%s: mode %04o is writable by group or others; refused (chmod go-w %s)", name, mode, name)
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s: owned by uid %d, not root or bosun's uid %d; refused", name, st.Uid, os.Geteuid())
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// FieldError is one validation problem at a field path such as
+// "spec.containers[0].image".
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+type problems []error
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks a defaulted pod for node and reports every problem at once
+// (errors.Join of *FieldError), nil when the pod can run.
+func Validate(pod *corev1.Pod, node string) error {
+	var p problems
+	validateMeta(&p, pod, node)
+	validateStaticRestrictions(&p, pod)
+	validateUnsupported(&p, pod)
+	s := &pod.Spec
+	if len(s.Containers) == 0 {
+		p.add("spec.containers", "required: a pod needs at least one container")
+	}
+	switch s.RestartPolicy {
+	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
+	default:
+		p.add("spec.restartPolicy", "unsupported value %q: must be Always, OnFailure or Never", s.RestartPolicy)
+	}
+	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		p.add("spec.terminationGracePeriodSeconds", "must be >= 0, not %d", *g)
+	}
+	switch s.DNSPolicy {
+	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, corev1.DNSDefault:
+	case corev1.DNSNone:
+		p.add("spec.dnsPolicy", "None is not supported by bosun yet (it needs dnsConfig)")
+	default:
+		p.add("spec.dnsPolicy", "unsupported value %q", s.DNSPolicy)
+	}
+	names := map[string]string{}
+	hostPorts := map[string]string{}
+	for i := range s.Containers {
+		validateContainer(&p, fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i], names, hostPorts)
+	}
+	return errors.Join(p...)
+}
+
+func validateMeta(p *problems, pod *corev1.Pod, node string) {
+	if pod.Name == "" {
+		p.add("metadata.name", "required")
+	} else {
+		full := PodName(pod.Name, node)
+		for _, msg := range validation.IsDNS1123Subdomain(full) {
+			p.add("metadata.name", "%q with the node suffix is %q: %s", pod.Name, full, msg)
+		}
+	}
+	if pod.GenerateName != "" {
+		p.add("metadata.generateName", "not allowed in a static pod: set metadata.name")
+	}
+	for _, msg := range validation.IsDNS1123Label(pod.Namespace) {
+		p.add("metadata.namespace", "%q: %s", pod.Namespace, msg)
+	}
+	for k, v := range pod.Labels {
+		for _, msg := range validation.IsQualifiedName(k) {
+			p.add("metadata.labels", "key %q: %s", k, msg)
+		}
+		for _, msg := range validation.IsValidLabelValue(v) {
+			p.add("metadata.labels["+k+"]", "value %q: %s", v, msg)
+		}
+	}
+	for k := range pod.Annotations {
+		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
+			p.add("metadata.annotations", "key %q: %s", k, msg)
+		}
+	}
+}
+
+// validateStaticRestrictions enforces what the kubelet forbids in static
+// pods: they run before (or without) an API server, so nothing may refer to
+// API objects.
+func validateStaticRestrictions(p *problems, pod *corev1.Pod) {
+	s := &pod.Spec
+	const why = "static pods cannot refer to API objects"
+	if s.ServiceAccountName != "" || s.DeprecatedServiceAccount != "" {
+		p.add("spec.serviceAccountName", "not allowed: %s", why)
+	}
+	if len(s.ImagePullSecrets) > 0 {
+		p.add("spec.imagePullSecrets", "not allowed: %s", why)
+	}
+	if len(s.EphemeralContainers) > 0 {
+		p.add("spec.ephemeralContainers", "not allowed in a static pod")
+	}
+	if len(s.ResourceClaims) > 0 {
+		p.add("spec.resourceClaims", "not allowed: %s", why)
+	}
+	for i, v := range s.Volumes {
+		f := fmt.Sprintf("spec.volumes[%d]", i)
+		switch {
+		case v.Secret != nil:
+			p.add(f+".secret", "not allowed: %s", why)
+		case v.ConfigMap != nil:
+			p.add(f+".configMap", "not allowed: %s", why)
+		case v.PersistentVolumeClaim != nil:
+			p.add(f+".persistentVolumeClaim", "not allowed: %s", why)
+		case v.CSI != nil:
+			p.add(f+".csi", "not allowed: %s", why)
+		case v.Ephemeral != nil:
+			p.add(f+".ephemeral", "not allowed: %s", why)
+		case v.Projected != nil:
+			p.add(f+".projected", "not allowed: %s", why)
+		}
+	}
+	for i := range s.Containers {
+		c := &s.Containers[i]
+		f := fmt.Sprintf("spec.containers[%d]", i)
+		for j, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				p.add(fmt.Sprintf("%s.env[%d].valueFrom.secretKeyRef", f, j), "not allowed: %s", why)
+			}
+			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+				p.add(fmt.Sprintf("%s.env[%d].valueFrom.configMapKeyRef", f, j), "not allowed: %s", why)
+			}
+		}
+		for j, e := range c.EnvFrom {
+			if e.SecretRef != nil || e.ConfigMapRef != nil {
+				p.add(fmt.Sprintf("%s.envFrom[%d]", f, j), "not allowed: %s", why)
+			}
+		}
+	}
+}
+
+func validateContainer(p *problems, f string, c *corev1.Container, names, hostPorts map[string]string) {
+	if c.Name == "" {
+		p.add(f+".name", "required")
+	} else {
+		for _, msg := range validation.IsDNS1123Label(c.Name) {
+			p.add(f+".name", "%q: %s", c.Name, msg)
+		}
+		if prev, ok := names[c.Name]; ok {
+			p.add(f+".name", "%q is already used by %s", c.Name, prev)
+		}
+		names[c.Name] = f
+	}
+	if strings.TrimSpace(c.Image) == "" {
+		p.add(f+".image", "required")
+	} else if c.Image != strings.TrimSpace(c.Image) {
+		p.add(f+".image", "%q has leading or trailing spaces", c.Image)
+	}
+	switch c.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		p.add(f+".imagePullPolicy", "unsupported value %q: must be Always, IfNotPresent or Never", c.ImagePullPolicy)
+	}
+	switch c.TerminationMessagePolicy {
+	case corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError:
+	default:
+		p.add(f+".terminationMessagePolicy", "unsupported value %q", c.TerminationMessagePolicy)
+	}
+	if c.RestartPolicy != nil {
+		p.add(f+".restartPolicy", "only allowed on init containers (sidecars)")
+	}
+	for j, port := range c.Ports {
+		pf := fmt.Sprintf("%s.ports[%d]", f, j)
+		if port.ContainerPort < 1 || port.ContainerPort > 65535 {
+			p.add(pf+".containerPort", "%d is out of range 1-65535", port.ContainerPort)
+		}
+		if port.HostPort < 0 || port.HostPort > 65535 {
+			p.add(pf+".hostPort", "%d is out of range 0-65535", port.HostPort)
+		}
+		switch port.Protocol {
+		case corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		default:
+			p.add(pf+".protocol", "unsupported value %q: must be TCP, UDP or SCTP", port.Protocol)
+		}
+		if port.Name != "" {
+			for _, msg := range validation.IsValidPortName(port.Name) {
+				p.add(pf+".name", "%q: %s", port.Name, msg)
+			}
+		}
+		if port.HostPort > 0 {
+			k := fmt.Sprintf("%s/%s/%d", port.HostIP, port.Protocol, port.HostPort)
+			if prev, ok := hostPorts[k]; ok {
+				p.add(pf+".hostPort", "%d/%s is already used by %s", port.HostPort, port.Protocol, prev)
+			}
+			hostPorts[k] = pf
+		}
+	}
+	for j, e := range c.Env {
+		if e.Name == "" {
+			p.add(fmt.Sprintf("%s.env[%d].name", f, j), "required")
+		}
+	}
+	validateResources(p, f+".resources", c.Resources)
+}
+
+func validateResources(p *problems, f string, r corev1.ResourceRequirements) {
+	check := func(kind string, l corev1.ResourceList) {
+		for name, q := range l {
+			switch name {
+			case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
+			default:
+				if !strings.HasPrefix(string(name), "hugepages-") {
+					p.add(f+"."+kind+"."+string(name), "unsupported resource: bosun handles cpu, memory, ephemeral-storage and hugepages-*")
+				}
+			}
+			if q.Sign() < 0 {
+				p.add(f+"."+kind+"."+string(name), "must be >= 0, not %s", q.String())
+			}
+		}
+	}
+	check("requests", r.Requests)
+	check("limits", r.Limits)
+	for name, req := range r.Requests {
+		if lim, ok := r.Limits[name]; ok && req.Cmp(lim) > 0 {
+			p.add(f+".requests."+string(name), "%s is more than the limit %s", req.String(), lim.String())
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Deadlines for CRI calls. Each call gets its own.
+const (
+	callTimeout    = 30 * time.Second
+	sandboxTimeout = 2 * time.Minute
+	pullTimeout    = 10 * time.Minute
+	// stopSlack is added to a stop's grace period for the call's deadline.
+	stopSlack = 30 * time.Second
+)
+
+// Client is a CRI v1 client for one runtime endpoint. It is safe for
+// concurrent use.
+type Client struct {
+	endpoint string
+	conn     *grpc.ClientConn
+	rt       runtimeapi.RuntimeServiceClient
+	img      runtimeapi.ImageServiceClient
+	log      *slog.Logger
+	calls    sync.Map // method name -> *atomic.Int64
+}
+
+// Info is what the runtime says about itself.
+type Info struct {
+	RuntimeName    string
+	RuntimeVersion string
+	APIVersion     string
+	NetworkReady   bool
+	NetworkReason  string
+}
+
+// SocketPath returns the file of a unix:// endpoint (or a bare path).
+func SocketPath(endpoint string) (string, error) {
+	switch {
+	case strings.HasPrefix(endpoint, "unix://"):
+		return strings.TrimPrefix(endpoint, "unix://"), nil
+	case strings.HasPrefix(endpoint, "/"):
+		return endpoint, nil
+	}
+	return "", fmt.Errorf("container runtime endpoint %s: only unix:// endpoints are supported", endpoint)
+}
+
+// Dial connects to endpoint and checks that it is a ready CRI v1 runtime.
+// Errors are one line naming the endpoint.
+func Dial(ctx context.Context, endpoint string, log *slog.Logger) (*Client, Info, error) {
+	path, err := SocketPath(endpoint)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if fi, err := os.Stat(path); err != nil {
+		return nil, Info{}, fmt.Errorf("container runtime endpoint %s: socket %s: %w", endpoint, path, errors.Unwrap(err))
+	} else if fi.Mode()&os.ModeSocket == 0 {
+		return nil, Info{}, fmt.Errorf("container runtime endpoint %s: %s is not a socket", endpoint, path)
+	}
+	c := &Client{endpoint: endpoint, log: log}
+	conn, err := grpc.NewClient("unix://"+path,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(c.instrument),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
+	)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("container runtime endpoint %s: %w", endpoint, err)
+	}
+	c.conn = conn
+	c.rt = runtimeapi.NewRuntimeServiceClient(conn)
+	c.img = runtimeapi.NewImageServiceClient(conn)
+	info, err := c.Check(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, Info{}, err
+	}
+	return c, info, nil
+}
+
+// Check asks the runtime for its version and status: it must speak CRI v1
+// and be RuntimeReady. Network readiness is only reported.
+func (c *Client) Check(ctx context.Context) (Info, error) {
+	ctx1, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := c.rt.Version(ctx1, &runtimeapi.VersionRequest{})
+	if err != nil {
+		err = mapError("Version", err)
+		if errors.Is(err, ErrUnimplemented) {
+			return Info{}, fmt.Errorf("container runtime endpoint %s: not a CRI v1 runtime (runtime.v1.RuntimeService/Version is not served)", c.endpoint)
+		}
+		return Info{}, fmt.Errorf("container runtime endpoint %s: %w", c.endpoint, err)
+	}
+	if v.RuntimeApiVersion != "v1" {
+		return Info{}, fmt.Errorf("container runtime endpoint %s: runtime %s %s speaks CRI %q, bosun needs v1", c.endpoint, v.RuntimeName, v.RuntimeVersion, v.RuntimeApiVersion)
+	}
+	info := Info{RuntimeName: v.RuntimeName, RuntimeVersion: v.RuntimeVersion, APIVersion: v.RuntimeApiVersion}
+	st, err := c.rt.Status(ctx1, &runtimeapi.StatusRequest{})
+	if err != nil {
+		return info, fmt.Errorf("container runtime endpoint %s: %w", c.endpoint, mapError("Status", err))
+	}
+	for _, cond := range st.GetStatus().GetConditions() {
+		switch cond.Type {
+		case runtimeapi.RuntimeReady:
+			if !cond.Status {
+				return info, fmt.Errorf("container runtime endpoint %s: runtime not ready: %s %s", c.endpoint, cond.Reason, cond.Message)
+			}
+		case runtimeapi.NetworkReady:
+			info.NetworkReady = cond.Status
+			info.NetworkReason = strings.TrimSpace(cond.Reason + " " + cond.Message)
+		}
+	}
+	return info, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Calls returns how many CRI calls were made per method since Dial.
+func (c *Client) Calls() map[string]int64 {
+	out := map[string]int64{}
+	c.calls.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// instrument logs and counts every unary CRI call with its duration.
+func (c *Client) instrument(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	name := method[strings.LastIndex(method, "/")+1:]
+	n, _ := c.calls.LoadOrStore(name, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	start := time.Now()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	c.log.Debug("cri call", "method", name, "duration", time.Since(start), "code", status.Code(err).String())
+	return err
+}
+
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// RunPodSandbox creates and starts a sandbox and returns its ID.
+func (c *Client) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error) {
+	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	defer cancel()
+	r, err := c.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
+	if err != nil {
+		return "", mapError("RunPodSandbox "+cfg.GetMetadata().GetName(), err)
+	}
+	return r.PodSandboxId, nil
+}
+
+// StopPodSandbox stops a sandbox; it returns nil when the sandbox is gone.
+func (c *Client) StopPodSandbox(ctx context.Context, id string) error {
+	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	defer cancel()
+	_, err := c.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+	return ignoreNotFound(mapError("StopPodSandbox "+short(id), err))
+}
+
+// RemovePodSandbox removes a sandbox and its containers; it returns nil when
+// the sandbox is already gone.
+func (c *Client) RemovePodSandbox(ctx context.Context, id string) error {
+	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	defer cancel()
+	_, err := c.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
+	return ignoreNotFound(mapError("RemovePodSandbox "+short(id), err))
+}
+
+// ListPodSandbox lists the sandboxes that carry all of labels.
+func (c *Client) ListPodSandbox(ctx context.Context, labels map[string]string) ([]*runtimeapi.PodSandbox, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: labels}})
+	if err != nil {
+		return nil, mapError("ListPodSandbox", err)
+	}
+	return r.Items, nil
+}
+
+// CreateContainer creates a container in a sandbox and returns its ID.
+func (c *Client) CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
+	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	defer cancel()
+	r, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sandboxCfg})
+	if err != nil {
+		return "", mapError("CreateContainer "+cfg.GetMetadata().GetName(), err)
+	}
+	return r.ContainerId, nil
+}
+
+// StartContainer starts a created container.
+func (c *Client) StartContainer(ctx context.Context, id string) error {
+	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	defer cancel()
+	_, err := c.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id})
+	return mapError("StartContainer "+short(id), err)
+}
+
+// StopContainer stops a container, sending SIGKILL after grace seconds; it
+// returns nil when the container is gone.
+func (c *Client) StopContainer(ctx context.Context, id string, grace int64) error {
+	ctx, cancel := withTimeout(ctx, time.Duration(grace)*time.Second+stopSlack)
+	defer cancel()
+	_, err := c.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: grace})
+	return ignoreNotFound(mapError("StopContainer "+short(id), err))
+}
+
+// RemoveContainer removes a container; it returns nil when it is gone.
+func (c *Client) RemoveContainer(ctx context.Context, id string) error {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := c.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id})
+	return ignoreNotFound(mapError("RemoveContainer "+short(id), err))
+}
+
+// ListContainers lists the containers that carry all of labels.
+func (c *Client) ListContainers(ctx context.Context, labels map[string]string) ([]*runtimeapi.Container, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{LabelSelector: labels}})
+	if err != nil {
+		return nil, mapError("ListContainers", err)
+	}
+	return r.Containers, nil
+}
+
+// ContainerStatus returns a container's status (exit code, times, reason).
+func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+	if err != nil {
+		return nil, mapError("ContainerStatus "+short(id), err)
+	}
+	return r.Status, nil
+}
+
+// ImagePresent reports whether the runtime has image.
+func (c *Client) ImagePresent(ctx context.Context, image string) (bool, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
+	if err != nil {
+		return false, mapError("ImageStatus "+image, err)
+	}
+	return r.Image != nil, nil
+}
+
+// PullImage pulls image for a sandbox.
+func (c *Client) PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error {
+	ctx, cancel := withTimeout(ctx, pullTimeout)
+	defer cancel()
+	_, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, SandboxConfig: sandboxCfg})
+	return mapError("PullImage "+image, err)
+}
+
+// ContainerEvents opens the runtime's container event stream. Runtimes that
+// do not serve it (containerd 1.6) fail the first Recv with ErrUnimplemented.
+func (c *Client) ContainerEvents(ctx context.Context) (func() error, error) {
+	s, err := c.rt.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
+	if err != nil {
+		return nil, mapError("GetContainerEvents", err)
+	}
+	return func() error {
+		_, err := s.Recv()
+		return mapError("GetContainerEvents", err)
+	}, nil
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// short abbreviates a runtime ID for messages, as crictl does.
+func short(id string) string {
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
+}

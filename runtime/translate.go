@@ -1,0 +1,309 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+)
+
+// CPU and memory constants of the kubelet's resource translation.
+const (
+	cpuPeriod    = 100000
+	minCPUShares = 2
+	maxCPUShares = 262144
+	minCPUQuota  = 1000
+)
+
+// PodLogDir is the kubelet's log directory of a pod:
+// <podLogsDir>/<namespace>_<name>_<uid>.
+func PodLogDir(podLogsDir string, sp *manifest.StaticPod) string {
+	return filepath.Join(podLogsDir, sp.Namespace+"_"+sp.Name+"_"+sp.UID)
+}
+
+// ContainerLogPath is a container's log file relative to its pod's log
+// directory: <container>/<restartCount>.log.
+func ContainerLogPath(name string, restartCount uint32) string {
+	return filepath.Join(name, strconv.FormatUint(uint64(restartCount), 10)+".log")
+}
+
+// SandboxConfig translates a static pod into the config of its sandbox with
+// the given attempt. seen is when bosun first saw this version of the pod.
+func SandboxConfig(sp *manifest.StaticPod, attempt uint32, podLogsDir string, seen time.Time) *runtimeapi.PodSandboxConfig {
+	pod := sp.Pod
+	labels := map[string]string{}
+	for k, v := range pod.Labels {
+		labels[k] = v
+	}
+	for k, v := range podIdentityLabels(sp) {
+		labels[k] = v
+	}
+	annotations := map[string]string{}
+	for k, v := range pod.Annotations {
+		annotations[k] = v
+	}
+	annotations[AnnotationConfigHash] = sp.Hash
+	annotations[AnnotationConfigSource] = "file"
+	annotations[AnnotationConfigSeen] = seen.UTC().Format(time.RFC3339Nano)
+	annotations[AnnotationManifest] = sp.File
+
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata: &runtimeapi.PodSandboxMetadata{
+			Name:      sp.Name,
+			Uid:       sp.UID,
+			Namespace: sp.Namespace,
+			Attempt:   attempt,
+		},
+		LogDirectory: PodLogDir(podLogsDir, sp),
+		PortMappings: portMappings(pod),
+		Labels:       labels,
+		Annotations:  annotations,
+		Linux: &runtimeapi.LinuxPodSandboxConfig{
+			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: namespaceOptions(pod),
+			},
+		},
+	}
+	if !pod.Spec.HostNetwork {
+		cfg.Hostname = podHostname(pod)
+	}
+	return cfg
+}
+
+// podHostname is spec.hostname, else the pod's name cut to 63 characters
+// without a trailing dash or dot, as the kubelet does.
+func podHostname(pod *corev1.Pod) string {
+	if pod.Spec.Hostname != "" {
+		return pod.Spec.Hostname
+	}
+	h := pod.Name
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
+}
+
+func namespaceOptions(pod *corev1.Pod) *runtimeapi.NamespaceOption {
+	ns := &runtimeapi.NamespaceOption{
+		Network: runtimeapi.NamespaceMode_POD,
+		Pid:     runtimeapi.NamespaceMode_CONTAINER,
+		Ipc:     runtimeapi.NamespaceMode_POD,
+	}
+	if pod.Spec.HostNetwork {
+		ns.Network = runtimeapi.NamespaceMode_NODE
+	}
+	return ns
+}
+
+func portMappings(pod *corev1.Pod) []*runtimeapi.PortMapping {
+	var out []*runtimeapi.PortMapping
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			out = append(out, &runtimeapi.PortMapping{
+				Protocol:      protocol(p.Protocol),
+				ContainerPort: p.ContainerPort,
+				HostPort:      p.HostPort,
+				HostIp:        p.HostIP,
+			})
+		}
+	}
+	return out
+}
+
+func protocol(p corev1.Protocol) runtimeapi.Protocol {
+	switch p {
+	case corev1.ProtocolUDP:
+		return runtimeapi.Protocol_UDP
+	case corev1.ProtocolSCTP:
+		return runtimeapi.Protocol_SCTP
+	}
+	return runtimeapi.Protocol_TCP
+}
+
+func podIdentityLabels(sp *manifest.StaticPod) map[string]string {
+	return map[string]string{
+		LabelManaged:      "true",
+		LabelPodName:      sp.Name,
+		LabelPodNamespace: sp.Namespace,
+		LabelPodUID:       sp.UID,
+	}
+}
+
+// ContainerConfig translates container c of a static pod into the config of
+// its instance number restartCount.
+func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount uint32) *runtimeapi.ContainerConfig {
+	pod := sp.Pod
+	labels := podIdentityLabels(sp)
+	labels[LabelContainerName] = c.Name
+	annotations := map[string]string{
+		AnnotationRestartCount:    strconv.FormatUint(uint64(restartCount), 10),
+		AnnotationTermMessagePath: c.TerminationMessagePath,
+		AnnotationTermGracePeriod: strconv.FormatInt(gracePeriod(pod), 10),
+	}
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+		if b, err := json.Marshal(c.Lifecycle.PreStop); err == nil {
+			annotations[AnnotationPreStopHandler] = string(b)
+		}
+	}
+	env, vars := expandEnv(c.Env)
+	return &runtimeapi.ContainerConfig{
+		Metadata:    &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: restartCount},
+		Image:       &runtimeapi.ImageSpec{Image: c.Image},
+		Command:     expandAll(c.Command, vars),
+		Args:        expandAll(c.Args, vars),
+		WorkingDir:  c.WorkingDir,
+		Envs:        env,
+		Labels:      labels,
+		Annotations: annotations,
+		LogPath:     ContainerLogPath(c.Name, restartCount),
+		Linux: &runtimeapi.LinuxContainerConfig{
+			Resources: Resources(c.Resources),
+			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
+				NamespaceOptions: namespaceOptions(pod),
+			},
+		},
+	}
+}
+
+// gracePeriod is the pod's terminationGracePeriodSeconds, 30 when unset.
+func gracePeriod(pod *corev1.Pod) int64 {
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return *g
+	}
+	return manifest.DefaultTerminationGracePeriod
+}
+
+// Resources translates requests and limits as the kubelet does with
+// cgroupfs: CPU request to shares, CPU limit to a CFS quota over a 100 ms
+// period, memory limit to bytes.
+func Resources(r corev1.ResourceRequirements) *runtimeapi.LinuxContainerResources {
+	out := &runtimeapi.LinuxContainerResources{}
+	cpuReq, hasReq := r.Requests[corev1.ResourceCPU]
+	cpuLim, hasLim := r.Limits[corev1.ResourceCPU]
+	switch {
+	case hasReq:
+		out.CpuShares = milliCPUToShares(cpuReq.MilliValue())
+	case hasLim:
+		out.CpuShares = milliCPUToShares(cpuLim.MilliValue())
+	default:
+		out.CpuShares = minCPUShares
+	}
+	if hasLim {
+		out.CpuPeriod = cpuPeriod
+		out.CpuQuota = max(cpuLim.MilliValue()*cpuPeriod/1000, minCPUQuota)
+	}
+	if mem, ok := r.Limits[corev1.ResourceMemory]; ok {
+		out.MemoryLimitInBytes = mem.Value()
+	}
+	for name, q := range r.Limits {
+		if size, ok := strings.CutPrefix(string(name), "hugepages-"); ok {
+			out.HugepageLimits = append(out.HugepageLimits, &runtimeapi.HugepageLimit{PageSize: hugePageSize(size), Limit: uint64(q.Value())})
+		}
+	}
+	sort.Slice(out.HugepageLimits, func(i, j int) bool { return out.HugepageLimits[i].PageSize < out.HugepageLimits[j].PageSize })
+	return out
+}
+
+func milliCPUToShares(m int64) int64 {
+	return min(max(m*1024/1000, minCPUShares), maxCPUShares)
+}
+
+// hugePageSize turns "2Mi" into the cgroup's "2MB".
+func hugePageSize(s string) string {
+	return strings.TrimSuffix(s, "i") + "B"
+}
+
+// expandEnv resolves $(VAR) references in env values against the variables
+// defined before them, as the kubelet does, and returns the CRI env and the
+// resolved variables.
+func expandEnv(env []corev1.EnvVar) ([]*runtimeapi.KeyValue, map[string]string) {
+	vars := map[string]string{}
+	out := make([]*runtimeapi.KeyValue, 0, len(env))
+	for _, e := range env {
+		v := Expand(e.Value, vars)
+		vars[e.Name] = v
+		out = append(out, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(v)})
+	}
+	return out, vars
+}
+
+func expandAll(in []string, vars map[string]string) []string {
+	if in == nil {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = Expand(s, vars)
+	}
+	return out
+}
+
+// Expand replaces $(NAME) with vars[NAME] when NAME is defined, turns $$
+// into $, and leaves everything else as written (the kubelet's rules).
+func Expand(s string, vars map[string]string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := vars[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+// GracePeriodOf reads a container's termination grace period from its
+// annotations, so a pod can be stopped right after its manifest is gone.
+func GracePeriodOf(annotations map[string]string) int64 {
+	if g, err := strconv.ParseInt(annotations[AnnotationTermGracePeriod], 10, 64); err == nil && g >= 0 {
+		return g
+	}
+	return manifest.DefaultTerminationGracePeriod
+}
+
+// RestartCountOf reads a container's restart count from its annotations,
+// falling back to the attempt in its metadata.
+func RestartCountOf(annotations map[string]string, attempt uint32) uint32 {
+	if n, err := strconv.ParseUint(annotations[AnnotationRestartCount], 10, 32); err == nil {
+		return uint32(n)
+	}
+	return attempt
+}
+
+// Describe is a short "namespace/name" of a sandbox for messages.
+func Describe(m *runtimeapi.PodSandboxMetadata) string {
+	return fmt.Sprintf("%s/%s", m.GetNamespace(), m.GetName())
+}

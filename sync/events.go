@@ -1,0 +1,55 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// watchRuntime wakes the loop on every container event of the runtime. A
+// runtime without the CRI event stream (containerd 1.6) is relisted every
+// RelistPeriod instead; while the stream is broken, both happen.
+func (l *Loop) watchRuntime(ctx context.Context) {
+	relist := time.NewTicker(l.cfg.RelistPeriod)
+	defer relist.Stop()
+	for ctx.Err() == nil {
+		err := l.followEvents(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, runtime.ErrUnimplemented) {
+			l.log.Info("runtime has no container event stream; relisting containers", "period", l.cfg.RelistPeriod)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-relist.C:
+					l.Wake()
+				}
+			}
+		}
+		l.log.Debug("container event stream broken; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-relist.C:
+			l.Wake()
+		}
+	}
+}
+
+// followEvents reads the event stream until it fails.
+func (l *Loop) followEvents(ctx context.Context) error {
+	recv, err := l.rt.ContainerEvents(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		if err := recv(); err != nil {
+			return err
+		}
+		l.Wake()
+	}
+}

@@ -1,0 +1,36 @@
+package sync
+
+import (
+	"context"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// Runtime is the part of the CRI that the loop uses.
+type Runtime interface {
+	RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error)
+	StopPodSandbox(ctx context.Context, id string) error
+	RemovePodSandbox(ctx context.Context, id string) error
+	ListPodSandbox(ctx context.Context, labels map[string]string) ([]*runtimeapi.PodSandbox, error)
+	CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	StopContainer(ctx context.Context, id string, grace int64) error
+	RemoveContainer(ctx context.Context, id string) error
+	ListContainers(ctx context.Context, labels map[string]string) ([]*runtimeapi.Container, error)
+	ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error)
+	ImagePresent(ctx context.Context, image string) (bool, error)
+	PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error
+	// ContainerEvents opens the runtime's event stream; the returned function
+	// blocks until the next event or an error.
+	ContainerEvents(ctx context.Context) (func() error, error)
+}
+
+// Source gives the desired set of static pods.
+type Source interface {
+	Snapshot() manifest.Snapshot
+}
+
+var _ Runtime = (*runtime.Client)(nil)

@@ -1,0 +1,351 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	stdsync "sync"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// Clock gives the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures a Loop.
+type Config struct {
+	Runtime Runtime
+	Source  Source
+	Log     *slog.Logger
+	Clock   Clock
+	// PodLogsDir is the root of the pods' log directories.
+	PodLogsDir string
+	// SyncFrequency is the period of the full relist safety net.
+	SyncFrequency time.Duration
+	// RelistPeriod is how often containers are relisted when the runtime
+	// offers no container events.
+	RelistPeriod time.Duration
+	// BackoffInitial, BackoffMax and BackoffReset shape CrashLoopBackOff.
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	BackoffReset   time.Duration
+}
+
+// Loop keeps what runs equal to what the manifests say.
+type Loop struct {
+	cfg Config
+	rt  Runtime
+	log *slog.Logger
+	clk Clock
+
+	wake chan struct{}
+	wg   stdsync.WaitGroup
+
+	mu          stdsync.Mutex
+	busy        map[string]bool
+	statusCache map[string]*runtimeapi.ContainerStatus
+	backoff     *backoff
+	// podErr holds the last error and the retry time of pods whose sync failed.
+	podErr map[string]podError
+	// reported holds messages already logged, so each is logged once.
+	reported map[string]string
+	synced   bool
+	rtDown   bool
+}
+
+type podError struct {
+	err   error
+	retry time.Time
+}
+
+// New returns a Loop for cfg.
+func New(cfg Config) *Loop {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if cfg.SyncFrequency <= 0 {
+		cfg.SyncFrequency = time.Minute
+	}
+	if cfg.RelistPeriod <= 0 {
+		cfg.RelistPeriod = time.Second
+	}
+	if cfg.BackoffInitial <= 0 {
+		cfg.BackoffInitial = 10 * time.Second
+	}
+	if cfg.BackoffMax < cfg.BackoffInitial {
+		cfg.BackoffMax = max(cfg.BackoffInitial, 300*time.Second)
+	}
+	if cfg.BackoffReset <= 0 {
+		cfg.BackoffReset = 2 * cfg.BackoffMax
+	}
+	return &Loop{
+		cfg:         cfg,
+		rt:          cfg.Runtime,
+		log:         cfg.Log,
+		clk:         cfg.Clock,
+		wake:        make(chan struct{}, 1),
+		busy:        map[string]bool{},
+		statusCache: map[string]*runtimeapi.ContainerStatus{},
+		backoff:     newBackoff(cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset),
+		podErr:      map[string]podError{},
+		reported:    map[string]string{},
+	}
+}
+
+// Wake asks for a sync soon. It never blocks.
+func (l *Loop) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs until ctx ends, then waits for running actions to return. It
+// never stops pods on its way out.
+func (l *Loop) Run(ctx context.Context) error {
+	go l.watchRuntime(ctx)
+	period := time.NewTicker(l.cfg.SyncFrequency)
+	defer period.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := l.SyncOnce(ctx)
+		timer.Reset(time.Hour)
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(l.clk.Now()), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			l.wg.Wait()
+			return nil
+		case <-l.wake:
+		case <-timer.C:
+		case <-period.C:
+		}
+	}
+}
+
+// Wait blocks until every action started by SyncOnce has returned.
+func (l *Loop) Wait() { l.wg.Wait() }
+
+// Synced reports whether one full sync has been done.
+func (l *Loop) Synced() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.synced
+}
+
+// SyncOnce observes the runtime, plans every pod and starts the actions of
+// the pods that are not busy, each in its own goroutine. It returns when the
+// loop should look again at the latest (zero: on the next event).
+func (l *Loop) SyncOnce(ctx context.Context) time.Time {
+	start := l.clk.Now()
+	snap := l.cfg.Source.Snapshot()
+	observed, err := l.observe(ctx)
+	if err != nil {
+		l.runtimeDown(err)
+		return start.Add(time.Second)
+	}
+	l.runtimeUp()
+	desired := l.desiredSet(snap, observed)
+	keys := make([]string, 0, len(desired)+len(observed))
+	for k := range desired {
+		keys = append(keys, k)
+	}
+	for k := range observed {
+		if _, ok := desired[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+
+	var next time.Time
+	later := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, key := range keys {
+		if l.busy[key] {
+			continue
+		}
+		if pe, ok := l.podErr[key]; ok && pe.retry.After(start) {
+			later(pe.retry)
+			continue
+		}
+		p := plan(key, desired[key], observed[key], l.protected(snap, observed[key]), l.backoff.readyAt, start)
+		later(p.wait)
+		if p.empty() {
+			continue
+		}
+		l.busy[key] = true
+		l.wg.Add(1)
+		go l.apply(ctx, p)
+	}
+	if !l.synced {
+		l.synced = true
+		l.log.Info("first sync done", "pods", len(desired), "observed", len(observed), "duration", l.clk.Now().Sub(start))
+	}
+	return next
+}
+
+// apply carries out one pod's plan and wakes the loop when done.
+func (l *Loop) apply(ctx context.Context, p podPlan) {
+	defer l.wg.Done()
+	err := l.execute(ctx, p)
+	l.mu.Lock()
+	delete(l.busy, p.key)
+	if err != nil && ctx.Err() == nil {
+		// The first retry is at once, then with the crash loop backoff.
+		k := "pod:" + p.key
+		delay := l.backoff.delay(k)
+		l.backoff.next(k)
+		l.podErr[p.key] = podError{err: err, retry: l.clk.Now().Add(delay)}
+		l.log.Error("pod sync failed", "pod", p.key, "retry_in", delay, "err", err)
+	} else if err == nil {
+		delete(l.podErr, p.key)
+		l.backoff.forget("pod:" + p.key)
+	}
+	l.mu.Unlock()
+	l.Wake()
+}
+
+// execute runs a plan's steps in order.
+func (l *Loop) execute(ctx context.Context, p podPlan) error {
+	if p.desired != nil && len(p.kill) > 0 && p.create {
+		if err := l.replace(ctx, p); err != nil {
+			return err
+		}
+	} else {
+		for _, s := range p.kill {
+			if err := l.killSandbox(ctx, s, "removed"); err != nil {
+				return err
+			}
+		}
+	}
+	sandboxID := ""
+	var sandboxCfg *runtimeapi.PodSandboxConfig
+	if p.create {
+		var err error
+		sandboxID, sandboxCfg, err = l.createSandbox(ctx, p.desired, p.attempt)
+		if err != nil {
+			return err
+		}
+	} else if p.sandbox != nil {
+		sandboxID = p.sandbox.sb.Id
+		sandboxCfg = runtime.SandboxConfig(p.desired, p.sandbox.attempt(), l.cfg.PodLogsDir, l.clk.Now())
+	}
+	var errs []error
+	for _, id := range p.startCreated {
+		if err := l.rt.StartContainer(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+		}
+	}
+	for _, s := range p.starts {
+		if err := l.startContainer(ctx, p.desired, sandboxID, sandboxCfg, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, id := range p.removes {
+		if err := l.rt.RemoveContainer(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// desiredSet maps pod keys to the static pod that should run. When two files
+// name the same pod, the one already running wins, else the lexically first;
+// the conflict is logged once.
+func (l *Loop) desiredSet(snap manifest.Snapshot, observed map[string]*observedPod) map[string]*manifest.StaticPod {
+	out := map[string]*manifest.StaticPod{}
+	for _, sp := range snap.Pods { // sorted by file
+		key := sp.Key()
+		prev, ok := out[key]
+		if !ok {
+			out[key] = sp
+			continue
+		}
+		winner, loser := prev, sp
+		if runs(observed[key], sp) && !runs(observed[key], prev) {
+			winner, loser = sp, prev
+		}
+		out[key] = winner
+		l.reportOnce(loser.File, fmt.Sprintf("manifest %s: pod %s is already defined by %s; ignored", loser.File, key, winner.File))
+	}
+	return out
+}
+
+// runs reports whether a ready sandbox of sp's version exists.
+func runs(obs *observedPod, sp *manifest.StaticPod) bool {
+	if obs == nil {
+		return false
+	}
+	for _, s := range obs.sandboxes {
+		if s.ready() && s.uid() == sp.UID && s.hash() == sp.Hash {
+			return true
+		}
+	}
+	return false
+}
+
+// protected reports whether a pod no manifest asks for must keep running:
+// the directory is unavailable, or the pod's manifest still exists but does
+// not load (a broken file never stops its pod).
+func (l *Loop) protected(snap manifest.Snapshot, obs *observedPod) bool {
+	if !snap.Available {
+		return true
+	}
+	if obs == nil {
+		return false
+	}
+	for _, s := range obs.sandboxes {
+		if _, broken := snap.Errors[s.manifest()]; broken {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Loop) reportOnce(key, msg string) {
+	if l.reported[key] == msg {
+		return
+	}
+	l.reported[key] = msg
+	l.log.Error(msg)
+}
+
+func (l *Loop) runtimeDown(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.rtDown {
+		l.rtDown = true
+		l.log.Error("container runtime unavailable; pods are left as they are", "err", err)
+	}
+}
+
+func (l *Loop) runtimeUp() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rtDown {
+		l.rtDown = false
+		l.log.Info("container runtime available again")
+	}
+}

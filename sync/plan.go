@@ -1,0 +1,188 @@
+package sync
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+)
+
+// podPlan is what one sync of a pod does, in this order: kill the old
+// sandboxes, create a sandbox if needed, start containers, collect garbage.
+type podPlan struct {
+	key     string
+	desired *manifest.StaticPod
+	// kill lists sandboxes to stop and remove with their containers.
+	kill []*observedSandbox
+	// create asks for a new sandbox with attempt; otherwise sandbox is the
+	// current one.
+	create  bool
+	attempt uint32
+	sandbox *observedSandbox
+	// starts are containers to create and start, in spec order.
+	starts []containerStart
+	// startCreated are containers created but never started.
+	startCreated []string
+	// removes are container IDs to remove: old exited instances and
+	// containers the spec no longer has.
+	removes []string
+	// wait is the earliest time a backoff ends, zero if none.
+	wait time.Time
+}
+
+type containerStart struct {
+	spec         *corev1.Container
+	restartCount uint32
+	// restart is set when an earlier instance exited, so backoff applies.
+	restart bool
+}
+
+// empty reports whether the plan does nothing now.
+func (p *podPlan) empty() bool {
+	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0
+}
+
+// readyFunc tells when container key may restart after an instance that ran
+// from started to finished, having been restarted restarts times before.
+type readyFunc func(key string, started, finished time.Time, restarts uint32) time.Time
+
+// plan decides what to do for one pod key. desired is nil when no manifest
+// asks for the key; then the pod is removed unless protected.
+func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected bool, ready readyFunc, now time.Time) podPlan {
+	p := podPlan{key: key, desired: desired}
+	var sandboxes []*observedSandbox
+	if obs != nil {
+		sandboxes = obs.sandboxes // sorted by attempt, newest first
+	}
+	if desired == nil {
+		if !protected {
+			p.kill = sandboxes
+		}
+		return p
+	}
+	var current, dead *observedSandbox
+	var maxAttempt uint32
+	sameUID := false
+	for _, s := range sandboxes {
+		if s.uid() == desired.UID {
+			if !sameUID || s.attempt() > maxAttempt {
+				maxAttempt = s.attempt()
+			}
+			sameUID = true
+		}
+		if s.uid() != desired.UID || s.hash() != desired.Hash {
+			p.kill = append(p.kill, s)
+			continue
+		}
+		switch {
+		case current == nil && s.ready():
+			current = s
+		case current == nil && dead == nil:
+			dead = s
+			p.kill = append(p.kill, s)
+		default:
+			p.kill = append(p.kill, s)
+		}
+	}
+	if current == nil {
+		p.create = true
+		if sameUID {
+			p.attempt = maxAttempt + 1
+		}
+		carried := restartCounts(dead)
+		for i := range desired.Pod.Spec.Containers {
+			c := &desired.Pod.Spec.Containers[i]
+			rc, ok := carried[c.Name]
+			if ok {
+				rc++
+			}
+			p.starts = append(p.starts, containerStart{spec: c, restartCount: rc})
+		}
+		return p
+	}
+	p.sandbox = current
+	planContainers(&p, desired, current, ready, now)
+	return p
+}
+
+// restartCounts returns the highest restart count per container name of a
+// dead sandbox, so its replacement continues the count.
+func restartCounts(s *observedSandbox) map[string]uint32 {
+	out := map[string]uint32{}
+	if s == nil {
+		return out
+	}
+	for _, c := range s.containers {
+		if rc, ok := out[c.name()]; !ok || c.restartCount > rc {
+			out[c.name()] = c.restartCount
+		}
+	}
+	return out
+}
+
+// planContainers fills the container part of a plan for a ready sandbox.
+func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, ready readyFunc, now time.Time) {
+	byName := map[string][]*observedContainer{}
+	for _, c := range s.containers { // sorted by restart count, newest first
+		byName[c.name()] = append(byName[c.name()], c)
+	}
+	policy := desired.Pod.Spec.RestartPolicy
+	for i := range desired.Pod.Spec.Containers {
+		spec := &desired.Pod.Spec.Containers[i]
+		instances := byName[spec.Name]
+		delete(byName, spec.Name)
+		if len(instances) == 0 {
+			p.starts = append(p.starts, containerStart{spec: spec})
+			continue
+		}
+		latest := instances[0]
+		p.removes = append(p.removes, garbage(instances)...)
+		switch {
+		case latest.c.GetState() == runtimeapi.ContainerState_CONTAINER_CREATED:
+			p.startCreated = append(p.startCreated, latest.c.Id)
+		case latest.exited() && shouldRestart(policy, latest.exitCode()):
+			at := ready(desired.UID+"/"+spec.Name, latest.startedAt(), latest.finishedAt(), latest.restartCount)
+			if at.After(now) {
+				if p.wait.IsZero() || at.Before(p.wait) {
+					p.wait = at
+				}
+				continue
+			}
+			p.starts = append(p.starts, containerStart{spec: spec, restartCount: latest.restartCount + 1, restart: true})
+		}
+	}
+	for _, rest := range byName {
+		for _, c := range rest {
+			p.removes = append(p.removes, c.c.Id)
+		}
+	}
+}
+
+// garbage returns the instances of one container to remove: all but the
+// newest and, when the newest is not exited, the newest exited one (kept for
+// `logs --previous` and its exit status).
+func garbage(instances []*observedContainer) []string {
+	var out []string
+	keptExited := instances[0].exited()
+	for _, c := range instances[1:] {
+		if c.exited() && !keptExited {
+			keptExited = true
+			continue
+		}
+		out = append(out, c.c.Id)
+	}
+	return out
+}
+
+// shouldRestart applies a restart policy to an exited container.
+func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
+	switch policy {
+	case corev1.RestartPolicyAlways:
+		return true
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	}
+	return false
+}

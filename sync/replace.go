@@ -1,0 +1,22 @@
+package sync
+
+import (
+	"context"
+)
+
+// replace stops and removes every old sandbox of a pod whose manifest
+// changed, before the new version is created: the old pod is fully gone
+// first, so host ports and files are free.
+func (l *Loop) replace(ctx context.Context, p podPlan) error {
+	for _, s := range p.kill {
+		reason := "replaced"
+		if s.uid() == p.desired.UID && s.hash() == p.desired.Hash {
+			reason = "sandbox died"
+		}
+		if err := l.killSandbox(ctx, s, reason); err != nil {
+			return err
+		}
+	}
+	l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
+	return nil
+}
