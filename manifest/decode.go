@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	yaml3 "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -19,37 +20,51 @@ var ErrEmpty = errors.New("file is empty")
 // Decode parses one Pod from YAML or JSON strictly: unknown fields, duplicate
 // keys, more than one document, and any apiVersion/kind but v1/Pod are errors.
 func Decode(data []byte) (*corev1.Pod, error) {
+	pod, _, err := decode(data)
+	return pod, err
+}
+
+// decode is Decode that also returns the YAML tree, for line numbers.
+func decode(data []byte) (*corev1.Pod, *yaml3.Node, error) {
 	if len(bytes.TrimSpace(stripComments(data))) == 0 {
-		return nil, ErrEmpty
+		return nil, nil, ErrEmpty
 	}
 	if len(data) > MaxSize {
-		return nil, fmt.Errorf("file is %d bytes, larger than the limit of %d", len(data), MaxSize)
+		return nil, nil, fmt.Errorf("file is %d bytes, larger than the limit of %d", len(data), MaxSize)
 	}
 	if hasSecondDocument(data) {
-		return nil, errors.New("more than one YAML document: a manifest holds exactly one Pod")
+		return nil, nil, errors.New("more than one YAML document: a manifest holds exactly one Pod")
+	}
+	var root yaml3.Node
+	if err := yaml3.Unmarshal(data, &root); err != nil {
+		return nil, nil, cleanYAMLError(err)
+	}
+	if n := &root; n.Kind != yaml3.DocumentNode || len(n.Content) != 1 || n.Content[0].Kind != yaml3.MappingNode {
+		return nil, nil, errors.New("not a YAML or JSON object: a manifest holds one Pod")
 	}
 	var head struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
 	}
 	if err := yaml.Unmarshal(data, &head); err != nil {
-		return nil, cleanYAMLError(err)
+		return nil, nil, cleanYAMLError(err)
 	}
 	var problems []error
 	if head.APIVersion != "v1" {
-		problems = append(problems, fmt.Errorf("apiVersion: must be v1, not %q", head.APIVersion))
+		problems = append(problems, &FieldError{Line: lineOf(&root, "apiVersion"), Field: "apiVersion", Msg: fmt.Sprintf("must be v1, not %q", head.APIVersion)})
 	}
 	if head.Kind != "Pod" {
-		problems = append(problems, fmt.Errorf("kind: must be Pod, not %q", head.Kind))
+		problems = append(problems, &FieldError{Line: lineOf(&root, "kind"), Field: "kind", Msg: fmt.Sprintf("must be Pod, not %q", head.Kind)})
 	}
+	problems = append(problems, unknownFields(&root)...)
 	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
+		return nil, nil, errors.Join(problems...)
 	}
 	var pod corev1.Pod
 	if err := yaml.UnmarshalStrict(data, &pod); err != nil {
-		return nil, cleanYAMLError(err)
+		return nil, nil, cleanYAMLError(err)
 	}
-	return &pod, nil
+	return &pod, &root, nil
 }
 
 // hasSecondDocument reports whether a "---" separator after content is
@@ -86,7 +101,7 @@ func stripComments(data []byte) []byte {
 }
 
 // cleanYAMLError drops the library prefixes so the message reads as
-// "line 7: key \"image\" already set" or "unknown field \"spec.foo\"".
+// "line 7: key \"image\" already set".
 func cleanYAMLError(err error) error {
 	msg := err.Error()
 	for _, p := range []string{"error converting YAML to JSON: ", "error unmarshaling JSON: ", "while decoding JSON: ", "yaml: ", "json: "} {

@@ -34,7 +34,9 @@ func (s *observedSandbox) uid() string      { return s.sb.GetMetadata().GetUid()
 func (s *observedSandbox) hash() string     { return s.sb.GetAnnotations()[runtime.AnnotationConfigHash] }
 func (s *observedSandbox) manifest() string { return s.sb.GetAnnotations()[runtime.AnnotationManifest] }
 func (s *observedSandbox) attempt() uint32  { return s.sb.GetMetadata().GetAttempt() }
-func (s *observedSandbox) ready() bool      { return s.sb.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY }
+func (s *observedSandbox) ready() bool {
+	return s.sb.GetState() == runtimeapi.PodSandboxState_SANDBOX_READY
+}
 
 func (c *observedContainer) name() string { return c.c.GetMetadata().GetName() }
 func (c *observedContainer) exited() bool {
