@@ -17,6 +17,7 @@ install() {
 	[ -x /usr/bin/busybox ] || missing+=(busybox-static)
 	command -v ip >/dev/null || missing+=(iproute2)
 	command -v iptables >/dev/null || missing+=(iptables)
+	command -v curl >/dev/null || missing+=(curl)
 	if [ ${#missing[@]} -gt 0 ]; then
 		echo "installing ${missing[*]}" >&2
 		export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,42 @@
+# bosun: see README.md. Every target works on a fresh Debian machine as root.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
+
+.PHONY: help build unit e2e test demo demo-stop lint fmt vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/bosun
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bosun ./cmd/bosun
+
+unit: ## unit tests with the race detector (fakes only, no root needed)
+	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+e2e: ## end-to-end tests of the built binary against a private containerd (root)
+	hack/containerd.sh install
+	$(GO) test -count=1 -v -timeout 12m ./e2e/
+
+test: unit e2e ## unit and e2e tests: the README's test command
+
+demo: ## run bosun with examples/ on a private containerd (root)
+	hack/demo.sh
+
+demo-stop: ## stop the demo
+	hack/demo.sh stop
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## go vet and a gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+lint: vet ## static checks (go vet, gofmt)
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make demo: install what is missing, start a private containerd, build bosun,
+# import the local images and run bosun on the manifests of examples/.
+#   hack/demo.sh        start (or restart) the demo and show the pod running
+#   hack/demo.sh stop   stop bosun, the demo's pods and its containerd
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEMO=${BOSUN_DEMO_DIR:-/var/tmp/bosun-demo}
+SOCK="$DEMO/containerd/containerd.sock"
+
+stop() {
+	if [ -f "$DEMO/bosun.pid" ]; then
+		kill "$(cat "$DEMO/bosun.pid")" 2>/dev/null || true
+		rm -f "$DEMO/bosun.pid"
+	fi
+	hack/containerd.sh stop "$DEMO/containerd"
+	echo "demo stopped ($DEMO kept: logs and state)"
+}
+
+if [ "${1:-}" = stop ]; then
+	stop
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "make demo runs containers: run it as root" >&2
+	exit 1
+fi
+[ -f "$DEMO/bosun.pid" ] && stop >/dev/null 2>&1 || true
+
+hack/containerd.sh install
+mkdir -p "$DEMO"
+hack/containerd.sh start "$DEMO/containerd"
+make --no-print-directory build
+go run ./hack/images --address "$SOCK"
+
+# bosun refuses manifests that others can write: give it its own copy.
+install -d -m 0700 "$DEMO/manifests"
+install -m 0600 examples/*.yaml "$DEMO/manifests/"
+setsid bin/bosun run \
+	--pod-manifest-path "$DEMO/manifests" \
+	--container-runtime-endpoint "unix://$SOCK" \
+	--root-dir "$DEMO/root" \
+	--pod-logs-dir "$DEMO/logs" \
+	--hostname-override demo \
+	>"$DEMO/bosun.log" 2>&1 </dev/null &
+echo $! >"$DEMO/bosun.pid"
+
+for _ in $(seq 1 100); do
+	if page=$(curl -fsS --max-time 1 http://127.0.0.1:18080/ 2>/dev/null); then
+		echo
+		echo "bosun runs the static pod of examples/hello.yaml:"
+		echo "  \$ curl http://127.0.0.1:18080/"
+		echo "  $page"
+		echo
+		echo "bosun's log ($DEMO/bosun.log):"
+		sed 's/^/  /' "$DEMO/bosun.log"
+		echo
+		echo "container logs: $DEMO/logs"
+		echo "manifests:      $DEMO/manifests (edit, add or delete files and watch bosun follow)"
+		echo "stop the demo:  make demo-stop"
+		exit 0
+	fi
+	if ! kill -0 "$(cat "$DEMO/bosun.pid")" 2>/dev/null; then
+		echo "bosun exited:" >&2
+		cat "$DEMO/bosun.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+echo "the pod did not answer within 10s; bosun's log:" >&2
+cat "$DEMO/bosun.log" >&2
+exit 1
