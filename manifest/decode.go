@@ -107,5 +107,13 @@ func cleanYAMLError(err error) error {
 	for _, p := range []string{"error converting YAML to JSON: ", "error unmarshaling JSON: ", "while decoding JSON: ", "yaml: ", "json: "} {
 		msg = strings.ReplaceAll(msg, p, "")
 	}
+	// yaml lists problems as "unmarshal errors:\n  line 7: ...".
+	if rest, ok := strings.CutPrefix(msg, "unmarshal errors:\n"); ok {
+		var lines []string
+		for _, l := range strings.Split(rest, "\n") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+		msg = strings.Join(lines, "\n")
+	}
 	return errors.New(msg)
 }

@@ -99,9 +99,6 @@ func lineOf(root *yaml.Node, path string) int {
 	}
 	n, line := root, 0
 	for _, part := range splitPath(path) {
-		if n == nil {
-			break
-		}
 		var next *yaml.Node
 		switch {
 		case part.index >= 0 && n.Kind == yaml.SequenceNode && part.index < len(n.Content):
@@ -114,6 +111,9 @@ func lineOf(root *yaml.Node, path string) int {
 					break
 				}
 			}
+		}
+		if next == nil {
+			return 0
 		}
 		n = next
 	}

@@ -1,0 +1,155 @@
+package manifest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func newTestSource(t *testing.T) (*Source, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "manifests")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return NewSource(SourceConfig{Dir: dir, Node: testNode}), dir
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func podNames(s Snapshot) []string {
+	var out []string
+	for _, p := range s.Pods {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestSourceReadsOnlyManifestNames(t *testing.T) {
+	s, dir := newTestSource(t)
+	writeFile(t, filepath.Join(dir, "a.yaml"), base, 0o600)
+	clean := strings.NewReplacer(".", "", "~", "")
+	for _, name := range []string{".hidden.yaml", "a.yaml~", "a.yaml.bak", "a.yaml.swp", "notes.txt", "b.yml"} {
+		writeFile(t, filepath.Join(dir, name), strings.Replace(base, "name: p", "name: "+clean.Replace(name), 1), 0o600)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "sub", "c.yaml"), strings.Replace(base, "name: p", "name: c", 1), 0o600)
+	s.Scan()
+	snap := s.Snapshot()
+	if got := strings.Join(podNames(snap), ","); got != "p-node1,byml-node1" || !snap.Available || len(snap.Errors) != 0 {
+		t.Errorf("pods %s, available %v, errors %v; want p and b only", got, snap.Available, snap.Errors)
+	}
+}
+
+func TestSourceKeepsLastGoodVersionOfABrokenFile(t *testing.T) {
+	s, dir := newTestSource(t)
+	f := filepath.Join(dir, "p.yaml")
+	writeFile(t, f, base, 0o600)
+	s.Scan()
+	good := s.Snapshot().Pods[0]
+	writeFile(t, f, base+"  bogus: 1\n", 0o600)
+	s.Scan()
+	snap := s.Snapshot()
+	if len(snap.Pods) != 1 || snap.Pods[0] != good {
+		t.Fatalf("pods %v, want the last good version", podNames(snap))
+	}
+	if err := snap.Errors[f]; err == nil || !strings.Contains(err.Error(), "line 10: spec.bogus: unknown field") {
+		t.Errorf("error = %v", err)
+	}
+	writeFile(t, f, "", 0o600) // truncated by an editor
+	s.Scan()
+	if snap := s.Snapshot(); len(snap.Pods) != 1 || !strings.Contains(snap.Errors[f].Error(), "file is empty") {
+		t.Errorf("after truncation: pods %v errors %v", podNames(snap), snap.Errors)
+	}
+	os.Remove(f)
+	s.Scan()
+	if snap := s.Snapshot(); len(snap.Pods)+len(snap.Errors) != 0 {
+		t.Errorf("after delete: pods %v errors %v", podNames(snap), snap.Errors)
+	}
+}
+
+func TestSourceMissingDirectoryIsUnavailableAndKeepsPods(t *testing.T) {
+	s, dir := newTestSource(t)
+	writeFile(t, filepath.Join(dir, "p.yaml"), base, 0o600)
+	s.Scan()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	s.Scan()
+	snap := s.Snapshot()
+	if snap.Available || snap.Err == nil || len(snap.Pods) != 1 {
+		t.Errorf("available %v err %v pods %v; want unavailable with the pods kept", snap.Available, snap.Err, podNames(snap))
+	}
+}
+
+func TestSourceRefusesUnsafeFiles(t *testing.T) {
+	s, dir := newTestSource(t)
+	writeFile(t, filepath.Join(dir, "open.yaml"), base, 0o664)
+	target := filepath.Join(t.TempDir(), "t.yaml")
+	writeFile(t, target, base, 0o600)
+	if err := os.Symlink(target, filepath.Join(dir, "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Scan(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a FIFO blocked the scan")
+	}
+	snap := s.Snapshot()
+	want := map[string]string{
+		"open.yaml": "mode 0664 is writable by group or others",
+		"link.yaml": "is a symbolic link; refused without --allow-symlinks",
+		"fifo.yaml": "not a regular file",
+	}
+	for name, msg := range want {
+		err := snap.Errors[filepath.Join(dir, name)]
+		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want it to name the file and say %q", name, err, msg)
+		}
+	}
+	if len(snap.Pods) != 0 {
+		t.Errorf("pods %v from unsafe files", podNames(snap))
+	}
+}
+
+func TestSourceWatchNotifiesOnChange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	notified := make(chan struct{}, 16)
+	s := NewSource(SourceConfig{Dir: dir, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
+		Notify: func() { notified <- struct{}{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	<-notified // the first scan
+	writeFile(t, filepath.Join(dir, "p.yaml"), base, 0o600)
+	select {
+	case <-notified:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification after a file was written")
+	}
+	if got := podNames(s.Snapshot()); len(got) != 1 {
+		t.Errorf("pods %v", got)
+	}
+}

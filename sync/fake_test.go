@@ -1,0 +1,327 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	stdsync "sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// fakeRuntime is an in-memory Runtime that behaves like containerd where it
+// matters: NotFound for missing objects, idempotent Stop and Remove, and
+// duplicate sandbox names (name, namespace, uid, attempt) rejected.
+type fakeRuntime struct {
+	mu         stdsync.Mutex
+	clock      *fakeClock
+	next       int
+	sandboxes  map[string]*runtimeapi.PodSandbox
+	containers map[string]*runtimeapi.ContainerStatus
+	sandboxOf  map[string]string
+	images     map[string]bool
+	calls      []string
+	// fail makes the next call of a method fail with the error.
+	fail map[string]error
+	// down makes every call fail as an unreachable runtime does.
+	down bool
+}
+
+func newFakeRuntime(clock *fakeClock) *fakeRuntime {
+	return &fakeRuntime{
+		clock:      clock,
+		sandboxes:  map[string]*runtimeapi.PodSandbox{},
+		containers: map[string]*runtimeapi.ContainerStatus{},
+		sandboxOf:  map[string]string{},
+		images:     map[string]bool{"busybox:1.36": true},
+		fail:       map[string]error{},
+	}
+}
+
+func (f *fakeRuntime) call(method string) error {
+	f.calls = append(f.calls, method)
+	if f.down {
+		return fmt.Errorf("%s: %w", method, runtime.ErrUnavailable)
+	}
+	if err, ok := f.fail[method]; ok {
+		delete(f.fail, method)
+		return err
+	}
+	return nil
+}
+
+func (f *fakeRuntime) id(prefix string) string {
+	f.next++
+	return fmt.Sprintf("%s%04d", prefix, f.next)
+}
+
+// mutations returns the calls that change something, and forgets all calls.
+func (f *fakeRuntime) mutations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		switch c {
+		case "ListPodSandbox", "ListContainers", "ContainerStatus", "ImagePresent":
+		default:
+			out = append(out, c)
+		}
+	}
+	f.calls = nil
+	return out
+}
+
+func (f *fakeRuntime) RunPodSandbox(_ context.Context, cfg *runtimeapi.PodSandboxConfig, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("RunPodSandbox"); err != nil {
+		return "", err
+	}
+	m := cfg.Metadata
+	for _, s := range f.sandboxes {
+		if s.Metadata.Name == m.Name && s.Metadata.Namespace == m.Namespace && s.Metadata.Uid == m.Uid && s.Metadata.Attempt == m.Attempt {
+			return "", fmt.Errorf("RunPodSandbox: %w: name %s_%s_%s_%d is reserved", runtime.ErrAlreadyExists, m.Name, m.Namespace, m.Uid, m.Attempt)
+		}
+	}
+	id := f.id("sb")
+	f.sandboxes[id] = &runtimeapi.PodSandbox{
+		Id: id, Metadata: m, State: runtimeapi.PodSandboxState_SANDBOX_READY,
+		CreatedAt: f.clock.Now().UnixNano(), Labels: maps.Clone(cfg.Labels), Annotations: maps.Clone(cfg.Annotations),
+	}
+	return id, nil
+}
+
+func (f *fakeRuntime) StopPodSandbox(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("StopPodSandbox"); err != nil {
+		return err
+	}
+	s, ok := f.sandboxes[id]
+	if !ok {
+		return nil
+	}
+	for cid, sb := range f.sandboxOf {
+		if sb == id {
+			f.stop(cid, 137)
+		}
+	}
+	s.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+	return nil
+}
+
+func (f *fakeRuntime) RemovePodSandbox(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("RemovePodSandbox"); err != nil {
+		return err
+	}
+	for cid, sb := range f.sandboxOf {
+		if sb == id {
+			delete(f.containers, cid)
+			delete(f.sandboxOf, cid)
+		}
+	}
+	delete(f.sandboxes, id)
+	return nil
+}
+
+func matches(labels, sel map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fakeRuntime) ListPodSandbox(_ context.Context, sel map[string]string) ([]*runtimeapi.PodSandbox, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ListPodSandbox"); err != nil {
+		return nil, err
+	}
+	var out []*runtimeapi.PodSandbox
+	for _, s := range f.sandboxes {
+		if matches(s.Labels, sel) {
+			out = append(out, proto.Clone(s).(*runtimeapi.PodSandbox))
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) CreateContainer(_ context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, _ *runtimeapi.PodSandboxConfig) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("CreateContainer"); err != nil {
+		return "", err
+	}
+	s, ok := f.sandboxes[sandboxID]
+	if !ok || s.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		return "", fmt.Errorf("CreateContainer: %w: sandbox %s", runtime.ErrNotFound, sandboxID)
+	}
+	if !f.images[cfg.Image.Image] {
+		return "", fmt.Errorf("CreateContainer: %w: image %s", runtime.ErrNotFound, cfg.Image.Image)
+	}
+	for cid, sb := range f.sandboxOf {
+		c := f.containers[cid]
+		if sb == sandboxID && c.Metadata.Name == cfg.Metadata.Name && c.Metadata.Attempt == cfg.Metadata.Attempt {
+			return "", fmt.Errorf("CreateContainer: %w: %s attempt %d", runtime.ErrAlreadyExists, cfg.Metadata.Name, cfg.Metadata.Attempt)
+		}
+	}
+	id := f.id("c")
+	f.containers[id] = &runtimeapi.ContainerStatus{
+		Id: id, Metadata: cfg.Metadata, State: runtimeapi.ContainerState_CONTAINER_CREATED,
+		CreatedAt: f.clock.Now().UnixNano(), Image: cfg.Image, Labels: maps.Clone(cfg.Labels),
+		Annotations: maps.Clone(cfg.Annotations), LogPath: cfg.LogPath,
+	}
+	f.sandboxOf[id] = sandboxID
+	return id, nil
+}
+
+func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("StartContainer"); err != nil {
+		return err
+	}
+	c, ok := f.containers[id]
+	if !ok {
+		return fmt.Errorf("StartContainer: %w: %s", runtime.ErrNotFound, id)
+	}
+	if c.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		return fmt.Errorf("StartContainer: container %s is %s", id, c.State)
+	}
+	c.State, c.StartedAt = runtimeapi.ContainerState_CONTAINER_RUNNING, f.clock.Now().UnixNano()
+	return nil
+}
+
+func (f *fakeRuntime) stop(id string, code int32) {
+	c := f.containers[id]
+	if c == nil || c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return
+	}
+	c.State, c.ExitCode, c.FinishedAt = runtimeapi.ContainerState_CONTAINER_EXITED, code, f.clock.Now().UnixNano()
+}
+
+func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("StopContainer"); err != nil {
+		return err
+	}
+	f.stop(id, 137)
+	return nil
+}
+
+func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("RemoveContainer"); err != nil {
+		return err
+	}
+	delete(f.containers, id)
+	delete(f.sandboxOf, id)
+	return nil
+}
+
+func (f *fakeRuntime) ListContainers(_ context.Context, sel map[string]string) ([]*runtimeapi.Container, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ListContainers"); err != nil {
+		return nil, err
+	}
+	var out []*runtimeapi.Container
+	for id, c := range f.containers {
+		if matches(c.Labels, sel) {
+			out = append(out, &runtimeapi.Container{
+				Id: id, PodSandboxId: f.sandboxOf[id], Metadata: c.Metadata, Image: c.Image, State: c.State,
+				CreatedAt: c.CreatedAt, Labels: c.Labels, Annotations: c.Annotations,
+			})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) ContainerStatus(_ context.Context, id string) (*runtimeapi.ContainerStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ContainerStatus"); err != nil {
+		return nil, err
+	}
+	c, ok := f.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("ContainerStatus: %w: %s", runtime.ErrNotFound, id)
+	}
+	return proto.Clone(c).(*runtimeapi.ContainerStatus), nil
+}
+
+func (f *fakeRuntime) ImagePresent(_ context.Context, image string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ImagePresent"); err != nil {
+		return false, err
+	}
+	return f.images[image], nil
+}
+
+func (f *fakeRuntime) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("PullImage"); err != nil {
+		return err
+	}
+	return fmt.Errorf("PullImage %s: no registry reachable", image)
+}
+
+func (f *fakeRuntime) ContainerEvents(context.Context) (func() error, error) {
+	return nil, fmt.Errorf("GetContainerEvents: %w", runtime.ErrUnimplemented)
+}
+
+// exit makes a running container exit with code, as its process would.
+func (f *fakeRuntime) exit(id string, code int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stop(id, code)
+}
+
+// killSandbox makes a sandbox die (its pause process killed).
+func (f *fakeRuntime) killSandbox(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sandboxes[id].State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+}
+
+// running returns the running containers by name ("pod/container").
+func (f *fakeRuntime) running() map[string]*runtimeapi.ContainerStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*runtimeapi.ContainerStatus{}
+	for _, c := range f.containers {
+		if c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+			out[c.Labels[runtime.LabelPodName]+"/"+c.Metadata.Name] = c
+		}
+	}
+	return out
+}
+
+type fakeClock struct {
+	mu  stdsync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
