@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// fakeCRI is a CRI server on a unix socket with answers set by the test.
+type fakeCRI struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+	apiVersion   string
+	runtimeReady bool
+	stopErr      error
+	listErr      error
+}
+
+func (f *fakeCRI) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
+	return &runtimeapi.VersionResponse{RuntimeName: "fake", RuntimeVersion: "0.1", RuntimeApiVersion: f.apiVersion}, nil
+}
+
+func (f *fakeCRI) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	return &runtimeapi.StatusResponse{Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+		{Type: runtimeapi.RuntimeReady, Status: f.runtimeReady, Reason: "NotReadyReason"},
+		{Type: runtimeapi.NetworkReady, Status: false, Reason: "NetworkPluginNotReady"},
+	}}}, nil
+}
+
+func (f *fakeCRI) StopContainer(context.Context, *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
+	return &runtimeapi.StopContainerResponse{}, f.stopErr
+}
+
+func (f *fakeCRI) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+	return &runtimeapi.ListPodSandboxResponse{}, f.listErr
+}
+
+func serve(t *testing.T, f *fakeCRI, register bool) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "cri.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	if register {
+		runtimeapi.RegisterRuntimeServiceServer(srv, f)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	return "unix://" + sock
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func TestDialChecksVersionAndStatus(t *testing.T) {
+	ctx := context.Background()
+	ep := serve(t, &fakeCRI{apiVersion: "v1", runtimeReady: true}, true)
+	c, info, err := Dial(ctx, ep, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if info.RuntimeName != "fake" || info.NetworkReady || !strings.Contains(info.NetworkReason, "NetworkPluginNotReady") {
+		t.Errorf("info %+v", info)
+	}
+
+	for _, tc := range []struct {
+		name string
+		ep   string
+		want string
+	}{
+		{"missing socket", "unix:///nonexistent/cri.sock", "container runtime endpoint unix:///nonexistent/cri.sock: socket /nonexistent/cri.sock: no such file or directory"},
+		{"not a socket", "unix://" + os.Args[0], "is not a socket"},
+		{"tcp endpoint", "tcp://127.0.0.1:1", "only unix:// endpoints are supported"},
+		{"not a CRI server", serve(t, &fakeCRI{}, false), "not a CRI v1 runtime"},
+		{"old CRI version", serve(t, &fakeCRI{apiVersion: "v1alpha2", runtimeReady: true}, true), `speaks CRI "v1alpha2", bosun needs v1`},
+		{"runtime not ready", serve(t, &fakeCRI{apiVersion: "v1"}, true), "runtime not ready: NotReadyReason"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Dial(ctx, tc.ep, discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v, want one line containing %q", err, tc.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.ep) {
+				t.Errorf("error %v does not name the endpoint %s", err, tc.ep)
+			}
+		})
+	}
+}
+
+func TestGRPCCodesBecomeSentinels(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeCRI{apiVersion: "v1", runtimeReady: true}
+	c, _, err := Dial(ctx, serve(t, f, true), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	f.stopErr = status.Error(codes.NotFound, "no such container")
+	if err := c.StopContainer(ctx, "abc", 1); err != nil {
+		t.Errorf("StopContainer of a missing container: %v, want nil (idempotent)", err)
+	}
+	for code, sentinel := range map[codes.Code]error{
+		codes.NotFound: ErrNotFound, codes.Unavailable: ErrUnavailable, codes.DeadlineExceeded: ErrTimeout,
+		codes.Unimplemented: ErrUnimplemented, codes.AlreadyExists: ErrAlreadyExists,
+	} {
+		f.listErr = status.Error(code, "boom")
+		_, err := c.ListPodSandbox(ctx, nil)
+		if !errors.Is(err, sentinel) || !strings.Contains(err.Error(), "ListPodSandbox") || !strings.Contains(err.Error(), "boom") {
+			t.Errorf("code %v: error %v, want %v naming the call", code, err, sentinel)
+		}
+	}
+	f.listErr = status.Error(codes.Internal, "disk full")
+	if _, err := c.ListPodSandbox(ctx, nil); err == nil || err.Error() != "ListPodSandbox: disk full" {
+		t.Errorf("internal error: %v", err)
+	}
+	if n := c.Calls()["ListPodSandbox"]; n != 6 {
+		t.Errorf("ListPodSandbox counted %d times, want 6", n)
+	}
+}

@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+)
+
+func staticPod(t *testing.T, yaml string) *manifest.StaticPod {
+	t.Helper()
+	sp, err := manifest.Load("/etc/kubernetes/manifests/p.yaml", []byte(yaml), "Node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+const podYAML = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: kube-system
+  labels: {tier: cp}
+  annotations: {note: hi}
+spec:
+  %s
+  terminationGracePeriodSeconds: 7
+  containers:
+  - name: main
+    image: busybox:1.36
+    command: ["sh", "-c", "echo $(A) $(B) $$(A) $(MISSING)"]
+    args: ["$(A)"]
+    workingDir: /w
+    env:
+    - {name: A, value: one}
+    - {name: B, value: "$(A)-two"}
+    ports:
+    - {containerPort: 80, hostPort: 8080}
+    - {containerPort: 53, protocol: UDP}
+`
+
+func TestSandboxConfig(t *testing.T) {
+	seen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		spec  string
+		check func(t *testing.T, c *runtimeapi.PodSandboxConfig)
+	}{
+		{"hostNetwork pod sets NODE network mode and no hostname", "hostNetwork: true", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
+			if c.Linux.SecurityContext.NamespaceOptions.Network != runtimeapi.NamespaceMode_NODE || c.Hostname != "" {
+				t.Errorf("network %v hostname %q", c.Linux.SecurityContext.NamespaceOptions.Network, c.Hostname)
+			}
+		}},
+		{"pod network pod gets POD mode and its name as hostname", "hostNetwork: false", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
+			if c.Linux.SecurityContext.NamespaceOptions.Network != runtimeapi.NamespaceMode_POD || c.Hostname != "web" {
+				t.Errorf("network %v hostname %q", c.Linux.SecurityContext.NamespaceOptions.Network, c.Hostname)
+			}
+		}},
+		{"identity follows the kubelet", "hostNetwork: true", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
+			m := c.Metadata
+			if m.Name != "web-node1" || m.Namespace != "kube-system" || len(m.Uid) != 32 || m.Attempt != 3 {
+				t.Errorf("metadata %v", m)
+			}
+			want := map[string]string{"tier": "cp", LabelManaged: "true", LabelPodName: "web-node1", LabelPodNamespace: "kube-system", LabelPodUID: m.Uid}
+			for k, v := range want {
+				if c.Labels[k] != v {
+					t.Errorf("label %s = %q, want %q", k, c.Labels[k], v)
+				}
+			}
+			wantA := map[string]string{"note": "hi", AnnotationConfigHash: m.Uid, AnnotationConfigSource: "file",
+				AnnotationConfigSeen: "2026-01-02T03:04:05Z", AnnotationManifest: "/etc/kubernetes/manifests/p.yaml"}
+			for k, v := range wantA {
+				if c.Annotations[k] != v {
+					t.Errorf("annotation %s = %q, want %q", k, c.Annotations[k], v)
+				}
+			}
+			if c.LogDirectory != "/var/log/pods/kube-system_web-node1_"+m.Uid {
+				t.Errorf("log directory %s", c.LogDirectory)
+			}
+		}},
+		{"host ports become port mappings", "hostNetwork: false", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
+			if len(c.PortMappings) != 1 || c.PortMappings[0].HostPort != 8080 || c.PortMappings[0].ContainerPort != 80 || c.PortMappings[0].Protocol != runtimeapi.Protocol_TCP {
+				t.Errorf("port mappings %v", c.PortMappings)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := staticPod(t, strings.Replace(podYAML, "%s", tc.spec, 1))
+			tc.check(t, SandboxConfig(sp, 3, "/var/log/pods", seen))
+		})
+	}
+}
+
+func TestContainerConfig(t *testing.T) {
+	sp := staticPod(t, strings.Replace(podYAML, "%s", "hostNetwork: true", 1))
+	c := ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 4)
+	if c.Metadata.Name != "main" || c.Metadata.Attempt != 4 || c.LogPath != "main/4.log" || c.Image.Image != "busybox:1.36" || c.WorkingDir != "/w" {
+		t.Errorf("config %v", c)
+	}
+	if got, want := strings.Join(c.Command, "|"), "sh|-c|echo one one-two $(A) $(MISSING)"; got != want {
+		t.Errorf("command %q, want %q ($(VAR) expansion)", got, want)
+	}
+	if len(c.Args) != 1 || c.Args[0] != "one" {
+		t.Errorf("args %v", c.Args)
+	}
+	if len(c.Envs) != 2 || string(c.Envs[1].Value) != "one-two" {
+		t.Errorf("env %v", c.Envs)
+	}
+	for k, v := range map[string]string{AnnotationRestartCount: "4", AnnotationTermGracePeriod: "7", AnnotationTermMessagePath: "/dev/termination-log"} {
+		if c.Annotations[k] != v {
+			t.Errorf("annotation %s = %q, want %q", k, c.Annotations[k], v)
+		}
+	}
+	if c.Labels[LabelContainerName] != "main" || c.Labels[LabelPodUID] != sp.UID || c.Labels[LabelManaged] != "true" {
+		t.Errorf("labels %v", c.Labels)
+	}
+	if c.Linux.SecurityContext.NamespaceOptions.Network != runtimeapi.NamespaceMode_NODE {
+		t.Error("container of a hostNetwork pod not in the node's network")
+	}
+	if GracePeriodOf(c.Annotations) != 7 || RestartCountOf(c.Annotations, 0) != 4 {
+		t.Error("annotations do not read back")
+	}
+}
+
+func TestResources(t *testing.T) {
+	q := resource.MustParse
+	for _, tc := range []struct {
+		name string
+		r    corev1.ResourceRequirements
+		want *runtimeapi.LinuxContainerResources
+	}{
+		{"no resources get the minimum cpu shares", corev1.ResourceRequirements{}, &runtimeapi.LinuxContainerResources{CpuShares: 2}},
+		{"cpu request becomes shares", corev1.ResourceRequirements{Requests: corev1.ResourceList{"cpu": q("250m")}},
+			&runtimeapi.LinuxContainerResources{CpuShares: 256}},
+		{"cpu limit becomes a quota over 100ms", corev1.ResourceRequirements{Limits: corev1.ResourceList{"cpu": q("1500m"), "memory": q("128Mi")}},
+			&runtimeapi.LinuxContainerResources{CpuShares: 1536, CpuPeriod: 100000, CpuQuota: 150000, MemoryLimitInBytes: 128 << 20}},
+		{"tiny cpu limit keeps the minimum quota", corev1.ResourceRequirements{Limits: corev1.ResourceList{"cpu": q("1m")}},
+			&runtimeapi.LinuxContainerResources{CpuShares: 2, CpuPeriod: 100000, CpuQuota: 1000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Resources(tc.r)
+			if got.CpuShares != tc.want.CpuShares || got.CpuQuota != tc.want.CpuQuota || got.CpuPeriod != tc.want.CpuPeriod || got.MemoryLimitInBytes != tc.want.MemoryLimitInBytes {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "x", "B": "y"}
+	for in, want := range map[string]string{
+		"$(A)":       "x",
+		"$(A)$(B)":   "xy",
+		"$$(A)":      "$(A)",
+		"$(C)":       "$(C)",
+		"$(A":        "$(A",
+		"a$b":        "a$b",
+		"end$":       "end$",
+		"$$$$":       "$$",
+		"pre$(B)suf": "preysuf",
+	} {
+		if got := Expand(in, vars); got != want {
+			t.Errorf("Expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
