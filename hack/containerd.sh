@@ -4,6 +4,7 @@
 #
 #   hack/containerd.sh install      install containerd, runc, CNI plugins, busybox (Debian)
 #   hack/containerd.sh start DIR    start a private containerd in DIR (socket DIR/containerd.sock)
+#   hack/containerd.sh restart DIR  restart only the daemon; containers keep running
 #   hack/containerd.sh stop DIR     kill its containers, stop it, clean DIR's mounts
 set -euo pipefail
 
@@ -100,17 +101,33 @@ stop() {
 	fi
 	pkill -9 -f -- "-address $sock" 2>/dev/null || true
 	# Unmount what the runtime left below DIR, deepest first.
-	grep -F " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+	{ grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null || true
 	done
 }
 
+# restart stops only the daemon (containers and shims keep running), as a
+# package upgrade or a crash would, and starts it again.
+restart() {
+	local dir=$1
+	dir=$(cd "$dir" && pwd)
+	if [ -f "$dir/containerd.pid" ]; then
+		local pid
+		pid=$(cat "$dir/containerd.pid")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	start "$dir"
+}
+
 case "${1:-}" in
 install) install ;;
+restart) restart "${2:?usage: $0 restart DIR}" ;;
 start) start "${2:?usage: $0 start DIR}" ;;
 stop) stop "${2:?usage: $0 stop DIR}" ;;
 *)
-	echo "usage: $0 install | start DIR | stop DIR" >&2
+	echo "usage: $0 install | start DIR | restart DIR | stop DIR" >&2
 	exit 2
 	;;
 esac

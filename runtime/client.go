@@ -295,3 +295,14 @@ func short(id string) string {
 	}
 	return id
 }
+
+// PodSandboxStatus returns a sandbox's status, with its IP.
+func (c *Client) PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.PodSandboxStatus, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		return nil, mapError("PodSandboxStatus "+short(id), err)
+	}
+	return r.Status, nil
+}

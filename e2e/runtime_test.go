@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestContainerdRestartLeavesPodsRunning(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("steady.yaml", sleeperPod("steady", "Always"))
+	c := e.waitRunning("steady", "main")
+
+	mark := len(e.log())
+	if out, err := exec.Command("../hack/containerd.sh", "restart", containerdDir).CombinedOutput(); err != nil {
+		t.Fatalf("restart containerd: %v\n%s", err, out)
+	}
+	// bosun keeps going and acts again once the runtime is back.
+	e.write("after.yaml", sleeperPod("after", "Always"))
+	e.waitRunning("after", "main")
+	if got := e.pod("steady").running("main"); got == nil || got.Id != c.Id {
+		t.Fatalf("after a containerd restart the pod is not running as before: %v", got)
+	}
+	for _, call := range mutatingCalls(e.logSince(mark)) {
+		if call != "RunPodSandbox" && call != "CreateContainer" && call != "StartContainer" {
+			t.Errorf("a containerd restart led to a %s call", call)
+		}
+	}
+	if strings.Count(e.logSince(mark), `msg="sandbox created"`) != 1 {
+		t.Errorf("want exactly one sandbox created (the new pod) after the restart")
+	}
+}
+
+func TestPodNetworkPodGetsAnAddressOnTheTestBridge(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("net.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: net
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: %s
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]
+    ports:
+    - containerPort: 8080
+`, busybox))
+	e.waitRunning("net", "web")
+	st, err := cri.PodSandboxStatus(t.Context(), e.pod("net").ready().Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := st.GetNetwork().GetIp()
+	if !strings.HasPrefix(ip, "10.88.7.") {
+		t.Fatalf("pod IP %q, want one from the test bridge's 10.88.7.0/24", ip)
+	}
+	// The pod lives in a network namespace this test's CNI bridge created.
+	var body string
+	eventually(t, 10*time.Second, "the pod's page on its own address", func() bool {
+		body, _ = get("http://" + ip + ":8080/")
+		return body != ""
+	})
+	if body != "net\n" {
+		t.Errorf("page %q, want the pod's hostname %q", body, "net\n")
+	}
+}
