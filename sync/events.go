@@ -8,9 +8,12 @@ import (
 	"github.com/bosun-sh/bosun/runtime"
 )
 
+// streamRetry is the pause before the event stream is opened again.
+const streamRetry = time.Second
+
 // watchRuntime wakes the loop on every container event of the runtime. A
 // runtime without the CRI event stream (containerd 1.6) is relisted every
-// RelistPeriod instead; while the stream is broken, both happen.
+// RelistPeriod instead. A broken stream causes a relist and is reopened.
 func (l *Loop) watchRuntime(ctx context.Context) {
 	relist := time.NewTicker(l.cfg.RelistPeriod)
 	defer relist.Stop()
@@ -30,12 +33,13 @@ func (l *Loop) watchRuntime(ctx context.Context) {
 				}
 			}
 		}
+		// The stream broke (runtime restarting?): relist now, retry in a second.
 		l.log.Debug("container event stream broken; retrying", "err", err)
+		l.Wake()
 		select {
 		case <-ctx.Done():
 			return
-		case <-relist.C:
-			l.Wake()
+		case <-time.After(streamRetry):
 		}
 	}
 }

@@ -29,6 +29,9 @@ type fakeRuntime struct {
 	fail map[string]error
 	// down makes every call fail as an unreachable runtime does.
 	down bool
+	// events feeds the container event stream (nil: not implemented); a nil
+	// error is an event.
+	events chan error
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {
@@ -278,8 +281,18 @@ func (f *fakeRuntime) PullImage(_ context.Context, image string, _ *runtimeapi.P
 	return fmt.Errorf("PullImage %s: no registry reachable", image)
 }
 
-func (f *fakeRuntime) ContainerEvents(context.Context) (func() error, error) {
-	return nil, fmt.Errorf("GetContainerEvents: %w", runtime.ErrUnimplemented)
+func (f *fakeRuntime) ContainerEvents(ctx context.Context) (func() error, error) {
+	if f.events == nil {
+		return nil, fmt.Errorf("GetContainerEvents: %w", runtime.ErrUnimplemented)
+	}
+	return func() error {
+		select {
+		case err := <-f.events:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, nil
 }
 
 // exit makes a running container exit with code, as its process would.
