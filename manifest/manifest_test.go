@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const testNode = "node1"
@@ -159,5 +160,24 @@ func TestLineOf(t *testing.T) {
 		if got := lineOf(root, path); got != want {
 			t.Errorf("lineOf(%s) = %d, want %d", path, got, want)
 		}
+	}
+}
+
+func TestAliasBombIsRefusedFast(t *testing.T) {
+	bomb := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = n
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Decode([]byte(bomb)); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("alias bomb accepted")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("alias bomb not refused within 10 s")
 	}
 }

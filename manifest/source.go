@@ -40,9 +40,13 @@ type SourceConfig struct {
 	AllowSymlinks bool
 	// Period is the full rescan period (the kubelet's fileCheckFrequency).
 	Period time.Duration
-	// Settle is how long file events must be quiet before a rescan, so a file
-	// written in chunks is read once, whole.
+	// Settle is how long file events must be quiet before a rescan (new
+	// files, renames, removals).
 	Settle time.Duration
+	// WriteQuiet is how long a manifest written in place must see no more
+	// writes before it is read, so a file written in chunks (truncate, then
+	// write) is read once, whole. Files renamed into place do not wait.
+	WriteQuiet time.Duration
 	Log    *slog.Logger
 	// Notify is called, without locks held, after a scan changed the snapshot.
 	Notify func()
@@ -57,6 +61,10 @@ type Source struct {
 	available bool
 	dirErr    error
 	files     map[string]*fileState
+	// writing holds the time of the last in-place write of each file.
+	writing map[string]time.Time
+	// ignored holds the names already logged as ignored.
+	ignored map[string]bool
 }
 
 type fileState struct {
@@ -76,7 +84,13 @@ func NewSource(cfg SourceConfig) *Source {
 	if cfg.Period <= 0 {
 		cfg.Period = 20 * time.Second
 	}
-	return &Source{cfg: cfg, files: map[string]*fileState{}}
+	if cfg.Settle <= 0 {
+		cfg.Settle = 20 * time.Millisecond
+	}
+	if cfg.WriteQuiet <= 0 {
+		cfg.WriteQuiet = 150 * time.Millisecond
+	}
+	return &Source{cfg: cfg, files: map[string]*fileState{}, writing: map[string]time.Time{}, ignored: map[string]bool{}}
 }
 
 // Snapshot returns the current desired set. Before the first scan it is
@@ -129,7 +143,7 @@ func (s *Source) Run(ctx context.Context) error {
 	// While the directory is missing, look for it every second.
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
-	var settle <-chan time.Time
+	var settle, quiet <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -142,6 +156,11 @@ func (s *Source) Run(ctx context.Context) error {
 				watching = false
 				_ = w.Remove(s.cfg.Dir)
 			}
+			if ev.Op == fsnotify.Write && IsManifestName(filepath.Base(ev.Name)) {
+				s.markWriting(ev.Name)
+				quiet = time.After(s.cfg.WriteQuiet)
+				continue
+			}
 			if settle == nil {
 				settle = time.After(s.cfg.Settle)
 			}
@@ -153,6 +172,9 @@ func (s *Source) Run(ctx context.Context) error {
 			settle = time.After(s.cfg.Settle)
 		case <-settle:
 			settle = nil
+			s.Scan()
+		case <-quiet:
+			quiet = nil
 			s.Scan()
 		case <-retry.C:
 			if !watching {
@@ -168,6 +190,26 @@ func (s *Source) Run(ctx context.Context) error {
 			s.Scan()
 		}
 	}
+}
+
+func (s *Source) markWriting(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writing[name] = time.Now()
+}
+
+// stillWriting reports whether name was written in place too recently to
+// be read; the quiet timer scans it later.
+func (s *Source) stillWriting(name string) bool {
+	t, ok := s.writing[name]
+	if !ok {
+		return false
+	}
+	if time.Since(t) < s.cfg.WriteQuiet {
+		return true
+	}
+	delete(s.writing, name)
+	return false
 }
 
 func (s *Source) isAvailable() bool {
@@ -210,7 +252,7 @@ func (s *Source) scan() bool {
 		}
 	}
 	for name := range found {
-		if s.load(name) {
+		if !s.stillWriting(name) && s.load(name) {
 			changed = true
 		}
 	}
@@ -220,7 +262,7 @@ func (s *Source) scan() bool {
 // listCandidates returns the manifest files of the directory; other names
 // are ignored. An error means the directory itself cannot be used.
 func (s *Source) listCandidates() (map[string]struct{}, error) {
-	if err := checkDir(s.cfg.Dir); err != nil {
+	if err := CheckDir(s.cfg.Dir); err != nil {
 		return nil, err
 	}
 	entries, err := os.ReadDir(s.cfg.Dir)
@@ -230,11 +272,22 @@ func (s *Source) listCandidates() (map[string]struct{}, error) {
 	found := map[string]struct{}{}
 	for _, e := range entries {
 		if !IsManifestName(e.Name()) {
+			s.logIgnored(e.Name())
 			continue
 		}
 		found[filepath.Join(s.cfg.Dir, e.Name())] = struct{}{}
 	}
 	return found, nil
+}
+
+// logIgnored logs a directory entry that is not a manifest, once.
+func (s *Source) logIgnored(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ignored[name] {
+		s.ignored[name] = true
+		s.cfg.Log.Debug("not a manifest name; ignored", "file", filepath.Join(s.cfg.Dir, name))
+	}
 }
 
 // IsManifestName reports whether a directory entry is read as a manifest:
@@ -292,69 +345,97 @@ func (s *Source) load(name string) bool {
 // ReadFile reads a manifest after checking that it is a regular file (or,
 // with allowSymlinks, a link to one) of at most MaxSize bytes, owned by root
 // or by bosun's own user, and not writable by group or others. It never
-// blocks on a FIFO or device.
+// blocks on a FIFO or device. Its error is a *FileError.
 func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
+	fail := func(format string, args ...any) error {
+		return &FileError{File: name, Problems: []*FieldError{{Msg: fmt.Sprintf(format, args...)}}}
+	}
 	fi, err := os.Lstat(name)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", name, err)
+		return nil, fail("%v", errors.Unwrap(err))
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if !allowSymlinks {
-			return nil, fmt.Errorf("manifest %s: is a symbolic link; refused without --allow-symlinks", name)
+			return nil, fail("is a symbolic link; refused without --allow-symlinks")
+		}
+		if err := checkLinkDir(name); err != nil {
+			return nil, fail("%v", err)
 		}
 		fi, err = os.Stat(name)
 		if err != nil {
-			return nil, fmt.Errorf("manifest %s: symbolic link target: %w", name, err)
+			target, _ := os.Readlink(name)
+			return nil, fail("symbolic link to %s: %v", target, errors.Unwrap(err))
 		}
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("manifest %s: not a regular file (%s)", name, fi.Mode().Type())
+		return nil, fail("not a regular file (%s); refused", fi.Mode().Type())
 	}
 	if fi.Size() > MaxSize {
-		return nil, fmt.Errorf("manifest %s: %d bytes is larger than the limit of %d", name, fi.Size(), MaxSize)
+		return nil, fail("%d bytes is larger than the limit of %d; refused", fi.Size(), MaxSize)
 	}
-	if err := checkOwner(name, fi); err != nil {
-		return nil, err
+	if err := checkOwner(fi); err != nil {
+		return nil, fail("%v", err)
 	}
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", name, err)
+		return nil, fail("%v", errors.Unwrap(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", name, err)
+		return nil, fail("%v", err)
 	}
 	if len(data) > MaxSize {
-		return nil, fmt.Errorf("manifest %s: larger than the limit of %d bytes", name, MaxSize)
+		return nil, fail("larger than the limit of %d bytes; refused", MaxSize)
 	}
 	return data, nil
 }
 
-func checkDir(dir string) error {
+// checkLinkDir checks the directory a symbolic link points into.
+func checkLinkDir(name string) error {
+	target, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return nil // dangling: reported by the caller's Stat
+	}
+	fi, err := os.Stat(filepath.Dir(target))
+	if err != nil {
+		return err
+	}
+	if err := checkOwner(fi); err != nil {
+		return fmt.Errorf("link target directory %s: %w", filepath.Dir(target), err)
+	}
+	return nil
+}
+
+// CheckDir checks that dir is a directory that only root (or bosun's user)
+// can change.
+func CheckDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("manifest directory %s: %w", dir, err)
+		return fmt.Errorf("manifest directory %s: %w", dir, errors.Unwrap(err))
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("manifest directory %s: not a directory", dir)
 	}
-	return checkOwner(dir, fi)
+	if err := checkOwner(fi); err != nil {
+		return fmt.Errorf("manifest directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // checkOwner refuses files and directories that someone other than root (or
 // bosun's user) could change: CIS asks root:root and 0600 for manifests.
-func checkOwner(name string, fi fs.FileInfo) error {
+func checkOwner(fi fs.FileInfo) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
 	}
 	mode := fi.Mode().Perm()
 	if mode&0o022 != 0 {
-		return fmt.Errorf("%s: mode %04o is writable by group or others; refused (chmod go-w %s)", name, mode, name)
+		return fmt.Errorf("mode %04o is writable by group or others (owner uid %d); refused", mode, st.Uid)
 	}
 	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("%s: owned by uid %d, not root or bosun's uid %d; refused", name, st.Uid, os.Geteuid())
+		return fmt.Errorf("owned by uid %d, not root or bosun's uid %d (mode %04o); refused", st.Uid, os.Geteuid(), mode)
 	}
 	return nil
 }

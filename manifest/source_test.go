@@ -153,3 +153,49 @@ func TestSourceWatchNotifiesOnChange(t *testing.T) {
 		t.Errorf("pods %v", got)
 	}
 }
+
+func TestSourceReadsAFileWrittenInChunksOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "p.yaml")
+	writeFile(t, f, base, 0o600)
+	var seen []string
+	notified := make(chan struct{}, 16)
+	var s *Source
+	s = NewSource(SourceConfig{Dir: dir, Node: testNode, Period: time.Hour, Notify: func() {
+		snap := s.Snapshot()
+		if len(snap.Pods) == 1 {
+			seen = append(seen, snap.Pods[0].Hash)
+		}
+		notified <- struct{}{}
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	<-notified
+
+	// Truncate, then write in chunks: the first chunk alone is a valid pod.
+	final := base + "  - name: side\n    image: busybox:1.36\n"
+	w, err := os.OpenFile(f, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []string{base, "  - name: side\n", "    image: busybox:1.36\n"} {
+		if _, err := w.WriteString(chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.Close()
+	select {
+	case <-notified:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification after the write")
+	}
+	want := mustLoad(t, final, testNode).Hash
+	if len(seen) != 2 || seen[1] != want {
+		t.Errorf("versions seen %v, want the old one and then only the final %s", seen, want)
+	}
+}

@@ -4,11 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
-	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -32,21 +30,20 @@ type StaticPod struct {
 // Key is "namespace/name", unique per pod on the node.
 func (p *StaticPod) Key() string { return p.Namespace + "/" + p.Name }
 
-// Load decodes, defaults and validates data read from file, for node.
-// Errors name the file.
+// Load decodes, defaults and validates data read from file, for node. Its
+// error is a *FileError that lists every problem found.
 func Load(file string, data []byte, node string) (*StaticPod, error) {
 	pod, root, err := decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", file, prefixLines(err))
+		return nil, fileError(file, err, root)
 	}
 	SetDefaults(pod)
 	if err := Validate(pod, node); err != nil {
-		addLines(err, root)
-		return nil, fmt.Errorf("manifest %s: %w", file, prefixLines(err))
+		return nil, fileError(file, err, root)
 	}
 	hash, err := Hash(pod, node)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", file, err)
+		return nil, fileError(file, err, root)
 	}
 	uid := string(pod.UID)
 	if uid == "" {
@@ -83,25 +80,4 @@ func Hash(pod *corev1.Pod, node string) (string, error) {
 	h.Write([]byte{0})
 	h.Write([]byte(strings.ToLower(node)))
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
-}
-
-// addLines sets the line of every FieldError in err from the YAML tree.
-func addLines(err error, root *yaml.Node) {
-	var fe *FieldError
-	if errors.As(err, &fe) && fe.Line == 0 {
-		fe.Line = lineOf(root, fe.Field)
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			addLines(e, root)
-		}
-	}
-}
-
-// prefixLines keeps joined errors on separate lines, one problem a line.
-func prefixLines(err error) error {
-	if !strings.Contains(err.Error(), "\n") {
-		return err
-	}
-	return fmt.Errorf("%d problems:\n%w", strings.Count(err.Error(), "\n")+1, err)
 }

@@ -9,21 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// FieldError is one problem at a field path such as
-// "spec.containers[0].image", with its line in the file when known.
-type FieldError struct {
-	Line  int
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Msg)
-	}
-	return e.Field + ": " + e.Msg
-}
-
 type problems []error
 
 func (p *problems) add(field, format string, args ...any) {

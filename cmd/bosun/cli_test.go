@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"os"
 	"path/filepath"
@@ -39,15 +40,15 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, _, err := runCLI("validate", good)
-	if err != nil || out != good+": ok\n" {
-		t.Errorf("valid file: %q, %v", out, err)
+	out, errOut, err := runCLI("validate", good)
+	if err != nil || out != "" || errOut != "1 manifests valid\n" {
+		t.Errorf("valid file: %q %q, %v", out, errOut, err)
 	}
-	out, errOut, err := runCLI("validate", "--node-name", "n1", dir)
+	out, errOut, err = runCLI("validate", "--node-name", "n1", dir)
 	if err == nil || exitCode(err) != 1 {
 		t.Fatalf("a bad file must fail with exit 1, got %v", err)
 	}
-	want := "manifest " + bad + ": line 8: spec.containers[0].imag: unknown field\n" + good + ": ok\n"
+	want := bad + ":8: spec.containers[0].imag: unknown field\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
@@ -56,6 +57,26 @@ func TestValidate(t *testing.T) {
 	}
 	if _, _, err := runCLI("validate"); err == nil || exitCode(err) != 2 {
 		t.Errorf("validate without arguments: %v, want a usage error", err)
+	}
+
+	// JSON for machines; a second file with the same pod is an error too.
+	if err := os.WriteFile(bad, []byte(goodPod), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI("validate", "-o", "json", "--node-name", "n1", dir)
+	if err == nil {
+		t.Fatal("a duplicate pod must fail")
+	}
+	var got struct {
+		Node  string
+		Files []validateResult
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if got.Node != "n1" || len(got.Files) != 2 || !got.Files[0].Valid || got.Files[0].Pod != "default/good-n1" || got.Files[1].Valid ||
+		got.Files[1].Problems[0].Message != "pod default/good-n1 is also defined by "+bad+"; bosun runs only one of them" {
+		t.Errorf("json output %+v", got)
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,29 +14,59 @@ import (
 	"github.com/bosun-sh/bosun/manifest"
 )
 
+type validateResult struct {
+	File     string          `json:"file"`
+	Valid    bool            `json:"valid"`
+	Pod      string          `json:"pod,omitempty"`
+	UID      string          `json:"uid,omitempty"`
+	Problems []problemOutput `json:"problems,omitempty"`
+}
+
+type problemOutput struct {
+	Line    int    `json:"line,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+const validateExample = `bosun validate /etc/kubernetes/manifests
+  bosun validate --node-name cp-1 -o json etcd.yaml kube-apiserver.yaml`
+
 func runValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	node := fs.String("node-name", defaultNodeName(), "node name used for the pod name suffix")
+	node := fs.String("node-name", defaultNodeName(), "node name used for the pod name suffix (as --hostname-override)")
 	allowSymlinks := fs.Bool("allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
-	if help, err := parseFlags(fs, args, stdout, stderr, "bosun validate /etc/kubernetes/manifests"); help || err != nil {
+	output := fs.String("o", "text", "output format: text (one line per problem: file:line: field: message) or json")
+	if help, err := parseFlags(fs, args, stdout, stderr, validateExample); help || err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return &usageError{"validate needs at least one FILE or DIR"}
 	}
+	if *output != "text" && *output != "json" {
+		return &usageError{fmt.Sprintf("-o must be text or json, not %q", *output)}
+	}
+	var results []*validateResult
+	fail := func(file string, err error) {
+		results = append(results, &validateResult{File: file, Problems: problemsOf(err)})
+	}
 	var files []string
 	for _, arg := range fs.Args() {
 		fi, err := os.Stat(arg)
 		if err != nil {
-			return fmt.Errorf("validate: %w", err)
+			fail(arg, errors.Unwrap(err))
+			continue
 		}
 		if !fi.IsDir() {
 			files = append(files, arg)
 			continue
 		}
+		if err := manifest.CheckDir(arg); err != nil {
+			fail(arg, err)
+		}
 		entries, err := os.ReadDir(arg)
 		if err != nil {
-			return fmt.Errorf("validate: %w", err)
+			fail(arg, err)
+			continue
 		}
 		for _, e := range entries {
 			if manifest.IsManifestName(e.Name()) {
@@ -43,24 +75,75 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	sort.Strings(files)
-	bad := 0
+	byKey := map[string]string{}
 	for _, f := range files {
 		data, err := manifest.ReadFile(f, *allowSymlinks)
+		var sp *manifest.StaticPod
 		if err == nil {
-			_, err = manifest.Load(f, data, *node)
+			sp, err = manifest.Load(f, data, *node)
 		}
 		if err != nil {
-			bad++
-			fmt.Fprintln(stdout, strings.TrimSpace(err.Error()))
+			fail(f, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok\n", f)
+		if first, ok := byKey[sp.Key()]; ok {
+			fail(f, fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", sp.Key(), first))
+			continue
+		}
+		byKey[sp.Key()] = f
+		results = append(results, &validateResult{File: f, Valid: true, Pod: sp.Key(), UID: sp.UID})
+	}
+
+	bad := 0
+	for _, r := range results {
+		if !r.Valid {
+			bad++
+		}
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"node": *node, "files": results}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			for _, p := range r.Problems {
+				loc := r.File
+				if p.Line > 0 {
+					loc = fmt.Sprintf("%s:%d", r.File, p.Line)
+				}
+				if p.Field != "" {
+					fmt.Fprintf(stdout, "%s: %s: %s\n", loc, p.Field, p.Message)
+				} else {
+					fmt.Fprintf(stdout, "%s: %s\n", loc, p.Message)
+				}
+			}
+		}
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "%d of %d manifests have errors\n", bad, len(files))
+		fmt.Fprintf(stderr, "%d of %d manifests have errors\n", bad, len(results))
 		return errSilent
 	}
+	fmt.Fprintf(stderr, "%d manifests valid\n", len(results))
 	return nil
+}
+
+// problemsOf flattens a load error into problems.
+func problemsOf(err error) []problemOutput {
+	var fe *manifest.FileError
+	if errors.As(err, &fe) {
+		out := make([]problemOutput, len(fe.Problems))
+		for i, p := range fe.Problems {
+			out[i] = problemOutput{Line: p.Line, Field: p.Field, Message: p.Msg}
+		}
+		return out
+	}
+	msg := err.Error()
+	if field, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(field, " ") {
+		return []problemOutput{{Field: field, Message: rest}}
+	}
+	return []problemOutput{{Message: msg}}
 }
 
 func defaultNodeName() string {
