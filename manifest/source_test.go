@@ -199,3 +199,32 @@ func TestSourceReadsAFileWrittenInChunksOnce(t *testing.T) {
 		t.Errorf("versions seen %v, want the old one and then only the final %s", seen, want)
 	}
 }
+
+func TestSymlinksWithAllowSymlinks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	targets := filepath.Join(t.TempDir(), "targets")
+	if err := os.Mkdir(targets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(targets, "good.yaml"), base, 0o600)
+	writeFile(t, filepath.Join(targets, "open.yaml"), strings.Replace(base, "name: p", "name: o", 1), 0o666)
+	for link, target := range map[string]string{"good.yaml": "good.yaml", "open.yaml": "open.yaml", "dangling.yaml": "missing.yaml"} {
+		if err := os.Symlink(filepath.Join(targets, target), filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSource(SourceConfig{Dir: dir, Node: testNode, AllowSymlinks: true})
+	s.Scan()
+	snap := s.Snapshot()
+	if got := podNames(snap); len(got) != 1 || got[0] != "p-node1" {
+		t.Errorf("pods %v, want only the good link's", got)
+	}
+	for link, msg := range map[string]string{"open.yaml": "mode 0666 is writable", "dangling.yaml": "symbolic link to " + filepath.Join(targets, "missing.yaml") + ": no such file"} {
+		if err := snap.Errors[filepath.Join(dir, link)]; err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", link, err, msg)
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// watchContainer samples the running container of a pod until stop is
+// closed and reports every moment the pod had none, and the IDs it saw.
+func (e *env) watchContainer(pod, name string, stop <-chan struct{}) <-chan []string {
+	out := make(chan []string, 1)
+	go func() {
+		var ids []string
+		for {
+			select {
+			case <-stop:
+				out <- ids
+				return
+			default:
+			}
+			id := "<none>"
+			if c := e.pod(pod).running(name); c != nil {
+				id = c.Id
+			}
+			if len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return out
+}
+
+func TestPartialWritesCauseAtMostOneReplacement(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	path := filepath.Join(e.dir, "p.yaml")
+	v1 := sleeperPod("p", "Always")
+	e.write("p.yaml", v1)
+	c := e.waitRunning("p", "main")
+
+	// Changes that keep the meaning: sed -i on a comment, a dot-temp file
+	// renamed over the manifest. The container never goes away.
+	stop := make(chan struct{})
+	seen := e.watchContainer("p", "main", stop)
+	mark := len(e.log())
+	if err := os.WriteFile(path, []byte("# version 1\n"+v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sed", "-i", "s/# version 1/# version 2/", path).CombinedOutput(); err != nil {
+		t.Fatalf("sed: %v %s", err, out)
+	}
+	e.write("p.yaml", v1+"\n\n")
+	e.waitRelists(mark, 3)
+	close(stop)
+	if ids := <-seen; len(ids) != 1 || ids[0] != c.Id {
+		t.Errorf("containers seen %v, want only %s all along", ids, c.Id)
+	}
+	if calls := mutatingCalls(e.logSince(mark)); len(calls) > 0 {
+		t.Errorf("changes without meaning made CRI calls %v", calls)
+	}
+
+	// A semantic change written in chunks after a truncate (the first chunk
+	// alone is a valid pod of another meaning): one replacement.
+	v2 := strings.Replace(v1, `["sleep", "3600"]`, `["sleep", "3601"]`, 1) + "  - name: side\n    image: " + busybox + "\n    imagePullPolicy: Never\n    command: [\"sleep\", \"3600\"]\n"
+	mark = len(e.log())
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := strings.Index(v2, "  - name: side")
+	for _, chunk := range []string{v2[:half/2], v2[half/2 : half], v2[half:]} {
+		if _, err := f.WriteString(chunk); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.Close()
+	e.waitRunning("p", "side")
+	e.waitRelists(mark, 3)
+	if n := strings.Count(e.logSince(mark), `msg="sandbox created"`); n != 1 {
+		t.Errorf("%d sandboxes created for one change written in chunks, want 1", n)
+	}
+
+	// An editor's save: swap file, backup copy, write in place, clean up.
+	mark = len(e.log())
+	v3 := strings.Replace(v2, `"3601"`, `"3602"`, 1)
+	for _, name := range []string{".p.yaml.swp", "p.yaml~"} {
+		if err := os.WriteFile(filepath.Join(e.dir, name), []byte(v2), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, []byte(v3), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(e.dir, ".p.yaml.swp"))
+	os.Remove(filepath.Join(e.dir, "p.yaml~"))
+	eventually(t, 20*time.Second, "the editor's version running", func() bool {
+		return strings.Count(e.logSince(mark), `msg="container started"`) == 2
+	})
+	e.waitRelists(mark, 3)
+	if n := strings.Count(e.logSince(mark), `msg="sandbox created"`); n != 1 {
+		t.Errorf("%d sandboxes created for one editor save, want 1", n)
+	}
+}
+
+func TestDuplicatePodInTwoFilesKeepsTheRunningOne(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("b.yaml", sleeperPod("dup", "Always"))
+	c := e.waitRunning("dup", "main")
+	mark := len(e.log())
+	// a.yaml sorts first and names the same pod with another spec.
+	e.write("a.yaml", sleeperPod("dup", "OnFailure"))
+	eventually(t, 10*time.Second, "the conflict reported", func() bool {
+		return strings.Contains(e.logSince(mark), "is already defined by")
+	})
+	l := e.logSince(mark)
+	if !strings.Contains(l, filepath.Join(e.dir, "a.yaml")) || !strings.Contains(l, filepath.Join(e.dir, "b.yaml")) {
+		t.Errorf("the error does not name both files:\n%s", l)
+	}
+	e.remove("a.yaml") // deleting the loser changes nothing
+	e.waitRelists(mark, 3)
+	if calls := mutatingCalls(e.logSince(mark)); len(calls) > 0 {
+		t.Errorf("a duplicate manifest made CRI calls %v", calls)
+	}
+	if got := e.pod("dup").running("main"); got == nil || got.Id != c.Id {
+		t.Errorf("the running pod was touched: %v", got)
+	}
+}
+
+func TestUnsafeManifestIsRefusedAndPodKept(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("p.yaml", sleeperPod("p", "Always"))
+	c := e.waitRunning("p", "main")
+	path := filepath.Join(e.dir, "p.yaml")
+	mark := len(e.log())
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// A new world-writable manifest is refused outright.
+	e.write("q.yaml", sleeperPod("q", "Always"))
+	if err := os.Chmod(filepath.Join(e.dir, "q.yaml"), 0o646); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "both files refused", func() bool {
+		l := e.logSince(mark)
+		return strings.Contains(l, "mode 0666 is writable by group or others") && strings.Contains(l, "mode 0646 is writable by group or others")
+	})
+	e.waitRelists(mark, 2)
+	if got := e.pod("p").running("main"); got == nil || got.Id != c.Id {
+		t.Errorf("the pod of a manifest made unsafe was touched: %v", got)
+	}
+	if len(e.pod("q").sandboxes) != 0 {
+		t.Errorf("a pod was made from a world-writable manifest")
+	}
+}
+
+func TestManifestDirectoryRemovedKeepsPodsAndConvergesWhenBack(t *testing.T) {
+	e := newEnv(t, "--file-check-frequency=1s")
+	e.startBosun()
+	e.write("a.yaml", sleeperPod("a", "Always"))
+	e.write("b.yaml", sleeperPod("b", "Always"))
+	a := e.waitRunning("a", "main")
+	b := e.waitRunning("b", "main")
+	mark := len(e.log())
+	saved := e.dir + ".saved"
+	if err := os.Rename(e.dir, saved); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the source reported unavailable", func() bool {
+		return strings.Contains(e.logSince(mark), "manifest directory unavailable")
+	})
+	e.waitRelists(mark, 3)
+	if calls := mutatingCalls(e.logSince(mark)); len(calls) > 0 {
+		t.Errorf("the directory's absence made CRI calls %v", calls)
+	}
+	// It comes back with b deleted and c added: unchanged a is not touched.
+	if err := os.Remove(filepath.Join(saved, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(saved, "c.yaml"), []byte(sleeperPod("c", "Always")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved, e.dir); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRunning("c", "main")
+	eventually(t, 20*time.Second, "b removed", func() bool { return len(e.pod("b").sandboxes) == 0 })
+	if got := e.pod("a").running("main"); got == nil || got.Id != a.Id {
+		t.Errorf("unchanged pod a was touched: %v", got)
+	}
+	_ = b
+	if !strings.Contains(e.logSince(mark), "manifest directory available again") {
+		t.Error("no log line that the directory is back")
+	}
+}
