@@ -306,3 +306,12 @@ func (c *Client) PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.P
 	}
 	return r.Status, nil
 }
+
+// ReopenContainerLog asks the runtime to reopen a container's log file,
+// after the file was rotated.
+func (c *Client) ReopenContainerLog(ctx context.Context, id string) error {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := c.rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: id})
+	return mapError("ReopenContainerLog "+short(id), err)
+}

@@ -25,8 +25,8 @@ const (
 
 // PodLogDir is the kubelet's log directory of a pod:
 // <podLogsDir>/<namespace>_<name>_<uid>.
-func PodLogDir(podLogsDir string, sp *manifest.StaticPod) string {
-	return filepath.Join(podLogsDir, sp.Namespace+"_"+sp.Name+"_"+sp.UID)
+func PodLogDir(podLogsDir, namespace, name, uid string) string {
+	return filepath.Join(podLogsDir, namespace+"_"+name+"_"+uid)
 }
 
 // ContainerLogPath is a container's log file relative to its pod's log
@@ -62,7 +62,7 @@ func SandboxConfig(sp *manifest.StaticPod, attempt uint32, podLogsDir string, se
 			Namespace: sp.Namespace,
 			Attempt:   attempt,
 		},
-		LogDirectory: PodLogDir(podLogsDir, sp),
+		LogDirectory: PodLogDir(podLogsDir, sp.Namespace, sp.Name, sp.UID),
 		PortMappings: portMappings(pod),
 		Labels:       labels,
 		Annotations:  annotations,

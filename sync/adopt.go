@@ -117,7 +117,16 @@ func (l *Loop) exitStatus(ctx context.Context, id string) *runtimeapi.ContainerS
 	}
 	l.mu.Lock()
 	l.statusCache[id] = st
+	synced := l.synced
 	l.mu.Unlock()
+	if synced {
+		key := st.GetLabels()[runtime.LabelPodNamespace] + "/" + st.GetLabels()[runtime.LabelPodName]
+		msg := fmt.Sprintf("exit code %d", st.GetExitCode())
+		if st.GetReason() != "" {
+			msg += ", " + st.GetReason()
+		}
+		l.event(Event{Time: time.Unix(0, st.GetFinishedAt()), Type: EventContainerExited, Pod: key, Container: st.GetMetadata().GetName(), Message: msg})
+	}
 	return st
 }
 

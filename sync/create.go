@@ -23,6 +23,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 		return "", nil, fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, err)
 	}
 	l.log.Info("sandbox created", "pod", sp.Key(), "file", sp.File, "sandbox", id, "attempt", attempt, "uid", sp.UID)
+	l.event(Event{Type: EventPodCreated, Pod: sp.Key(), File: sp.File, Message: fmt.Sprintf("sandbox %s attempt %d, uid %s", short(id), attempt, sp.UID)})
 	return id, cfg, nil
 }
 
@@ -55,12 +56,21 @@ func (l *Loop) startContainer(ctx context.Context, sp *manifest.StaticPod, sandb
 	if err := l.rt.StartContainer(ctx, id); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	msg := "container started"
+	msg, typ := "container started", EventContainerStarted
 	if s.restart {
-		msg = "container restarted"
+		msg, typ = "container restarted", EventContainerRestarted
 	}
 	l.log.Info(msg, "pod", sp.Key(), "container", c.Name, "id", id, "attempt", s.restartCount)
+	l.event(Event{Type: typ, Pod: sp.Key(), Container: c.Name, Message: fmt.Sprintf("%s, restart count %d", short(id), s.restartCount)})
 	return nil
+}
+
+// short abbreviates a runtime ID as crictl does.
+func short(id string) string {
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
 }
 
 // ensureImage applies the container's imagePullPolicy.

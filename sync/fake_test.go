@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -32,6 +33,8 @@ type fakeRuntime struct {
 	// events feeds the container event stream (nil: not implemented); a nil
 	// error is an event.
 	events chan error
+	// reopened lists the containers whose log was reopened.
+	reopened []string
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {
@@ -69,7 +72,7 @@ func (f *fakeRuntime) mutations() []string {
 	var out []string
 	for _, c := range f.calls {
 		switch c {
-		case "ListPodSandbox", "ListContainers", "ContainerStatus", "ImagePresent":
+		case "ListPodSandbox", "ListContainers", "ContainerStatus", "ImagePresent", "PodSandboxStatus":
 		default:
 			out = append(out, c)
 		}
@@ -261,6 +264,33 @@ func (f *fakeRuntime) ContainerStatus(_ context.Context, id string) (*runtimeapi
 		return nil, fmt.Errorf("ContainerStatus: %w: %s", runtime.ErrNotFound, id)
 	}
 	return proto.Clone(c).(*runtimeapi.ContainerStatus), nil
+}
+
+func (f *fakeRuntime) PodSandboxStatus(_ context.Context, id string) (*runtimeapi.PodSandboxStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("PodSandboxStatus"); err != nil {
+		return nil, err
+	}
+	s, ok := f.sandboxes[id]
+	if !ok {
+		return nil, fmt.Errorf("PodSandboxStatus: %w: %s", runtime.ErrNotFound, id)
+	}
+	return &runtimeapi.PodSandboxStatus{Id: id, Metadata: s.Metadata, State: s.State,
+		Network: &runtimeapi.PodSandboxNetworkStatus{Ip: "10.0.0." + strings.TrimLeft(id[2:], "0")}}, nil
+}
+
+func (f *fakeRuntime) ReopenContainerLog(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ReopenContainerLog"); err != nil {
+		return err
+	}
+	if _, ok := f.containers[id]; !ok {
+		return fmt.Errorf("ReopenContainerLog: %w: %s", runtime.ErrNotFound, id)
+	}
+	f.reopened = append(f.reopened, id)
+	return nil
 }
 
 func (f *fakeRuntime) ImagePresent(_ context.Context, image string) (bool, error) {

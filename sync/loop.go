@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Config struct {
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 	BackoffReset   time.Duration
+	// History receives bosun's events; nil makes a new one.
+	History *History
+	// NodeIP is shown as the IP of hostNetwork pods.
+	NodeIP string
 }
 
 // Loop keeps what runs equal to what the manifests say.
@@ -63,6 +68,12 @@ type Loop struct {
 	reported map[string]string
 	synced   bool
 	rtDown   bool
+	srcDown  bool
+	// ips caches the IP of each pod-network sandbox.
+	ips       map[string]string
+	status    []PodStatus
+	manifests []ManifestStatus
+	lastSync  time.Time
 }
 
 type podError struct {
@@ -93,6 +104,9 @@ func New(cfg Config) *Loop {
 	if cfg.BackoffReset <= 0 {
 		cfg.BackoffReset = 2 * cfg.BackoffMax
 	}
+	if cfg.History == nil {
+		cfg.History = NewHistory()
+	}
 	return &Loop{
 		cfg:         cfg,
 		rt:          cfg.Runtime,
@@ -104,7 +118,46 @@ func New(cfg Config) *Loop {
 		backoff:     newBackoff(cfg.BackoffInitial, cfg.BackoffMax, cfg.BackoffReset),
 		podErr:      map[string]podError{},
 		reported:    map[string]string{},
+		ips:         map[string]string{},
 	}
+}
+
+// History returns the loop's event history.
+func (l *Loop) History() *History { return l.cfg.History }
+
+func (l *Loop) event(e Event) {
+	if e.Time.IsZero() {
+		e.Time = l.clk.Now()
+	}
+	l.cfg.History.Add(e)
+}
+
+// Pods returns the status of every pod as of the last sync, by key.
+func (l *Loop) Pods() []PodStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]PodStatus(nil), l.status...)
+}
+
+// Manifests returns the manifest files that do not load.
+func (l *Loop) Manifests() []ManifestStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]ManifestStatus(nil), l.manifests...)
+}
+
+// Ready reports whether the first sync is done and the runtime answers.
+func (l *Loop) Ready() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.synced && !l.rtDown
+}
+
+// LastSync is when the last sync that reached the runtime ended.
+func (l *Loop) LastSync() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSync
 }
 
 // Wake asks for a sync soon. It never blocks.
@@ -162,7 +215,9 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		return start.Add(time.Second)
 	}
 	l.runtimeUp()
+	l.sourceState(snap)
 	desired := l.desiredSet(snap, observed)
+	l.lookUpIPs(ctx, desired, observed)
 	keys := make([]string, 0, len(desired)+len(observed))
 	for k := range desired {
 		keys = append(keys, k)
@@ -182,7 +237,14 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	status := make([]PodStatus, 0, len(keys))
 	for _, key := range keys {
+		protected := l.protected(snap, observed[key])
+		status = append(status, podStatus(statusInput{
+			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, protected: protected,
+			manErr: l.manifestError(snap, desired[key], observed[key]), ready: l.backoff.readyAt, now: start,
+			podLogsDir: l.cfg.PodLogsDir, ips: l.ips, nodeIP: l.cfg.NodeIP,
+		}))
 		if l.busy[key] {
 			continue
 		}
@@ -190,7 +252,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			later(pe.retry)
 			continue
 		}
-		p := plan(key, desired[key], observed[key], l.protected(snap, observed[key]), l.backoff.readyAt, start)
+		p := plan(key, desired[key], observed[key], protected, l.backoff.readyAt, start)
 		later(p.wait)
 		if p.empty() {
 			continue
@@ -199,6 +261,8 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		l.wg.Add(1)
 		go l.apply(ctx, p)
 	}
+	l.status = status
+	l.lastSync = l.clk.Now()
 	if !l.synced {
 		l.synced = true
 		l.log.Info("first sync done", "pods", len(desired), "observed", len(observed), "duration", l.clk.Now().Sub(start))
@@ -219,6 +283,7 @@ func (l *Loop) apply(ctx context.Context, p podPlan) {
 		l.backoff.next(k)
 		l.podErr[p.key] = podError{err: err, retry: l.clk.Now().Add(delay)}
 		l.log.Error("pod sync failed", "pod", p.key, "retry_in", delay, "err", err)
+		l.event(Event{Type: EventSyncFailed, Pod: p.key, Message: err.Error()})
 	} else if err == nil {
 		delete(l.podErr, p.key)
 		l.backoff.forget("pod:" + p.key)
@@ -288,7 +353,10 @@ func (l *Loop) desiredSet(snap manifest.Snapshot, observed map[string]*observedP
 			winner, loser = sp, prev
 		}
 		out[key] = winner
-		l.reportOnce(loser.File, fmt.Sprintf("manifest %s: pod %s is already defined by %s; ignored", loser.File, key, winner.File))
+		msg := fmt.Sprintf("manifest %s: pod %s is already defined by %s; ignored", loser.File, key, winner.File)
+		if l.reportOnce(loser.File, msg) {
+			l.event(Event{Type: EventManifestConflict, Pod: key, File: loser.File, Message: msg})
+		}
 	}
 	return out
 }
@@ -324,12 +392,95 @@ func (l *Loop) protected(snap manifest.Snapshot, obs *observedPod) bool {
 	return false
 }
 
-func (l *Loop) reportOnce(key, msg string) {
+// reportOnce logs msg unless it was the last message logged for key, and
+// reports whether it did.
+func (l *Loop) reportOnce(key, msg string) bool {
 	if l.reported[key] == msg {
-		return
+		return false
 	}
 	l.reported[key] = msg
 	l.log.Error(msg)
+	return true
+}
+
+// sourceState records manifest errors and the directory's availability as
+// events, once per content, and keeps them for Manifests.
+func (l *Loop) sourceState(snap manifest.Snapshot) {
+	var ms []ManifestStatus
+	for file, err := range snap.Errors {
+		ms = append(ms, ManifestStatus{File: file, Error: err.Error()})
+		if l.reported["err:"+file] != err.Error() {
+			l.reported["err:"+file] = err.Error()
+			l.event(Event{Type: EventManifestRejected, File: file, Message: err.Error()})
+		}
+	}
+	for k := range l.reported {
+		if f, ok := strings.CutPrefix(k, "err:"); ok {
+			if _, still := snap.Errors[f]; !still {
+				delete(l.reported, k)
+			}
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].File < ms[j].File })
+	if !snap.Available && snap.Err != nil && !l.srcDown {
+		l.event(Event{Type: EventManifestsUnreadable, Message: snap.Err.Error()})
+	}
+	l.mu.Lock()
+	l.manifests = ms
+	l.srcDown = !snap.Available && snap.Err != nil
+	l.mu.Unlock()
+}
+
+// manifestError is the load error of the file a pod comes from.
+func (l *Loop) manifestError(snap manifest.Snapshot, desired *manifest.StaticPod, obs *observedPod) error {
+	if desired != nil {
+		return snap.Errors[desired.File]
+	}
+	if obs != nil {
+		for _, s := range obs.sandboxes {
+			if err, ok := snap.Errors[s.manifest()]; ok {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lookUpIPs asks the runtime once for the IP of every new ready sandbox of
+// a pod-network pod.
+func (l *Loop) lookUpIPs(ctx context.Context, desired map[string]*manifest.StaticPod, observed map[string]*observedPod) {
+	live := map[string]bool{}
+	for key, p := range observed {
+		for _, s := range p.sandboxes {
+			live[s.sb.Id] = true
+			if !s.ready() {
+				continue
+			}
+			if d := desired[key]; d != nil && d.Pod.Spec.HostNetwork {
+				continue
+			}
+			l.mu.Lock()
+			_, known := l.ips[s.sb.Id]
+			l.mu.Unlock()
+			if known {
+				continue
+			}
+			st, err := l.rt.PodSandboxStatus(ctx, s.sb.Id)
+			if err != nil {
+				continue
+			}
+			l.mu.Lock()
+			l.ips[s.sb.Id] = st.GetNetwork().GetIp()
+			l.mu.Unlock()
+		}
+	}
+	l.mu.Lock()
+	for id := range l.ips {
+		if !live[id] {
+			delete(l.ips, id)
+		}
+	}
+	l.mu.Unlock()
 }
 
 func (l *Loop) runtimeDown(err error) {
@@ -338,6 +489,7 @@ func (l *Loop) runtimeDown(err error) {
 	if !l.rtDown {
 		l.rtDown = true
 		l.log.Error("container runtime unavailable; pods are left as they are", "err", err)
+		l.cfg.History.Add(Event{Time: l.clk.Now(), Type: EventRuntimeUnavailable, Message: err.Error()})
 	}
 }
 
@@ -347,5 +499,6 @@ func (l *Loop) runtimeUp() {
 	if l.rtDown {
 		l.rtDown = false
 		l.log.Info("container runtime available again")
+		l.cfg.History.Add(Event{Time: l.clk.Now(), Type: EventRuntimeAvailable})
 	}
 }

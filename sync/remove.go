@@ -44,5 +44,10 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason strin
 	l.backoff.forget(s.uid() + "/")
 	l.mu.Unlock()
 	l.log.Info("sandbox removed", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "reason", reason, "file", s.manifest())
+	typ := EventPodRemoved
+	if reason == "sandbox died" {
+		typ = EventSandboxDied
+	}
+	l.event(Event{Type: typ, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.sb.Id), s.attempt(), reason)})
 	return nil
 }

@@ -18,5 +18,6 @@ func (l *Loop) replace(ctx context.Context, p podPlan) error {
 		}
 	}
 	l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
+	l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: "new uid " + p.desired.UID})
 	return nil
 }

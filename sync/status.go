@@ -1,0 +1,312 @@
+package sync
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// PodStatus is what bosun knows of one pod, for `bosun ps` and the API.
+type PodStatus struct {
+	Namespace string
+	Name      string
+	UID       string
+	Hash      string
+	File      string
+	// Phase is Pending, Running, Succeeded, Failed or Terminating (no
+	// manifest asks for it any more).
+	Phase string
+	// Reason is the one-word status kubectl would show (CrashLoopBackOff,
+	// ContainerCreating, Error, Completed, ...).
+	Reason      string
+	SandboxID   string
+	Attempt     uint32
+	IP          string
+	HostNetwork bool
+	Created     time.Time
+	Containers  []ContainerStatus
+	// SyncError is the last error of acting on the pod, until it succeeds.
+	SyncError string
+	// ManifestError is set while the pod's manifest does not load and the
+	// pod runs from its last good version (or from what was running).
+	ManifestError string
+}
+
+// Key is "namespace/name".
+func (p *PodStatus) Key() string { return p.Namespace + "/" + p.Name }
+
+// ContainerStatus is one container of a PodStatus.
+type ContainerStatus struct {
+	Name         string
+	ID           string
+	Image        string
+	State        string // Waiting, Running, Terminated
+	Reason       string
+	Message      string
+	ExitCode     int32
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	RestartCount uint32
+	// BackoffUntil is when a container in CrashLoopBackOff may restart.
+	BackoffUntil time.Time
+	LogPath      string
+	// LastTermination describes the previous instance, when one exited.
+	LastTermination *Termination
+	Ready           bool
+}
+
+// Termination is how a container instance ended.
+type Termination struct {
+	ExitCode   int32
+	Reason     string
+	Message    string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// ManifestStatus is a manifest file that does not load.
+type ManifestStatus struct {
+	File  string
+	Error string
+}
+
+// statusInput is everything one status computation reads.
+type statusInput struct {
+	key        string
+	desired    *manifest.StaticPod
+	obs        *observedPod
+	syncErr    error
+	protected  bool
+	manErr     error
+	ready      readyFunc
+	now        time.Time
+	podLogsDir string
+	ips        map[string]string
+	nodeIP     string
+}
+
+// podStatus computes the status of one pod from what was observed.
+func podStatus(in statusInput) PodStatus {
+	st := PodStatus{}
+	ns, name, _ := strings.Cut(in.key, "/")
+	st.Namespace, st.Name = ns, name
+	if in.syncErr != nil {
+		st.SyncError = in.syncErr.Error()
+	}
+	if in.manErr != nil {
+		st.ManifestError = in.manErr.Error()
+	}
+	var sb *observedSandbox
+	if in.obs != nil {
+		for _, s := range in.obs.sandboxes {
+			if sb == nil || (s.ready() && !sb.ready()) {
+				sb = s
+			}
+			if in.desired != nil && s.uid() == in.desired.UID && s.hash() == in.desired.Hash && (s.ready() || !sb.ready()) {
+				sb = s
+				break
+			}
+		}
+	}
+	if sb != nil {
+		st.SandboxID, st.Attempt = sb.sb.Id, sb.attempt()
+		st.UID, st.Hash, st.File = sb.uid(), sb.hash(), sb.manifest()
+		st.Created = time.Unix(0, sb.sb.CreatedAt)
+	}
+	if in.desired != nil {
+		st.UID, st.Hash, st.File = in.desired.UID, in.desired.Hash, in.desired.File
+		st.HostNetwork = in.desired.Pod.Spec.HostNetwork
+	}
+	if sb != nil {
+		st.IP = in.ips[sb.sb.Id]
+	}
+	if st.HostNetwork {
+		st.IP = in.nodeIP
+	}
+
+	switch {
+	case in.desired == nil && !in.protected:
+		st.Phase, st.Reason = "Terminating", "Terminating"
+	case in.desired == nil:
+		st.Phase = "Running"
+	}
+	if in.desired == nil {
+		if sb != nil {
+			st.Containers = observedContainers(sb, in, nil)
+		}
+		if st.Phase == "Running" {
+			st.Reason = summarize(st.Containers, "", sb != nil && sb.ready())
+			st.Phase = phaseOf(st.Containers, corev1.RestartPolicyAlways)
+		}
+		return st
+	}
+	matches := sb != nil && sb.uid() == in.desired.UID && sb.hash() == in.desired.Hash && sb.ready()
+	if !matches {
+		sb = nil
+	}
+	st.Containers = observedContainers(sb, in, in.desired.Pod.Spec.Containers)
+	st.Phase = phaseOf(st.Containers, in.desired.Pod.Spec.RestartPolicy)
+	st.Reason = summarize(st.Containers, st.SyncError, sb != nil)
+	return st
+}
+
+// observedContainers lists the containers of a sandbox in spec order (or by
+// name without a spec), with their newest instance.
+func observedContainers(sb *observedSandbox, in statusInput, spec []corev1.Container) []ContainerStatus {
+	byName := map[string][]*observedContainer{}
+	var names []string
+	if sb != nil {
+		for _, c := range sb.containers {
+			if _, ok := byName[c.name()]; !ok && spec == nil {
+				names = append(names, c.name())
+			}
+			byName[c.name()] = append(byName[c.name()], c)
+		}
+	}
+	if spec != nil {
+		for _, c := range spec {
+			names = append(names, c.Name)
+		}
+	} else {
+		sort.Strings(names)
+	}
+	var policy corev1.RestartPolicy = corev1.RestartPolicyAlways
+	if in.desired != nil {
+		policy = in.desired.Pod.Spec.RestartPolicy
+	}
+	out := make([]ContainerStatus, 0, len(names))
+	for i, name := range names {
+		cs := ContainerStatus{Name: name, State: "Waiting", Reason: "ContainerCreating"}
+		if spec != nil {
+			cs.Image = spec[i].Image
+		}
+		instances := byName[name]
+		if len(instances) == 0 {
+			out = append(out, cs)
+			continue
+		}
+		latest := instances[0]
+		cs.ID, cs.RestartCount = latest.c.Id, latest.restartCount
+		cs.Image = latest.c.GetImage().GetImage()
+		if sb != nil {
+			m := sb.sb.GetMetadata()
+			cs.LogPath = filepath.Join(runtime.PodLogDir(in.podLogsDir, m.GetNamespace(), m.GetName(), m.GetUid()), runtime.ContainerLogPath(name, latest.restartCount))
+		}
+		switch latest.c.GetState() {
+		case runtimeapi.ContainerState_CONTAINER_RUNNING:
+			cs.State, cs.Reason, cs.Ready = "Running", "", true
+			cs.StartedAt = time.Unix(0, latest.c.CreatedAt)
+		case runtimeapi.ContainerState_CONTAINER_CREATED:
+			cs.State, cs.Reason = "Waiting", "ContainerCreating"
+		default:
+			cs.State = "Terminated"
+			cs.ExitCode, cs.Reason, cs.Message = latest.exitCode(), latest.status.GetReason(), latest.status.GetMessage()
+			cs.StartedAt, cs.FinishedAt = latest.startedAt(), latest.finishedAt()
+			if cs.Reason == "" || cs.Reason == "Completed" || cs.Reason == "Error" {
+				cs.Reason = "Completed"
+				if cs.ExitCode != 0 {
+					cs.Reason = "Error"
+				}
+			}
+			if shouldRestart(policy, cs.ExitCode) && in.desired != nil {
+				at := in.ready(in.desired.UID+"/"+name, latest.startedAt(), latest.finishedAt(), latest.restartCount)
+				if at.After(in.now) {
+					cs.LastTermination = &Termination{ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message, StartedAt: cs.StartedAt, FinishedAt: cs.FinishedAt}
+					cs.State, cs.Reason, cs.BackoffUntil = "Waiting", "CrashLoopBackOff", at
+					cs.Message = "back-off " + at.Sub(in.now).Round(time.Second).String() + " restarting failed container"
+				}
+			}
+		}
+		if cs.LastTermination == nil {
+			for _, prev := range instances[1:] {
+				if prev.exited() {
+					cs.LastTermination = &Termination{ExitCode: prev.exitCode(), Reason: prev.status.GetReason(), Message: prev.status.GetMessage(),
+						StartedAt: prev.startedAt(), FinishedAt: prev.finishedAt()}
+					break
+				}
+			}
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// phaseOf is the pod phase from its containers.
+func phaseOf(cs []ContainerStatus, policy corev1.RestartPolicy) string {
+	running, succeeded, failed := 0, 0, 0
+	for _, c := range cs {
+		switch {
+		case c.State == "Running":
+			running++
+		case c.State == "Terminated" && c.ExitCode == 0:
+			succeeded++
+		case c.State == "Terminated":
+			failed++
+		}
+	}
+	switch {
+	case len(cs) == 0:
+		return "Pending"
+	case running > 0:
+		return "Running"
+	case succeeded+failed == len(cs) && policy != corev1.RestartPolicyAlways:
+		if failed > 0 && policy == corev1.RestartPolicyNever {
+			return "Failed"
+		}
+		if failed == 0 {
+			return "Succeeded"
+		}
+	}
+	if running == 0 && succeeded+failed < len(cs) {
+		return "Pending"
+	}
+	return "Running"
+}
+
+// summarize is the STATUS column of `bosun ps`: the first waiting or
+// terminated reason of a container, as kubectl shows it.
+func summarize(cs []ContainerStatus, syncErr string, haveSandbox bool) string {
+	for _, c := range cs {
+		if c.State == "Waiting" && c.Reason != "" && c.Reason != "ContainerCreating" {
+			return c.Reason
+		}
+	}
+	if syncErr != "" {
+		switch {
+		case strings.Contains(syncErr, "PullImage") || strings.Contains(syncErr, "imagePullPolicy is Never"):
+			return "ImagePullBackOff"
+		case !haveSandbox:
+			return "SandboxError"
+		}
+		return "CreateContainerError"
+	}
+	running, done := 0, 0
+	reason := ""
+	for _, c := range cs {
+		switch c.State {
+		case "Running":
+			running++
+		case "Terminated":
+			done++
+			if reason == "" || c.Reason == "Error" {
+				reason = c.Reason
+			}
+		}
+	}
+	switch {
+	case !haveSandbox || (running == 0 && done == 0):
+		return "ContainerCreating"
+	case done == len(cs):
+		return reason
+	case done > 0 && running == 0:
+		return reason
+	}
+	return "Running"
+}
