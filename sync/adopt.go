@@ -125,7 +125,7 @@ func (l *Loop) exitStatus(ctx context.Context, id string) *runtimeapi.ContainerS
 		if st.GetReason() != "" {
 			msg += ", " + st.GetReason()
 		}
-		l.event(Event{Time: time.Unix(0, st.GetFinishedAt()), Type: EventContainerExited, Pod: key, Container: st.GetMetadata().GetName(), Message: msg})
+		l.event(Event{Type: EventContainerExited, Pod: key, Container: st.GetMetadata().GetName(), Message: msg})
 	}
 	return st
 }

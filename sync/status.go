@@ -60,6 +60,17 @@ type ContainerStatus struct {
 	// LastTermination describes the previous instance, when one exited.
 	LastTermination *Termination
 	Ready           bool
+	Probes          []ProbeResult
+}
+
+// ProbeResult is the last result of one probe of a container.
+type ProbeResult struct {
+	// Kind is startup, liveness or readiness.
+	Kind                string
+	Success             bool
+	Message             string
+	ConsecutiveFailures int32
+	Last                time.Time
 }
 
 // Termination is how a container instance ended.

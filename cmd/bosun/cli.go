@@ -29,6 +29,11 @@ const usage = `bosun runs Kubernetes static pods on a CRI runtime (containerd), 
 
 Usage:
   bosun run [flags]            run the daemon: keep the pods of --pod-manifest-path running
+  bosun ps [-o wide|json|yaml] list pods with their status, restarts, age, IP and manifest
+  bosun inspect POD            everything bosun knows about one pod
+  bosun events [-f] [--since]  what bosun did and saw
+  bosun logs POD [-c NAME] [-f] [--previous] [--tail N] [--timestamps]
+                               a container's log
   bosun validate FILE|DIR...   check manifests offline, as the daemon would (exit 1 on error)
   bosun version                print the version
 
@@ -46,6 +51,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDaemon(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "ps":
+		return runPS(ctx, args[1:], stdout, stderr)
+	case "inspect":
+		return runInspect(ctx, args[1:], stdout, stderr)
+	case "events":
+		return runEvents(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "bosun %s\n", version)
 		return nil

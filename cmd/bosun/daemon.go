@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	stdsync "sync"
 	"time"
 
 	"github.com/bosun-sh/bosun/manifest"
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/proto/server"
 	"github.com/bosun-sh/bosun/runtime"
 	"github.com/bosun-sh/bosun/sync"
 )
@@ -30,6 +34,8 @@ type daemonFlags struct {
 	logFormat       string
 	verbosity       int
 	fileEventSettle time.Duration
+	apiSocket       string
+	apiSocketGroup  string
 }
 
 const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
@@ -50,6 +56,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
+	fs.StringVar(&f.apiSocket, "api-socket", defaultAPISocket, "unix socket of bosun's API for the CLI (empty: none)")
+	fs.StringVar(&f.apiSocketGroup, "api-socket-group", "", "group allowed to use the API socket (default: root only)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
 		return err
 	}
@@ -84,6 +92,14 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Warn("runtime network not ready; only hostNetwork pods can start", "reason", info.NetworkReason)
 	}
 
+	var api net.Listener
+	if f.apiSocket != "" {
+		if api, err = server.Listen(f.apiSocket, f.apiSocketGroup); err != nil {
+			return err
+		}
+		defer os.Remove(f.apiSocket)
+	}
+
 	var loop *sync.Loop
 	src := manifest.NewSource(manifest.SourceConfig{
 		Dir:           f.manifestPath,
@@ -102,16 +118,44 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		SyncFrequency:  f.syncFrequency,
 		BackoffInitial: f.backoffInitial,
 		BackoffMax:     f.backoffMax,
+		NodeIP:         nodeIP(),
 	})
 	src.Scan() // so the first sync already knows the manifests
-	errc := make(chan error, 1)
-	go func() { errc <- src.Run(ctx) }()
-	err = loop.Run(ctx)
-	if serr := <-errc; serr != nil {
-		err = errors.Join(err, serr)
+
+	var wg stdsync.WaitGroup
+	errs := make([]error, 2)
+	wg.Add(1)
+	go func() { defer wg.Done(); errs[0] = src.Run(ctx) }()
+	if api != nil {
+		info := &bosunv1.Info{
+			Version: version, Node: f.node, RuntimeEndpoint: f.endpoint, RuntimeName: info.RuntimeName,
+			RuntimeVersion: info.RuntimeVersion, ManifestDir: f.manifestPath, PodLogsDir: f.podLogsDir,
+			StartedUnixNano: time.Now().UnixNano(),
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[1] = server.Serve(ctx, api, server.New(loop, info)) }()
+		log.Info("api serving", "socket", f.apiSocket)
 	}
+	err = loop.Run(ctx)
+	wg.Wait()
+	err = errors.Join(append(errs, err)...)
 	log.Info("bosun stopped; pods keep running")
 	return err
+}
+
+// nodeIP is the first global unicast address of the host, shown as the IP
+// of hostNetwork pods.
+func nodeIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 func newLogger(w io.Writer, format string, verbosity int) (*slog.Logger, error) {

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+)
+
+const defaultAPISocket = "/run/bosun/bosun.sock"
+
+// now is the CLI's clock; tests replace it.
+var now = time.Now
+
+func apiSocketFlag(fs *flag.FlagSet) *string {
+	return fs.String("api-socket", defaultAPISocket, "bosun's API socket")
+}
+
+// dialAPI connects to a running bosun. The error names the socket and says
+// what to check.
+func dialAPI(ctx context.Context, socket string) (bosunv1.BosunClient, func(), error) {
+	if _, err := os.Stat(socket); err != nil {
+		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w (is `bosun run` running, with this --api-socket?)", socket, errors.Unwrap(err))
+	}
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w", socket, err)
+	}
+	c := bosunv1.NewBosunClient(conn)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.GetInfo(cctx, &bosunv1.GetInfoRequest{}, grpc.WaitForReady(false)); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %s (is `bosun run` running?)", socket, status.Convert(err).Message())
+	}
+	return c, func() { conn.Close() }, nil
+}
+
+// apiError turns a gRPC error into the server's message.
+func apiError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(status.Convert(err).Message())
+}
+
+// age formats a duration as kubectl does: 45s, 3m12s, 5h, 12d.
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < 10*time.Minute:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 3*time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func since(unixNano int64) string {
+	if unixNano == 0 {
+		return "<unknown>"
+	}
+	return age(now().Sub(time.Unix(0, unixNano)))
+}

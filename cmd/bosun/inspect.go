@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+)
+
+const inspectExample = `bosun inspect etcd
+  bosun inspect kube-system/kube-apiserver-cp1 -o yaml`
+
+func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	socket := apiSocketFlag(fs)
+	output := fs.String("o", "", "output: json or yaml (default: text)")
+	if help, err := parseFlags(fs, args, stdout, stderr, inspectExample); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{"inspect needs one POD (name, name-node or namespace/name)"}
+	}
+	if *output != "" && *output != "json" && *output != "yaml" {
+		return &usageError{fmt.Sprintf("-o must be json or yaml, not %q", *output)}
+	}
+	c, closeConn, err := dialAPI(ctx, *socket)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	p, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: fs.Arg(0)})
+	if err != nil {
+		return apiError(err)
+	}
+	if *output != "" {
+		return writeMessage(stdout, p, *output)
+	}
+	writePod(stdout, p)
+	return nil
+}
+
+func timeOf(unixNano int64) string {
+	if unixNano == 0 {
+		return "-"
+	}
+	return time.Unix(0, unixNano).UTC().Format(time.RFC3339) + " (" + since(unixNano) + " ago)"
+}
+
+func writePod(w io.Writer, p *bosunv1.Pod) {
+	kv := func(indent, k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", v)
+		}
+	}
+	kv("", "Name", p.GetName())
+	kv("", "Namespace", p.GetNamespace())
+	kv("", "Manifest", p.GetFile())
+	kv("", "UID", p.GetUid())
+	kv("", "Hash", p.GetHash())
+	kv("", "Status", fmt.Sprintf("%s (phase %s)", p.GetReason(), p.GetPhase()))
+	ip := p.GetIp()
+	if p.GetHostNetwork() {
+		ip += " (host network)"
+	}
+	kv("", "IP", ip)
+	kv("", "Sandbox", fmt.Sprintf("%s attempt %d", p.GetSandboxId(), p.GetAttempt()))
+	kv("", "Created", timeOf(p.GetCreatedUnixNano()))
+	kv("", "Sync error", p.GetSyncError())
+	if e := p.GetManifestError(); e != "" {
+		kv("", "Manifest error", strings.ReplaceAll(e, "\n", "\n"+strings.Repeat(" ", 17)))
+		fmt.Fprintf(w, "%17s(the pod runs from the last good version of its manifest)\n", "")
+	}
+	fmt.Fprintln(w, "Containers:")
+	for _, c := range p.GetContainers() {
+		fmt.Fprintf(w, "  %s:\n", c.GetName())
+		kv("    ", "Image", c.GetImage())
+		kv("    ", "ID", c.GetId())
+		state := c.GetState()
+		if c.GetReason() != "" {
+			state += " (" + c.GetReason() + ")"
+		}
+		kv("    ", "State", state)
+		kv("    ", "Message", c.GetMessage())
+		if c.GetState() == "Terminated" {
+			kv("    ", "Exit code", fmt.Sprint(c.GetExitCode()))
+			kv("    ", "Finished", timeOf(c.GetFinishedUnixNano()))
+		}
+		if c.GetStartedUnixNano() != 0 {
+			kv("    ", "Started", timeOf(c.GetStartedUnixNano()))
+		}
+		kv("    ", "Ready", fmt.Sprint(c.GetReady()))
+		kv("    ", "Restarts", fmt.Sprint(c.GetRestartCount()))
+		if b := c.GetBackoffUntilUnixNano(); b != 0 {
+			kv("    ", "Back-off until", time.Unix(0, b).UTC().Format(time.RFC3339))
+		}
+		if t := c.GetLastTermination(); t != nil {
+			last := fmt.Sprintf("exit code %d", t.GetExitCode())
+			if t.GetReason() != "" {
+				last += ", " + t.GetReason()
+			}
+			last += ", finished " + timeOf(t.GetFinishedUnixNano())
+			kv("    ", "Last state", last)
+		}
+		for _, pr := range c.GetProbes() {
+			res := "success"
+			if !pr.GetSuccess() {
+				res = fmt.Sprintf("failure (%d in a row): %s", pr.GetConsecutiveFailures(), pr.GetMessage())
+			}
+			kv("    ", "Probe "+pr.GetKind(), res)
+		}
+		kv("    ", "Log", c.GetLogPath())
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"sigs.k8s.io/yaml"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+)
+
+const psExample = `bosun ps
+  bosun ps -o wide
+  bosun ps -o json | jq '.pods[].name'`
+
+func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
+	socket := apiSocketFlag(fs)
+	output := fs.String("o", "", "output: wide, json or yaml (default: a table)")
+	if help, err := parseFlags(fs, args, stdout, stderr, psExample); help || err != nil {
+		return err
+	}
+	switch *output {
+	case "", "wide", "json", "yaml":
+	default:
+		return &usageError{fmt.Sprintf("-o must be wide, json or yaml, not %q", *output)}
+	}
+	c, closeConn, err := dialAPI(ctx, *socket)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	resp, err := c.ListPods(ctx, &bosunv1.ListPodsRequest{})
+	if err != nil {
+		return apiError(err)
+	}
+	switch *output {
+	case "json", "yaml":
+		return writeMessage(stdout, resp, *output)
+	}
+	writePodTable(stdout, resp, *output == "wide")
+	return nil
+}
+
+// writeMessage prints a proto message as indented JSON or as YAML.
+func writeMessage(w io.Writer, m proto.Message, format string) error {
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	var v any // reindent for stable output
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	header := "NAMESPACE\tNAME\tREADY\tSTATUS\tRESTARTS\tAGE\tIP\tFILE"
+	if wide {
+		header += "\tUID\tSANDBOX\tATTEMPT"
+	}
+	fmt.Fprintln(tw, header)
+	for _, p := range resp.GetPods() {
+		ready, restarts, lastRestart := 0, uint32(0), int64(0)
+		for _, c := range p.GetContainers() {
+			if c.GetReady() {
+				ready++
+			}
+			restarts += c.GetRestartCount()
+			if t := c.GetLastTermination(); t != nil && t.GetFinishedUnixNano() > lastRestart {
+				lastRestart = t.GetFinishedUnixNano()
+			}
+		}
+		restartCol := fmt.Sprint(restarts)
+		if restarts > 0 && lastRestart > 0 {
+			restartCol += " (" + since(lastRestart) + " ago)"
+		}
+		reason := p.GetReason()
+		if p.GetManifestError() != "" {
+			reason += " (manifest rejected)"
+		}
+		ip := p.GetIp()
+		if ip == "" {
+			ip = "<none>"
+		}
+		row := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s", p.GetNamespace(), p.GetName(), ready, len(p.GetContainers()),
+			reason, restartCol, since(p.GetCreatedUnixNano()), ip, p.GetFile())
+		if wide {
+			row += fmt.Sprintf("\t%s\t%.13s\t%d", p.GetUid(), p.GetSandboxId(), p.GetAttempt())
+		}
+		fmt.Fprintln(tw, row)
+	}
+	tw.Flush()
+	if len(resp.GetManifestErrors()) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "REJECTED MANIFESTS (running pods keep their last good version):")
+		for _, m := range resp.GetManifestErrors() {
+			first, _, _ := strings.Cut(m.GetError(), "\n")
+			fmt.Fprintf(w, "  %s\n", first)
+			if strings.Contains(m.GetError(), "\n") {
+				fmt.Fprintf(w, "    (more: bosun validate %s)\n", m.GetFile())
+			}
+		}
+	}
+}

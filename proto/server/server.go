@@ -1,0 +1,234 @@
+// Package server serves bosun's own gRPC API (proto/bosun/v1) on a unix
+// socket, from the sync loop's status and event history. It only reads.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/sync"
+)
+
+// State is what the server reads from the loop.
+type State interface {
+	Pods() []sync.PodStatus
+	Manifests() []sync.ManifestStatus
+	Ready() bool
+	History() *sync.History
+}
+
+// Server implements bosunv1.BosunServer.
+type Server struct {
+	bosunv1.UnimplementedBosunServer
+	state State
+	info  *bosunv1.Info
+	node  string
+}
+
+// New returns a server over state; info describes the daemon.
+func New(state State, info *bosunv1.Info) *Server {
+	return &Server{state: state, info: info, node: info.Node}
+}
+
+// GetInfo describes the daemon.
+func (s *Server) GetInfo(context.Context, *bosunv1.GetInfoRequest) (*bosunv1.Info, error) {
+	info := s.info
+	out := &bosunv1.Info{
+		Version: info.Version, Node: info.Node, RuntimeEndpoint: info.RuntimeEndpoint, RuntimeName: info.RuntimeName,
+		RuntimeVersion: info.RuntimeVersion, ManifestDir: info.ManifestDir, PodLogsDir: info.PodLogsDir,
+		StartedUnixNano: info.StartedUnixNano, Ready: s.state.Ready(),
+	}
+	return out, nil
+}
+
+// ListPods returns every pod and the rejected manifests.
+func (s *Server) ListPods(context.Context, *bosunv1.ListPodsRequest) (*bosunv1.ListPodsResponse, error) {
+	out := &bosunv1.ListPodsResponse{}
+	for _, p := range s.state.Pods() {
+		out.Pods = append(out.Pods, podToProto(p))
+	}
+	for _, m := range s.state.Manifests() {
+		out.ManifestErrors = append(out.ManifestErrors, &bosunv1.ManifestError{File: m.File, Error: m.Error})
+	}
+	return out, nil
+}
+
+// GetPod finds one pod by "name", "name-node", "namespace/name" or
+// "namespace/name-node".
+func (s *Server) GetPod(_ context.Context, req *bosunv1.GetPodRequest) (*bosunv1.Pod, error) {
+	want := req.GetName()
+	ns, name, hasNS := strings.Cut(want, "/")
+	if !hasNS {
+		name, ns = want, ""
+	}
+	var found []sync.PodStatus
+	for _, p := range s.state.Pods() {
+		if ns != "" && p.Namespace != ns {
+			continue
+		}
+		if p.Name == name || p.Name == name+"-"+s.node {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, status.Errorf(codes.NotFound, "no pod %q (bosun ps lists them)", want)
+	case 1:
+		return podToProto(found[0]), nil
+	}
+	var keys []string
+	for _, p := range found {
+		keys = append(keys, p.Key())
+	}
+	return nil, status.Errorf(codes.InvalidArgument, "%q names several pods: %s; say namespace/name", want, strings.Join(keys, ", "))
+}
+
+// WatchEvents sends kept events since the request's time, then new ones.
+func (s *Server) WatchEvents(req *bosunv1.WatchEventsRequest, stream grpc.ServerStreamingServer[bosunv1.Event]) error {
+	h := s.state.History()
+	var ch <-chan sync.Event
+	if req.GetFollow() {
+		var cancel func()
+		ch, cancel = h.Subscribe()
+		defer cancel()
+	}
+	last := time.Time{}
+	for _, e := range h.Since(time.Unix(0, req.GetSinceUnixNano())) {
+		if err := stream.Send(eventToProto(e)); err != nil {
+			return err
+		}
+		last = e.Time
+	}
+	if !req.GetFollow() {
+		return nil
+	}
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case e := <-ch:
+			if e.Time.Before(last) {
+				continue // already sent from the history
+			}
+			if err := stream.Send(eventToProto(e)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func podToProto(p sync.PodStatus) *bosunv1.Pod {
+	out := &bosunv1.Pod{
+		Namespace: p.Namespace, Name: p.Name, Uid: p.UID, Hash: p.Hash, File: p.File, Phase: p.Phase, Reason: p.Reason,
+		SandboxId: p.SandboxID, Attempt: p.Attempt, Ip: p.IP, HostNetwork: p.HostNetwork, CreatedUnixNano: unixNano(p.Created),
+		SyncError: p.SyncError, ManifestError: p.ManifestError,
+	}
+	for _, c := range p.Containers {
+		pc := &bosunv1.Container{
+			Name: c.Name, Id: c.ID, Image: c.Image, State: c.State, Reason: c.Reason, Message: c.Message, ExitCode: c.ExitCode,
+			StartedUnixNano: unixNano(c.StartedAt), FinishedUnixNano: unixNano(c.FinishedAt), RestartCount: c.RestartCount,
+			BackoffUntilUnixNano: unixNano(c.BackoffUntil), LogPath: c.LogPath, Ready: c.Ready,
+		}
+		if t := c.LastTermination; t != nil {
+			pc.LastTermination = &bosunv1.Termination{ExitCode: t.ExitCode, Reason: t.Reason, Message: t.Message,
+				StartedUnixNano: unixNano(t.StartedAt), FinishedUnixNano: unixNano(t.FinishedAt)}
+		}
+		for _, pr := range c.Probes {
+			pc.Probes = append(pc.Probes, &bosunv1.ProbeResult{Kind: pr.Kind, Success: pr.Success, Message: pr.Message,
+				ConsecutiveFailures: pr.ConsecutiveFailures, LastUnixNano: unixNano(pr.Last)})
+		}
+		out.Containers = append(out.Containers, pc)
+	}
+	return out
+}
+
+func eventToProto(e sync.Event) *bosunv1.Event {
+	return &bosunv1.Event{TimeUnixNano: e.Time.UnixNano(), Type: string(e.Type), Pod: e.Pod, Container: e.Container, File: e.File, Message: e.Message}
+}
+
+// Listen opens the API socket: its directory is created 0700 (0750 with a
+// group), a stale socket is replaced, and the socket is made 0600 (0660 and
+// owned by group when one is given). It refuses to take over the socket of
+// a bosun that still answers.
+func Listen(path, group string) (net.Listener, error) {
+	gid := -1
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return nil, fmt.Errorf("api socket %s: group %q: %w", path, group, err)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	dir := filepath.Dir(path)
+	dirMode, sockMode := os.FileMode(0o700), os.FileMode(0o600)
+	if gid >= 0 {
+		dirMode, sockMode = 0o750, 0o660
+	}
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if err := os.Chmod(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("api socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("api socket %s: another bosun is serving it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("api socket %s: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, sockMode); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("api socket %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := errors.Join(os.Chown(path, -1, gid), os.Chown(dir, -1, gid)); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("api socket %s: %w", path, err)
+		}
+	}
+	return l, nil
+}
+
+// Serve serves the API on l until ctx ends.
+func Serve(ctx context.Context, l net.Listener, s *Server) error {
+	g := grpc.NewServer()
+	bosunv1.RegisterBosunServer(g, s)
+	go func() {
+		<-ctx.Done()
+		g.Stop()
+	}()
+	if err := g.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("api: %w", err)
+	}
+	return nil
+}
