@@ -51,6 +51,9 @@ type env struct {
 	bosun    *exec.Cmd
 	exited   chan struct{}
 	runFlags []string
+	apiSock  string
+	// extraEnv is added to bosun's environment.
+	extraEnv []string
 }
 
 func newEnv(t *testing.T, flags ...string) *env {
@@ -63,6 +66,7 @@ func newEnv(t *testing.T, flags ...string) *env {
 		logsDir: filepath.Join(base, "logs"),
 		rootDir: filepath.Join(base, "root"),
 		logFile: filepath.Join(base, "bosun.log"),
+		apiSock: filepath.Join(base, "run", "bosun.sock"),
 		runFlags: append([]string{
 			"--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s",
 		}, flags...),
@@ -99,9 +103,13 @@ func (e *env) startBosun() {
 		"--hostname-override", e.node,
 		"--root-dir", e.rootDir,
 		"--pod-logs-dir", e.logsDir,
+		"--api-socket", e.apiSock,
+		"--healthz-bind-address", "127.0.0.1:0",
+		"--metrics-bind-address", "127.0.0.1:0",
 		"-v", "1",
 	}, e.runFlags...)
 	cmd := exec.Command(bosunBin, args...)
+	cmd.Env = append(os.Environ(), e.extraEnv...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -133,6 +141,42 @@ func (e *env) stopBosun(sig syscall.Signal) {
 		e.t.Errorf("bosun did not exit within 20s of %v", sig)
 	}
 	e.bosun = nil
+}
+
+// cli runs a client verb of bosun against this test's daemon and returns
+// its stdout, failing the test on an error.
+func (e *env) cli(args ...string) string {
+	e.t.Helper()
+	out, err := e.cliErr(args...)
+	if err != nil {
+		e.t.Fatalf("bosun %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+func (e *env) cliErr(args ...string) (string, error) {
+	full := append([]string{args[0], "--api-socket", e.apiSock}, args[1:]...)
+	cmd := exec.Command(bosunBin, full...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String() + errOut.String(), err
+	}
+	return out.String(), nil
+}
+
+// httpAddr is the address bosun's HTTP endpoints listen on, from its log.
+func (e *env) httpAddr() string {
+	e.t.Helper()
+	l := e.log()
+	l = l[strings.LastIndex(l, "=== bosun start"):]
+	i := strings.Index(l, `msg="http endpoints serving" address=`)
+	if i < 0 {
+		e.t.Fatal("bosun did not log its http address")
+	}
+	rest := l[i+len(`msg="http endpoints serving" address=`):]
+	return strings.Fields(rest)[0]
 }
 
 func (e *env) log() string {

@@ -35,6 +35,16 @@ type Client struct {
 	img      runtimeapi.ImageServiceClient
 	log      *slog.Logger
 	calls    sync.Map // method name -> *atomic.Int64
+	observe  func(method, code string, d time.Duration)
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithObserver has every CRI call reported with its method, gRPC code and
+// duration (for metrics).
+func WithObserver(f func(method, code string, d time.Duration)) Option {
+	return func(c *Client) { c.observe = f }
 }
 
 // Info is what the runtime says about itself.
@@ -59,7 +69,7 @@ func SocketPath(endpoint string) (string, error) {
 
 // Dial connects to endpoint and checks that it is a ready CRI v1 runtime.
 // Errors are one line naming the endpoint.
-func Dial(ctx context.Context, endpoint string, log *slog.Logger) (*Client, Info, error) {
+func Dial(ctx context.Context, endpoint string, log *slog.Logger, opts ...Option) (*Client, Info, error) {
 	path, err := SocketPath(endpoint)
 	if err != nil {
 		return nil, Info{}, err
@@ -70,6 +80,9 @@ func Dial(ctx context.Context, endpoint string, log *slog.Logger) (*Client, Info
 		return nil, Info{}, fmt.Errorf("container runtime endpoint %s: %s is not a socket", endpoint, path)
 	}
 	c := &Client{endpoint: endpoint, log: log}
+	for _, o := range opts {
+		o(c)
+	}
 	conn, err := grpc.NewClient("unix://"+path,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(c.instrument),
@@ -144,7 +157,11 @@ func (c *Client) instrument(ctx context.Context, method string, req, reply any, 
 	n.(*atomic.Int64).Add(1)
 	start := time.Now()
 	err := invoker(ctx, method, req, reply, cc, opts...)
-	c.log.Debug("cri call", "method", name, "duration", time.Since(start), "code", status.Code(err).String())
+	d, code := time.Since(start), status.Code(err).String()
+	c.log.Debug("cri call", "method", name, "duration", d, "code", code)
+	if c.observe != nil {
+		c.observe(name, code, d)
+	}
 	return err
 }
 

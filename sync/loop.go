@@ -46,6 +46,15 @@ type Config struct {
 	History *History
 	// NodeIP is shown as the IP of hostNetwork pods.
 	NodeIP string
+	// OnSync, if set, is told how long each sync that reached the runtime took.
+	OnSync func(time.Duration)
+	// LogMaxSize is the size past which a container log is rotated (0: never);
+	// LogMaxFiles is how many files of a log are kept, the current one
+	// included (at least 2).
+	LogMaxSize  int64
+	LogMaxFiles int
+	// OnFirstSync, if set, is called once, when the first sync is done.
+	OnFirstSync func()
 }
 
 // Loop keeps what runs equal to what the manifests say.
@@ -70,10 +79,11 @@ type Loop struct {
 	rtDown   bool
 	srcDown  bool
 	// ips caches the IP of each pod-network sandbox.
-	ips       map[string]string
-	status    []PodStatus
-	manifests []ManifestStatus
-	lastSync  time.Time
+	ips         map[string]string
+	lastAttempt time.Time
+	status      []PodStatus
+	manifests   []ManifestStatus
+	lastSync    time.Time
 }
 
 type podError struct {
@@ -106,6 +116,9 @@ func New(cfg Config) *Loop {
 	}
 	if cfg.History == nil {
 		cfg.History = NewHistory()
+	}
+	if cfg.LogMaxFiles < 2 {
+		cfg.LogMaxFiles = 2
 	}
 	return &Loop{
 		cfg:         cfg,
@@ -153,6 +166,14 @@ func (l *Loop) Ready() bool {
 	return l.synced && !l.rtDown
 }
 
+// Alive reports whether the loop tried a sync within d: it keeps trying
+// every second while the runtime is down.
+func (l *Loop) Alive(d time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.lastAttempt.IsZero() && l.clk.Now().Sub(l.lastAttempt) <= d
+}
+
 // LastSync is when the last sync that reached the runtime ended.
 func (l *Loop) LastSync() time.Time {
 	l.mu.Lock()
@@ -172,6 +193,7 @@ func (l *Loop) Wake() {
 // never stops pods on its way out.
 func (l *Loop) Run(ctx context.Context) error {
 	go l.watchRuntime(ctx)
+	go l.runLogRotation(ctx)
 	period := time.NewTicker(l.cfg.SyncFrequency)
 	defer period.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -208,6 +230,9 @@ func (l *Loop) Synced() bool {
 // loop should look again at the latest (zero: on the next event).
 func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	start := l.clk.Now()
+	l.mu.Lock()
+	l.lastAttempt = start
+	l.mu.Unlock()
 	snap := l.cfg.Source.Snapshot()
 	observed, err := l.observe(ctx)
 	if err != nil {
@@ -263,8 +288,14 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	}
 	l.status = status
 	l.lastSync = l.clk.Now()
+	if l.cfg.OnSync != nil {
+		l.cfg.OnSync(l.lastSync.Sub(start))
+	}
 	if !l.synced {
 		l.synced = true
+		if l.cfg.OnFirstSync != nil {
+			go l.cfg.OnFirstSync()
+		}
 		l.log.Info("first sync done", "pods", len(desired), "observed", len(observed), "duration", l.clk.Now().Sub(start))
 	}
 	return next

@@ -13,6 +13,11 @@ import (
 	stdsync "sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/systemd"
 	"github.com/bosun-sh/bosun/manifest"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/proto/server"
@@ -36,6 +41,12 @@ type daemonFlags struct {
 	fileEventSettle time.Duration
 	apiSocket       string
 	apiSocketGroup  string
+	config          string
+	healthzAddr     string
+	metricsAddr     string
+	profiling       bool
+	logMaxSize      string
+	logMaxFiles     int
 }
 
 const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
@@ -58,11 +69,27 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
 	fs.StringVar(&f.apiSocket, "api-socket", defaultAPISocket, "unix socket of bosun's API for the CLI (empty: none)")
 	fs.StringVar(&f.apiSocketGroup, "api-socket-group", "", "group allowed to use the API socket (default: root only)")
+	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file: staticPodPath, fileCheckFrequency, syncFrequency, containerRuntimeEndpoint, podLogsDir, containerLogMaxSize and containerLogMaxFiles are honoured; flags win")
+	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "address of /healthz and /readyz (empty: off)")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:10290", "address of Prometheus /metrics (empty: off)")
+	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address")
+	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
+	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
+	}
+	if err := applyConfig(fs, &f); err != nil {
+		return err
+	}
+	logMaxSize, err := resource.ParseQuantity(f.logMaxSize)
+	if err != nil || logMaxSize.Sign() <= 0 {
+		return &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
+	}
+	if f.logMaxFiles < 2 {
+		return &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
 	}
 	log, err := newLogger(stderr, f.logFormat, f.verbosity)
 	if err != nil {
@@ -81,7 +108,9 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	client, info, err := runtime.Dial(ctx, f.endpoint, log)
+	var loop *sync.Loop
+	metrics := endpoints.NewMetrics(stateOf(&loop), version)
+	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI))
 	if err != nil {
 		return err
 	}
@@ -100,7 +129,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer os.Remove(f.apiSocket)
 	}
 
-	var loop *sync.Loop
+	serveHTTP, err := endpoints.Listen(endpoints.Config{HealthzAddr: f.healthzAddr, MetricsAddr: f.metricsAddr,
+		Profiling: f.profiling, State: stateOf(&loop), Metrics: metrics, Log: log})
+	if err != nil {
+		return err
+	}
+	notifier := systemd.FromEnv()
 	src := manifest.NewSource(manifest.SourceConfig{
 		Dir:           f.manifestPath,
 		Node:          f.node,
@@ -119,13 +153,25 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		BackoffInitial: f.backoffInitial,
 		BackoffMax:     f.backoffMax,
 		NodeIP:         nodeIP(),
+		OnSync:         metrics.ObserveSync,
+		LogMaxSize:     logMaxSize.Value(),
+		LogMaxFiles:    f.logMaxFiles,
+		OnFirstSync: func() {
+			if err := notifier.Notify("READY=1"); err != nil {
+				log.Warn("systemd notify", "err", err)
+			}
+		},
 	})
 	src.Scan() // so the first sync already knows the manifests
 
 	var wg stdsync.WaitGroup
-	errs := make([]error, 2)
-	wg.Add(1)
+	errs := make([]error, 3)
+	wg.Add(2)
 	go func() { defer wg.Done(); errs[0] = src.Run(ctx) }()
+	go func() { defer wg.Done(); errs[2] = serveHTTP(ctx) }()
+	if wd := systemd.WatchdogInterval(); wd > 0 {
+		go notifier.Watchdog(ctx, wd, func() bool { return loop.Alive(f.syncFrequency + 2*wd) })
+	}
 	if api != nil {
 		info := &bosunv1.Info{
 			Version: version, Node: f.node, RuntimeEndpoint: f.endpoint, RuntimeName: info.RuntimeName,
@@ -141,6 +187,54 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	err = errors.Join(append(errs, err)...)
 	log.Info("bosun stopped; pods keep running")
 	return err
+}
+
+// loopState lets the endpoints read the loop, which is made after them.
+type loopState struct{ loop **sync.Loop }
+
+func stateOf(l **sync.Loop) loopState { return loopState{l} }
+
+func (s loopState) Pods() []sync.PodStatus {
+	if *s.loop == nil {
+		return nil
+	}
+	return (*s.loop).Pods()
+}
+
+func (s loopState) Manifests() []sync.ManifestStatus {
+	if *s.loop == nil {
+		return nil
+	}
+	return (*s.loop).Manifests()
+}
+
+func (s loopState) Ready() bool { return *s.loop != nil && (*s.loop).Ready() }
+
+// applyConfig takes the honoured fields of --config for every flag not
+// given on the command line.
+func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
+	if f.config == "" {
+		return nil
+	}
+	c, err := kubeletconfig.Load(f.config)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	take := func(name string, ok bool, apply func()) {
+		if ok && !set[name] {
+			apply()
+		}
+	}
+	take("pod-manifest-path", c.StaticPodPath != "", func() { f.manifestPath = c.StaticPodPath })
+	take("container-runtime-endpoint", c.ContainerRuntimeEndpoint != "", func() { f.endpoint = c.ContainerRuntimeEndpoint })
+	take("pod-logs-dir", c.PodLogsDir != "", func() { f.podLogsDir = c.PodLogsDir })
+	take("file-check-frequency", c.FileCheckFrequency > 0, func() { f.fileCheck = c.FileCheckFrequency })
+	take("sync-frequency", c.SyncFrequency > 0, func() { f.syncFrequency = c.SyncFrequency })
+	take("container-log-max-size", c.ContainerLogMaxSize > 0, func() { f.logMaxSize = fmt.Sprint(c.ContainerLogMaxSize) })
+	take("container-log-max-files", c.ContainerLogMaxFiles > 0, func() { f.logMaxFiles = c.ContainerLogMaxFiles })
+	return nil
 }
 
 // nodeIP is the first global unicast address of the host, shown as the IP
