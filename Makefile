@@ -6,7 +6,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
 
-.PHONY: help build unit e2e test demo demo-stop lint fmt vet clean
+TOOLS := $(CURDIR)/bin/tools
+
+.PHONY: help build unit e2e test bench demo demo-stop lint fmt vet verify generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,7 +38,17 @@ vet: ## go vet and a gofmt check
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-lint: vet ## static checks (go vet, gofmt)
+$(TOOLS)/golangci-lint: hack/tools/go.mod
+	cd hack/tools && GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: vet $(TOOLS)/golangci-lint ## golangci-lint with the linters of .golangci.yml (pinned in hack/tools)
+	$(TOOLS)/golangci-lint run ./...
+
+generate: ## regenerate proto/ (protoc from Debian, plugins pinned in hack/tools)
+	hack/generate.sh
+
+verify: vet lint ## gofmt, vet, lint, and proto/ identical to what generate makes
+	hack/generate.sh verify
 
 clean: ## remove build output
 	rm -rf bin

@@ -227,7 +227,7 @@ func TestSystemdNotifyReadyAndWatchdog(t *testing.T) {
 	seen := map[string]bool{}
 	buf := make([]byte, 256)
 	deadline := time.Now().Add(20 * time.Second)
-	for !(seen["READY=1"] && seen["WATCHDOG=1"]) && time.Now().Before(deadline) {
+	for (!seen["READY=1"] || !seen["WATCHDOG=1"]) && time.Now().Before(deadline) {
 		_ = conn.SetReadDeadline(deadline)
 		n, err := conn.Read(buf)
 		if err != nil {

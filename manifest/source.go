@@ -47,7 +47,7 @@ type SourceConfig struct {
 	// writes before it is read, so a file written in chunks (truncate, then
 	// write) is read once, whole. Files renamed into place do not wait.
 	WriteQuiet time.Duration
-	Log    *slog.Logger
+	Log        *slog.Logger
 	// Notify is called, without locks held, after a scan changed the snapshot.
 	Notify func()
 }

@@ -188,7 +188,7 @@ func observedContainers(sb *observedSandbox, in statusInput, spec []corev1.Conta
 	} else {
 		sort.Strings(names)
 	}
-	var policy corev1.RestartPolicy = corev1.RestartPolicyAlways
+	policy := corev1.RestartPolicyAlways
 	if in.desired != nil {
 		policy = in.desired.Pod.Spec.RestartPolicy
 	}

@@ -181,7 +181,7 @@ func Listen(cfg Config) (func(ctx context.Context) error, error) {
 			return fmt.Errorf("http endpoints: %w", err)
 		}
 		for _, s := range all {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			_ = s.srv.Shutdown(sctx)
 			cancel()
 		}
