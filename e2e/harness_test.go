@@ -80,6 +80,7 @@ func newEnv(t *testing.T, flags ...string) *env {
 		}
 		e.stopBosun(syscall.SIGTERM)
 		e.removePods()
+		unmountBelow(e.rootDir)
 	})
 	return e
 }
@@ -383,4 +384,36 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// unmountBelow lazily unmounts every mount below dir (tmpfs volumes of pods
+// that the test removed without bosun).
+func unmountBelow(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
+		}
+	}
+}
+
+// containerPID is the host PID of a running container's process.
+func containerPID(t *testing.T, id string) int {
+	t.Helper()
+	out, err := exec.Command("ctr", "--address", filepath.Join(containerdDir, "containerd.sock"), "-n", "k8s.io", "tasks", "ls").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == id {
+			var pid int
+			fmt.Sscan(f[1], &pid)
+			return pid
+		}
+	}
+	t.Fatalf("no task for container %s", id)
+	return 0
 }

@@ -65,8 +65,10 @@ func fileError(file string, err error, root *yaml.Node) *FileError {
 		}
 		var f *FieldError
 		if errors.As(err, &f) {
-			if f.Line == 0 && f.Field != "" {
-				f.Line = lineOf(root, f.Field)
+			// A field that is not written (a required one) points to the
+			// nearest parent that is.
+			for field := f.Field; f.Line == 0 && field != ""; field = parentPath(field) {
+				f.Line = lineOf(root, field)
 			}
 			fe.Problems = append(fe.Problems, f)
 			return
@@ -82,4 +84,18 @@ func fileError(file string, err error, root *yaml.Node) *FileError {
 	}
 	add(err)
 	return fe
+}
+
+// parentPath drops the last element of a field path:
+// "spec.containers[0].image" -> "spec.containers[0]" -> "spec.containers".
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndex(p, "["); i > 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndex(p, "."); i > 0 {
+		return p[:i]
+	}
+	return ""
 }

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -11,65 +10,76 @@ import (
 // refused by name rather than silently ignored.
 const notYet = "not supported by bosun yet"
 
+type field struct {
+	name string
+	set  bool
+}
+
 // validateUnsupported refuses every set field that bosun would otherwise
 // ignore. Fields that have no effect without a cluster (priorityClassName,
-// tolerations, nodeSelector, affinity, schedulerName, ...) are accepted.
+// tolerations, nodeSelector, affinity, schedulerName, schedulingGates,
+// topologySpreadConstraints) are accepted.
 func validateUnsupported(p *problems, pod *corev1.Pod) {
 	s := &pod.Spec
-	podFields := []field{
-		{"spec.initContainers", len(s.InitContainers) > 0},
-		{"spec.volumes", len(s.Volumes) > 0},
-		{"spec.hostPID", s.HostPID},
-		{"spec.hostIPC", s.HostIPC},
-		{"spec.shareProcessNamespace", s.ShareProcessNamespace != nil && *s.ShareProcessNamespace},
-		{"spec.hostAliases", len(s.HostAliases) > 0},
-		{"spec.dnsConfig", s.DNSConfig != nil},
+	for _, f := range []field{
 		{"spec.activeDeadlineSeconds", s.ActiveDeadlineSeconds != nil},
 		{"spec.runtimeClassName", s.RuntimeClassName != nil},
 		{"spec.hostUsers", s.HostUsers != nil},
-		{"spec.os", s.OS != nil},
 		{"spec.overhead", len(s.Overhead) > 0},
 		{"spec.readinessGates", len(s.ReadinessGates) > 0},
-		{"spec.schedulingGates", len(s.SchedulingGates) > 0},
 		{"spec.resources", s.Resources != nil},
-		{"spec.securityContext", s.SecurityContext != nil && !reflect.ValueOf(*s.SecurityContext).IsZero()},
-	}
-	for _, f := range podFields {
+		{"spec.securityContext.seLinuxOptions", s.SecurityContext != nil && s.SecurityContext.SELinuxOptions != nil},
+		{"spec.securityContext.windowsOptions", s.SecurityContext != nil && s.SecurityContext.WindowsOptions != nil},
+		{"spec.securityContext.fsGroupChangePolicy", s.SecurityContext != nil && s.SecurityContext.FSGroupChangePolicy != nil},
+		{"spec.securityContext.supplementalGroupsPolicy", s.SecurityContext != nil && s.SecurityContext.SupplementalGroupsPolicy != nil},
+		{"spec.securityContext.seLinuxChangePolicy", s.SecurityContext != nil && s.SecurityContext.SELinuxChangePolicy != nil},
+	} {
 		if f.set {
 			p.add(f.name, notYet)
 		}
 	}
-	for i := range s.Containers {
-		c := &s.Containers[i]
-		f := fmt.Sprintf("spec.containers[%d]", i)
-		cf := []field{
-			{".volumeMounts", len(c.VolumeMounts) > 0},
-			{".volumeDevices", len(c.VolumeDevices) > 0},
-			{".livenessProbe", c.LivenessProbe != nil},
-			{".readinessProbe", c.ReadinessProbe != nil},
-			{".startupProbe", c.StartupProbe != nil},
-			{".lifecycle", c.Lifecycle != nil},
-			{".securityContext", c.SecurityContext != nil && !reflect.ValueOf(*c.SecurityContext).IsZero()},
-			{".envFrom", len(c.EnvFrom) > 0},
-			{".resizePolicy", len(c.ResizePolicy) > 0},
-			{".stdin", c.Stdin},
-			{".stdinOnce", c.StdinOnce},
-			{".tty", c.TTY},
+	if s.OS != nil && s.OS.Name != corev1.Linux {
+		p.add("spec.os.name", "%q: bosun runs Linux pods only", s.OS.Name)
+	}
+	for i, v := range s.Volumes {
+		f := fmt.Sprintf("spec.volumes[%d]", i)
+		if v.HostPath == nil && v.EmptyDir == nil && v.DownwardAPI == nil && !staticForbidden(&v.VolumeSource) {
+			p.add(f, "volume %q: only hostPath, emptyDir and downwardAPI volumes are supported by bosun", v.Name)
 		}
-		for _, k := range cf {
-			if k.set {
-				p.add(f+k.name, notYet)
-			}
-		}
-		for j, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef == nil && e.ValueFrom.ConfigMapKeyRef == nil {
-				p.add(fmt.Sprintf("%s.env[%d].valueFrom", f, j), notYet)
+	}
+	for _, list := range []struct {
+		path string
+		cs   []corev1.Container
+	}{{"spec.initContainers", s.InitContainers}, {"spec.containers", s.Containers}} {
+		for i := range list.cs {
+			c := &list.cs[i]
+			f := fmt.Sprintf("%s[%d]", list.path, i)
+			for _, cf := range []field{
+				{".volumeDevices", len(c.VolumeDevices) > 0},
+				{".envFrom", len(c.EnvFrom) > 0 && !envFromForbidden(c.EnvFrom)},
+				{".securityContext.seLinuxOptions", c.SecurityContext != nil && c.SecurityContext.SELinuxOptions != nil},
+				{".securityContext.windowsOptions", c.SecurityContext != nil && c.SecurityContext.WindowsOptions != nil},
+				{".lifecycle.stopSignal", c.Lifecycle != nil && c.Lifecycle.StopSignal != nil},
+			} {
+				if cf.set {
+					p.add(f+cf.name, notYet)
+				}
 			}
 		}
 	}
 }
 
-type field struct {
-	name string
-	set  bool
+// staticForbidden reports whether a volume source is one that static pods
+// may not use (reported by validateStaticRestrictions).
+func staticForbidden(v *corev1.VolumeSource) bool {
+	return v.Secret != nil || v.ConfigMap != nil || v.PersistentVolumeClaim != nil || v.CSI != nil || v.Ephemeral != nil || v.Projected != nil
+}
+
+func envFromForbidden(from []corev1.EnvFromSource) bool {
+	for _, e := range from {
+		if e.SecretRef == nil && e.ConfigMapRef == nil {
+			return false
+		}
+	}
+	return true
 }

@@ -37,15 +37,39 @@ func Validate(pod *corev1.Pod, node string) error {
 	switch s.DNSPolicy {
 	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, corev1.DNSDefault:
 	case corev1.DNSNone:
-		p.add("spec.dnsPolicy", "None is not supported by bosun yet (it needs dnsConfig)")
+		if s.DNSConfig == nil || len(s.DNSConfig.Nameservers) == 0 {
+			p.add("spec.dnsConfig.nameservers", "required with dnsPolicy None")
+		}
 	default:
-		p.add("spec.dnsPolicy", "unsupported value %q", s.DNSPolicy)
+		p.add("spec.dnsPolicy", "unsupported value %q: must be ClusterFirst, ClusterFirstWithHostNet, Default or None", s.DNSPolicy)
 	}
 	names := map[string]string{}
 	hostPorts := map[string]string{}
-	for i := range s.Containers {
-		validateContainer(&p, fmt.Sprintf("spec.containers[%d]", i), &s.Containers[i], names, hostPorts)
+	volumes := validateVolumes(&p, pod)
+	for i := range s.InitContainers {
+		f := fmt.Sprintf("spec.initContainers[%d]", i)
+		c := &s.InitContainers[i]
+		validateContainer(&p, f, c, names, hostPorts, volumes)
+		if c.RestartPolicy != nil && *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			p.add(f+".restartPolicy", "%q: only Always (a sidecar) is allowed", *c.RestartPolicy)
+		}
+		if c.RestartPolicy == nil {
+			for _, pf := range []field{{".livenessProbe", c.LivenessProbe != nil}, {".readinessProbe", c.ReadinessProbe != nil},
+				{".startupProbe", c.StartupProbe != nil}, {".lifecycle", c.Lifecycle != nil}} {
+				if pf.set {
+					p.add(f+pf.name, "only sidecars (restartPolicy: Always) may have it: an init container runs to completion")
+				}
+			}
+		}
 	}
+	for i := range s.Containers {
+		f := fmt.Sprintf("spec.containers[%d]", i)
+		validateContainer(&p, f, &s.Containers[i], names, hostPorts, volumes)
+		if s.Containers[i].RestartPolicy != nil {
+			p.add(f+".restartPolicy", "only allowed on init containers (sidecars)")
+		}
+	}
+	validateSecurity(&p, pod)
 	return errors.Join(p...)
 }
 
@@ -133,7 +157,7 @@ func validateStaticRestrictions(p *problems, pod *corev1.Pod) {
 	}
 }
 
-func validateContainer(p *problems, f string, c *corev1.Container, names, hostPorts map[string]string) {
+func validateContainer(p *problems, f string, c *corev1.Container, names, hostPorts map[string]string, volumes map[string]bool) {
 	if c.Name == "" {
 		p.add(f+".name", "required")
 	} else {
@@ -159,9 +183,6 @@ func validateContainer(p *problems, f string, c *corev1.Container, names, hostPo
 	case corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError:
 	default:
 		p.add(f+".terminationMessagePolicy", "unsupported value %q", c.TerminationMessagePolicy)
-	}
-	if c.RestartPolicy != nil {
-		p.add(f+".restartPolicy", "only allowed on init containers (sidecars)")
 	}
 	for j, port := range c.Ports {
 		pf := fmt.Sprintf("%s.ports[%d]", f, j)
@@ -190,11 +211,32 @@ func validateContainer(p *problems, f string, c *corev1.Container, names, hostPo
 		}
 	}
 	for j, e := range c.Env {
+		ef := fmt.Sprintf("%s.env[%d]", f, j)
 		if e.Name == "" {
-			p.add(fmt.Sprintf("%s.env[%d].name", f, j), "required")
+			p.add(ef+".name", "required")
+		}
+		if e.ValueFrom != nil {
+			validateEnvSource(p, ef+".valueFrom", e.Value, e.ValueFrom)
 		}
 	}
 	validateResources(p, f+".resources", c.Resources)
+	validateMounts(p, f, c, volumes)
+	for _, pr := range []struct {
+		name  string
+		probe *corev1.Probe
+	}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+		if pr.probe != nil {
+			validateProbe(p, f+"."+pr.name, pr.probe, pr.name != "readinessProbe")
+		}
+	}
+	if c.Lifecycle != nil {
+		if c.Lifecycle.PostStart != nil {
+			validateHandler(p, f+".lifecycle.postStart", c.Lifecycle.PostStart)
+		}
+		if c.Lifecycle.PreStop != nil {
+			validateHandler(p, f+".lifecycle.preStop", c.Lifecycle.PreStop)
+		}
+	}
 }
 
 func validateResources(p *problems, f string, r corev1.ResourceRequirements) {

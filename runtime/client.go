@@ -266,15 +266,16 @@ func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.Co
 	return r.Status, nil
 }
 
-// ImagePresent reports whether the runtime has image.
-func (c *Client) ImagePresent(ctx context.Context, image string) (bool, error) {
+// ImageStatus returns image as the runtime has it (with its user), nil when
+// the runtime does not have it.
+func (c *Client) ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error) {
 	ctx, cancel := withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 	if err != nil {
-		return false, mapError("ImageStatus "+image, err)
+		return nil, mapError("ImageStatus "+image, err)
 	}
-	return r.Image != nil, nil
+	return r.Image, nil
 }
 
 // PullImage pulls image for a sandbox.
@@ -331,4 +332,16 @@ func (c *Client) ReopenContainerLog(ctx context.Context, id string) error {
 	defer cancel()
 	_, err := c.rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: id})
 	return mapError("ReopenContainerLog "+short(id), err)
+}
+
+// ExecSync runs cmd in a container and returns its exit code and output
+// (stdout then stderr), waiting at most timeout.
+func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (int32, []byte, error) {
+	ctx, cancel := withTimeout(ctx, timeout+callTimeout)
+	defer cancel()
+	r, err := c.rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: int64(timeout.Seconds())})
+	if err != nil {
+		return -1, nil, mapError("ExecSync "+short(id), err)
+	}
+	return r.ExitCode, append(r.Stdout, r.Stderr...), nil
 }

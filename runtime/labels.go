@@ -18,6 +18,8 @@ const (
 	AnnotationTermMessagePath = "io.kubernetes.container.terminationMessagePath"
 	AnnotationTermGracePeriod = "io.kubernetes.pod.terminationGracePeriod"
 	AnnotationPreStopHandler  = "io.kubernetes.container.preStopHandler"
+	// AnnotationContainerKind is init, sidecar or app.
+	AnnotationContainerKind = "bosun.dev/container-kind"
 )
 
 // ManagedSelector selects what bosun owns; bosun never touches anything else.

@@ -35,9 +35,35 @@ func ContainerLogPath(name string, restartCount uint32) string {
 	return filepath.Join(name, strconv.FormatUint(uint64(restartCount), 10)+".log")
 }
 
+// Node is what translation needs to know of the node and of bosun's set-up.
+type Node struct {
+	Name       string
+	HostIP     string
+	PodLogsDir string
+	RootDir    string
+	// AppArmor is whether the host has AppArmor enabled.
+	AppArmor bool
+	// CgroupDriver is "cgroupfs" or "systemd".
+	CgroupDriver string
+	// DNS is the host's resolver configuration (dnsPolicy Default).
+	DNS *runtimeapi.DNSConfig
+	// CPUs and MemoryBytes are the node's allocatable resources, the values
+	// of resourceFieldRef limits that a container does not set.
+	CPUs        int64
+	MemoryBytes int64
+}
+
+// CgroupParent is the cgroup of a pod's containers.
+func CgroupParent(driver, uid string) string {
+	if driver == "systemd" {
+		return "bosun-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice"
+	}
+	return "/bosun/pod" + uid
+}
+
 // SandboxConfig translates a static pod into the config of its sandbox with
 // the given attempt. seen is when bosun first saw this version of the pod.
-func SandboxConfig(sp *manifest.StaticPod, attempt uint32, podLogsDir string, seen time.Time) *runtimeapi.PodSandboxConfig {
+func SandboxConfig(sp *manifest.StaticPod, attempt uint32, node Node, seen time.Time) *runtimeapi.PodSandboxConfig {
 	pod := sp.Pod
 	labels := map[string]string{}
 	for k, v := range pod.Labels {
@@ -62,20 +88,50 @@ func SandboxConfig(sp *manifest.StaticPod, attempt uint32, podLogsDir string, se
 			Namespace: sp.Namespace,
 			Attempt:   attempt,
 		},
-		LogDirectory: PodLogDir(podLogsDir, sp.Namespace, sp.Name, sp.UID),
+		LogDirectory: PodLogDir(node.PodLogsDir, sp.Namespace, sp.Name, sp.UID),
+		DnsConfig:    DNSConfig(pod, node.DNS),
 		PortMappings: portMappings(pod),
 		Labels:       labels,
 		Annotations:  annotations,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
-			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-				NamespaceOptions: namespaceOptions(pod),
-			},
+			CgroupParent:    CgroupParent(node.CgroupDriver, sp.UID),
+			SecurityContext: sandboxSecurity(pod, node.RootDir),
+			Sysctls:         sysctls(pod),
 		},
 	}
 	if !pod.Spec.HostNetwork {
 		cfg.Hostname = podHostname(pod)
 	}
 	return cfg
+}
+
+// DNSConfig is a pod's resolver configuration. Without a cluster DNS,
+// ClusterFirst falls back to the host's resolvers (Default), as the kubelet
+// does; dnsConfig adds to it, and None uses dnsConfig alone. nil lets the
+// runtime use the host's /etc/resolv.conf.
+func DNSConfig(pod *corev1.Pod, host *runtimeapi.DNSConfig) *runtimeapi.DNSConfig {
+	extra := pod.Spec.DNSConfig
+	if pod.Spec.DNSPolicy != corev1.DNSNone && extra == nil {
+		return nil
+	}
+	out := &runtimeapi.DNSConfig{}
+	if pod.Spec.DNSPolicy != corev1.DNSNone && host != nil {
+		out.Servers = append(out.Servers, host.Servers...)
+		out.Searches = append(out.Searches, host.Searches...)
+		out.Options = append(out.Options, host.Options...)
+	}
+	if extra != nil {
+		out.Servers = append(out.Servers, extra.Nameservers...)
+		out.Searches = append(out.Searches, extra.Searches...)
+		for _, o := range extra.Options {
+			if o.Value != nil {
+				out.Options = append(out.Options, o.Name+":"+*o.Value)
+			} else {
+				out.Options = append(out.Options, o.Name)
+			}
+		}
+	}
+	return out
 }
 
 // podHostname is spec.hostname, else the pod's name cut to 63 characters
@@ -89,18 +145,6 @@ func podHostname(pod *corev1.Pod) string {
 		h = strings.TrimRight(h[:63], "-.")
 	}
 	return h
-}
-
-func namespaceOptions(pod *corev1.Pod) *runtimeapi.NamespaceOption {
-	ns := &runtimeapi.NamespaceOption{
-		Network: runtimeapi.NamespaceMode_POD,
-		Pid:     runtimeapi.NamespaceMode_CONTAINER,
-		Ipc:     runtimeapi.NamespaceMode_POD,
-	}
-	if pod.Spec.HostNetwork {
-		ns.Network = runtimeapi.NamespaceMode_NODE
-	}
-	return ns
 }
 
 func portMappings(pod *corev1.Pod) []*runtimeapi.PortMapping {
@@ -140,9 +184,17 @@ func podIdentityLabels(sp *manifest.StaticPod) map[string]string {
 	}
 }
 
+// ContainerExtras is what a container's config needs beyond the pod spec,
+// known only when it is created: its mounts (volumes, termination message,
+// /etc/hosts, all prepared on disk by the caller) and the pod's IP.
+type ContainerExtras struct {
+	Mounts []*runtimeapi.Mount
+	PodIP  string
+}
+
 // ContainerConfig translates container c of a static pod into the config of
 // its instance number restartCount.
-func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount uint32) *runtimeapi.ContainerConfig {
+func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount uint32, node Node, x ContainerExtras) *runtimeapi.ContainerConfig {
 	pod := sp.Pod
 	labels := podIdentityLabels(sp)
 	labels[LabelContainerName] = c.Name
@@ -150,13 +202,16 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		AnnotationRestartCount:    strconv.FormatUint(uint64(restartCount), 10),
 		AnnotationTermMessagePath: c.TerminationMessagePath,
 		AnnotationTermGracePeriod: strconv.FormatInt(gracePeriod(pod), 10),
+		AnnotationContainerKind:   ContainerKind(pod, c.Name),
 	}
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		if b, err := json.Marshal(c.Lifecycle.PreStop); err == nil {
 			annotations[AnnotationPreStopHandler] = string(b)
 		}
 	}
-	env, vars := expandEnv(c.Env)
+	env, vars := expandEnv(c.Env, func(src *corev1.EnvVarSource) string { return EnvSourceValue(sp, c, src, node, x.PodIP) })
+	resources := Resources(c.Resources)
+	resources.OomScoreAdj = criticalOOMScoreAdj
 	return &runtimeapi.ContainerConfig{
 		Metadata:    &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: restartCount},
 		Image:       &runtimeapi.ImageSpec{Image: c.Image},
@@ -164,17 +219,38 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		Args:        expandAll(c.Args, vars),
 		WorkingDir:  c.WorkingDir,
 		Envs:        env,
+		Mounts:      x.Mounts,
 		Labels:      labels,
 		Annotations: annotations,
 		LogPath:     ContainerLogPath(c.Name, restartCount),
+		Stdin:       c.Stdin,
+		StdinOnce:   c.StdinOnce,
+		Tty:         c.TTY,
 		Linux: &runtimeapi.LinuxContainerConfig{
-			Resources: Resources(c.Resources),
-			SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
-				NamespaceOptions: namespaceOptions(pod),
-			},
+			Resources:       resources,
+			SecurityContext: containerSecurity(pod, c, node.RootDir, node.AppArmor),
 		},
 	}
 }
+
+// ContainerKind is "init", "sidecar" (an init container with restartPolicy
+// Always) or "app": recorded on the container, so that a pod can be stopped
+// in the right order after its manifest is gone.
+func ContainerKind(pod *corev1.Pod, name string) string {
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == name {
+			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+				return "sidecar"
+			}
+			return "init"
+		}
+	}
+	return "app"
+}
+
+// criticalOOMScoreAdj is the kubelet's OOM score for critical pods, which
+// static pods always are. A runtime with restrict_oom_score_adj clamps it.
+const criticalOOMScoreAdj = -997
 
 // gracePeriod is the pod's terminationGracePeriodSeconds, 30 when unset.
 func gracePeriod(pod *corev1.Pod) int64 {
@@ -225,13 +301,16 @@ func hugePageSize(s string) string {
 }
 
 // expandEnv resolves $(VAR) references in env values against the variables
-// defined before them, as the kubelet does, and returns the CRI env and the
-// resolved variables.
-func expandEnv(env []corev1.EnvVar) ([]*runtimeapi.KeyValue, map[string]string) {
+// defined before them, as the kubelet does, takes valueFrom through source,
+// and returns the CRI env and the resolved variables.
+func expandEnv(env []corev1.EnvVar, source func(*corev1.EnvVarSource) string) ([]*runtimeapi.KeyValue, map[string]string) {
 	vars := map[string]string{}
 	out := make([]*runtimeapi.KeyValue, 0, len(env))
 	for _, e := range env {
 		v := Expand(e.Value, vars)
+		if e.ValueFrom != nil {
+			v = source(e.ValueFrom)
+		}
 		vars[e.Name] = v
 		out = append(out, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(v)})
 	}

@@ -45,6 +45,8 @@ spec:
     - {containerPort: 53, protocol: UDP}
 `
 
+var testNode = Node{Name: "node1", HostIP: "192.0.2.1", PodLogsDir: "/var/log/pods", RootDir: "/var/lib/bosun", CgroupDriver: "cgroupfs", CPUs: 2, MemoryBytes: 1 << 30}
+
 func TestSandboxConfig(t *testing.T) {
 	seen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tc := range []struct {
@@ -92,14 +94,14 @@ func TestSandboxConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := staticPod(t, strings.Replace(podYAML, "%s", tc.spec, 1))
-			tc.check(t, SandboxConfig(sp, 3, "/var/log/pods", seen))
+			tc.check(t, SandboxConfig(sp, 3, testNode, seen))
 		})
 	}
 }
 
 func TestContainerConfig(t *testing.T) {
 	sp := staticPod(t, strings.Replace(podYAML, "%s", "hostNetwork: true", 1))
-	c := ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 4)
+	c := ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 4, testNode, ContainerExtras{})
 	if c.Metadata.Name != "main" || c.Metadata.Attempt != 4 || c.LogPath != "main/4.log" || c.Image.Image != "busybox:1.36" || c.WorkingDir != "/w" {
 		t.Errorf("config %v", c)
 	}

@@ -35,6 +35,12 @@ type fakeRuntime struct {
 	events chan error
 	// reopened lists the containers whose log was reopened.
 	reopened []string
+	// imageUID is the user of every image.
+	imageUID int64
+	// execResult is the exit code of ExecSync per container name (default 0);
+	// execs records each exec as "container:cmd".
+	execResult map[string]int32
+	execs      []string
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {
@@ -72,7 +78,7 @@ func (f *fakeRuntime) mutations() []string {
 	var out []string
 	for _, c := range f.calls {
 		switch c {
-		case "ListPodSandbox", "ListContainers", "ContainerStatus", "ImagePresent", "PodSandboxStatus":
+		case "ListPodSandbox", "ListContainers", "ContainerStatus", "ImageStatus", "PodSandboxStatus":
 		default:
 			out = append(out, c)
 		}
@@ -224,6 +230,23 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ int64) error
 	return nil
 }
 
+func (f *fakeRuntime) ExecSync(_ context.Context, id string, cmd []string, _ time.Duration) (int32, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("ExecSync"); err != nil {
+		return -1, nil, err
+	}
+	c, ok := f.containers[id]
+	if !ok || c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		return -1, nil, fmt.Errorf("ExecSync: %w: %s", runtime.ErrNotFound, id)
+	}
+	f.execs = append(f.execs, c.Metadata.Name+":"+strings.Join(cmd, " "))
+	if code, ok := f.execResult[c.Metadata.Name]; ok {
+		return code, []byte("exec output"), nil
+	}
+	return 0, nil, nil
+}
+
 func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -293,13 +316,16 @@ func (f *fakeRuntime) ReopenContainerLog(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeRuntime) ImagePresent(_ context.Context, image string) (bool, error) {
+func (f *fakeRuntime) ImageStatus(_ context.Context, image string) (*runtimeapi.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("ImagePresent"); err != nil {
-		return false, err
+	if err := f.call("ImageStatus"); err != nil {
+		return nil, err
 	}
-	return f.images[image], nil
+	if !f.images[image] {
+		return nil, nil
+	}
+	return &runtimeapi.Image{Id: "sha256:" + image, Uid: &runtimeapi.Int64Value{Value: f.imageUID}}, nil
 }
 
 func (f *fakeRuntime) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) error {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -18,12 +19,14 @@ type Runtime interface {
 	CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error)
 	StartContainer(ctx context.Context, id string) error
 	StopContainer(ctx context.Context, id string, grace int64) error
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (int32, []byte, error)
 	RemoveContainer(ctx context.Context, id string) error
 	ListContainers(ctx context.Context, labels map[string]string) ([]*runtimeapi.Container, error)
 	ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error)
 	PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.PodSandboxStatus, error)
 	ReopenContainerLog(ctx context.Context, id string) error
-	ImagePresent(ctx context.Context, image string) (bool, error)
+	// ImageStatus returns the image, nil when the runtime does not have it.
+	ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error)
 	PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error
 	// ContainerEvents opens the runtime's event stream; the returned function
 	// blocks until the next event or an error.

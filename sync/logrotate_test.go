@@ -11,7 +11,7 @@ import (
 func TestLogsPastTheLimitAreRotatedAndPruned(t *testing.T) {
 	logs := t.TempDir()
 	h := newHarness(t, load(t, "/m/l.yaml", podYAML("l", "Always", "x", "main")))
-	h.loop.cfg.PodLogsDir = logs
+	h.loop.cfg.Node.PodLogsDir = logs
 	h.loop.cfg.LogMaxSize = 100
 	h.loop.cfg.LogMaxFiles = 3
 	h.sync()

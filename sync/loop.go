@@ -31,8 +31,8 @@ type Config struct {
 	Source  Source
 	Log     *slog.Logger
 	Clock   Clock
-	// PodLogsDir is the root of the pods' log directories.
-	PodLogsDir string
+	// Node describes the node and bosun's directories for translation.
+	Node runtime.Node
 	// SyncFrequency is the period of the full relist safety net.
 	SyncFrequency time.Duration
 	// RelistPeriod is how often containers are relisted when the runtime
@@ -44,8 +44,6 @@ type Config struct {
 	BackoffReset   time.Duration
 	// History receives bosun's events; nil makes a new one.
 	History *History
-	// NodeIP is shown as the IP of hostNetwork pods.
-	NodeIP string
 	// OnSync, if set, is told how long each sync that reached the runtime took.
 	OnSync func(time.Duration)
 	// LogMaxSize is the size past which a container log is rotated (0: never);
@@ -64,8 +62,9 @@ type Loop struct {
 	log *slog.Logger
 	clk Clock
 
-	wake chan struct{}
-	wg   stdsync.WaitGroup
+	wake   chan struct{}
+	wg     stdsync.WaitGroup
+	prober *prober
 
 	mu          stdsync.Mutex
 	busy        map[string]bool
@@ -120,7 +119,7 @@ func New(cfg Config) *Loop {
 	if cfg.LogMaxFiles < 2 {
 		cfg.LogMaxFiles = 2
 	}
-	return &Loop{
+	l := &Loop{
 		cfg:         cfg,
 		rt:          cfg.Runtime,
 		log:         cfg.Log,
@@ -133,6 +132,8 @@ func New(cfg Config) *Loop {
 		reported:    map[string]string{},
 		ips:         map[string]string{},
 	}
+	l.prober = newProber(l)
+	return l
 }
 
 // History returns the loop's event history.
@@ -243,6 +244,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	l.sourceState(snap)
 	desired := l.desiredSet(snap, observed)
 	l.lookUpIPs(ctx, desired, observed)
+	l.prober.sync(ctx, desired, observed)
 	keys := make([]string, 0, len(desired)+len(observed))
 	for k := range desired {
 		keys = append(keys, k)
@@ -268,7 +270,8 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		status = append(status, podStatus(statusInput{
 			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, protected: protected,
 			manErr: l.manifestError(snap, desired[key], observed[key]), ready: l.backoff.readyAt, now: start,
-			podLogsDir: l.cfg.PodLogsDir, ips: l.ips, nodeIP: l.cfg.NodeIP,
+			podLogsDir: l.cfg.Node.PodLogsDir, ips: l.ips, nodeIP: l.cfg.Node.HostIP, probes: l.prober.status,
+			termMessage: l.terminationMessage,
 		}))
 		if l.busy[key] {
 			continue
@@ -336,17 +339,17 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 			}
 		}
 	}
-	sandboxID := ""
+	sandboxID, podIP := "", ""
 	var sandboxCfg *runtimeapi.PodSandboxConfig
 	if p.create {
 		var err error
-		sandboxID, sandboxCfg, err = l.createSandbox(ctx, p.desired, p.attempt)
+		sandboxID, sandboxCfg, podIP, err = l.createSandbox(ctx, p.desired, p.attempt)
 		if err != nil {
 			return err
 		}
 	} else if p.sandbox != nil {
-		sandboxID = p.sandbox.sb.Id
-		sandboxCfg = runtime.SandboxConfig(p.desired, p.sandbox.attempt(), l.cfg.PodLogsDir, l.clk.Now())
+		sandboxID, podIP = p.sandbox.sb.Id, l.podIP(p.sandbox.sb.Id)
+		sandboxCfg = runtime.SandboxConfig(p.desired, p.sandbox.attempt(), l.cfg.Node, l.clk.Now())
 	}
 	var errs []error
 	for _, id := range p.startCreated {
@@ -355,7 +358,7 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		}
 	}
 	for _, s := range p.starts {
-		if err := l.startContainer(ctx, p.desired, sandboxID, sandboxCfg, s); err != nil {
+		if err := l.startContainer(ctx, p.desired, sandboxID, sandboxCfg, podIP, s); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -385,7 +388,7 @@ func (l *Loop) desiredSet(snap manifest.Snapshot, observed map[string]*observedP
 		}
 		out[key] = winner
 		msg := fmt.Sprintf("manifest %s: pod %s is already defined by %s; ignored", loser.File, key, winner.File)
-		if l.reportOnce(loser.File, msg) {
+		if l.reportOnce(slog.LevelError, loser.File, msg) {
 			l.event(Event{Type: EventManifestConflict, Pod: key, File: loser.File, Message: msg})
 		}
 	}
@@ -423,14 +426,16 @@ func (l *Loop) protected(snap manifest.Snapshot, obs *observedPod) bool {
 	return false
 }
 
-// reportOnce logs msg unless it was the last message logged for key, and
-// reports whether it did.
-func (l *Loop) reportOnce(key, msg string) bool {
+// reportOnce logs msg at level unless it was the last message logged for
+// key, and reports whether it did.
+func (l *Loop) reportOnce(level slog.Level, key, msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.reported[key] == msg {
 		return false
 	}
 	l.reported[key] = msg
-	l.log.Error(msg)
+	l.log.Log(context.Background(), level, msg)
 	return true
 }
 
@@ -438,11 +443,13 @@ func (l *Loop) reportOnce(key, msg string) bool {
 // events, once per content, and keeps them for Manifests.
 func (l *Loop) sourceState(snap manifest.Snapshot) {
 	var ms []ManifestStatus
+	var rejected []Event
+	l.mu.Lock()
 	for file, err := range snap.Errors {
 		ms = append(ms, ManifestStatus{File: file, Error: err.Error()})
 		if l.reported["err:"+file] != err.Error() {
 			l.reported["err:"+file] = err.Error()
-			l.event(Event{Type: EventManifestRejected, File: file, Message: err.Error()})
+			rejected = append(rejected, Event{Type: EventManifestRejected, File: file, Message: err.Error()})
 		}
 	}
 	for k := range l.reported {
@@ -454,12 +461,14 @@ func (l *Loop) sourceState(snap manifest.Snapshot) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].File < ms[j].File })
 	if !snap.Available && snap.Err != nil && !l.srcDown {
-		l.event(Event{Type: EventManifestsUnreadable, Message: snap.Err.Error()})
+		rejected = append(rejected, Event{Type: EventManifestsUnreadable, Message: snap.Err.Error()})
 	}
-	l.mu.Lock()
 	l.manifests = ms
 	l.srcDown = !snap.Available && snap.Err != nil
 	l.mu.Unlock()
+	for _, e := range rejected {
+		l.event(e)
+	}
 }
 
 // manifestError is the load error of the file a pod comes from.

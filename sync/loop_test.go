@@ -12,6 +12,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
 )
 
 type fakeSource struct{ snap manifest.Snapshot }
@@ -39,6 +40,7 @@ func load(t *testing.T, file, yaml string) *manifest.StaticPod {
 
 type harness struct {
 	t     *testing.T
+	root  string
 	clock *fakeClock
 	rt    *fakeRuntime
 	src   *fakeSource
@@ -47,14 +49,14 @@ type harness struct {
 
 func newHarness(t *testing.T, pods ...*manifest.StaticPod) *harness {
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	h := &harness{t: t, clock: clock, rt: newFakeRuntime(clock), src: &fakeSource{}}
+	h := &harness{t: t, clock: clock, rt: newFakeRuntime(clock), src: &fakeSource{}, root: t.TempDir()}
 	h.setPods(pods...)
 	h.loop = h.newLoop()
 	return h
 }
 
 func (h *harness) newLoop() *Loop {
-	return New(Config{Runtime: h.rt, Source: h.src, Clock: h.clock, PodLogsDir: "/var/log/pods",
+	return New(Config{Runtime: h.rt, Source: h.src, Clock: h.clock, Node: runtime.Node{PodLogsDir: "/var/log/pods", RootDir: h.root, Name: node, HostIP: "192.0.2.1"},
 		BackoffInitial: 10 * time.Second, BackoffMax: 40 * time.Second, BackoffReset: 600 * time.Second})
 }
 

@@ -30,6 +30,9 @@ type podPlan struct {
 	removes []string
 	// wait is the earliest time a backoff ends, zero if none.
 	wait time.Time
+	// initFailed is set when an init container failed under restartPolicy
+	// Never: the pod stays failed.
+	initFailed bool
 }
 
 type containerStart struct {
@@ -92,8 +95,14 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 			p.attempt = maxAttempt + 1
 		}
 		carried := restartCounts(dead)
-		for i := range desired.Pod.Spec.Containers {
-			c := &desired.Pod.Spec.Containers[i]
+		first := desired.Pod.Spec.Containers
+		if len(desired.Pod.Spec.InitContainers) > 0 {
+			// A new sandbox runs its init containers again; the first one
+			// starts with the sandbox, the rest follow in later syncs.
+			first = desired.Pod.Spec.InitContainers[:1]
+		}
+		for i := range first {
+			c := &first[i]
 			rc, ok := carried[c.Name]
 			if ok {
 				rc++
@@ -122,19 +131,75 @@ func restartCounts(s *observedSandbox) map[string]uint32 {
 	return out
 }
 
-// planContainers fills the container part of a plan for a ready sandbox.
+// planContainers fills the container part of a plan for a ready sandbox:
+// init containers one at a time and in order (sidecars among them start and
+// stay), then the app containers.
 func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, ready readyFunc, now time.Time) {
 	byName := map[string][]*observedContainer{}
 	for _, c := range s.containers { // sorted by restart count, newest first
 		byName[c.name()] = append(byName[c.name()], c)
 	}
-	policy := desired.Pod.Spec.RestartPolicy
-	for i := range desired.Pod.Spec.Containers {
-		spec := &desired.Pod.Spec.Containers[i]
-		instances := byName[spec.Name]
-		delete(byName, spec.Name)
+	spec := &desired.Pod.Spec
+	appStarted := false
+	for _, c := range spec.Containers {
+		if len(byName[c.Name]) > 0 {
+			appStarted = true
+		}
+	}
+	// restartAt plans a restart of an exited container, or a wake-up when
+	// its backoff ends; it reports whether it started one.
+	restartAt := func(c *corev1.Container, latest *observedContainer) bool {
+		at := ready(desired.UID+"/"+c.Name, latest.startedAt(), latest.finishedAt(), latest.restartCount)
+		if at.After(now) {
+			if p.wait.IsZero() || at.Before(p.wait) {
+				p.wait = at
+			}
+			return false
+		}
+		p.starts = append(p.starts, containerStart{spec: c, restartCount: latest.restartCount + 1, restart: true})
+		return true
+	}
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		instances := byName[c.Name]
+		delete(byName, c.Name)
+		sidecar := IsSidecar(c)
+		if len(instances) > 0 {
+			p.removes = append(p.removes, garbage(instances)...)
+		}
+		if appStarted && !sidecar {
+			continue // the init phase is over
+		}
+		// blocked says the init phase cannot go past this container yet.
+		blocked := false
+		switch {
+		case len(instances) == 0:
+			p.starts = append(p.starts, containerStart{spec: c})
+			blocked = true
+		case instances[0].c.GetState() == runtimeapi.ContainerState_CONTAINER_CREATED:
+			p.startCreated = append(p.startCreated, instances[0].c.Id)
+			blocked = true
+		case !instances[0].exited():
+			blocked = !sidecar // a running sidecar lets the next one start
+		case !sidecar && instances[0].exitCode() == 0:
+			// done
+		case !sidecar && spec.RestartPolicy == corev1.RestartPolicyNever:
+			p.initFailed = true
+			blocked = true
+		default:
+			restartAt(c, instances[0])
+			blocked = true
+		}
+		if blocked && !appStarted {
+			return
+		}
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		instances := byName[c.Name]
+		delete(byName, c.Name)
 		if len(instances) == 0 {
-			p.starts = append(p.starts, containerStart{spec: spec})
+			p.starts = append(p.starts, containerStart{spec: c})
 			continue
 		}
 		latest := instances[0]
@@ -142,15 +207,8 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		switch {
 		case latest.c.GetState() == runtimeapi.ContainerState_CONTAINER_CREATED:
 			p.startCreated = append(p.startCreated, latest.c.Id)
-		case latest.exited() && shouldRestart(policy, latest.exitCode()):
-			at := ready(desired.UID+"/"+spec.Name, latest.startedAt(), latest.finishedAt(), latest.restartCount)
-			if at.After(now) {
-				if p.wait.IsZero() || at.Before(p.wait) {
-					p.wait = at
-				}
-				continue
-			}
-			p.starts = append(p.starts, containerStart{spec: spec, restartCount: latest.restartCount + 1, restart: true})
+		case latest.exited() && shouldRestart(spec.RestartPolicy, latest.exitCode()):
+			restartAt(c, latest)
 		}
 	}
 	for _, rest := range byName {
@@ -158,6 +216,12 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 			p.removes = append(p.removes, c.c.Id)
 		}
 	}
+}
+
+// IsSidecar reports whether an init container is a sidecar: one with
+// restartPolicy Always, which keeps running beside the app containers.
+func IsSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // garbage returns the instances of one container to remove: all but the

@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/bosun-sh/bosun/manifest"
 	"github.com/bosun-sh/bosun/runtime"
+	"github.com/bosun-sh/bosun/runtime/crilog"
 )
 
 // PodStatus is what bosun knows of one pod, for `bosun ps` and the API.
@@ -61,6 +64,8 @@ type ContainerStatus struct {
 	LastTermination *Termination
 	Ready           bool
 	Probes          []ProbeResult
+	// Init is set for init containers (sidecars included).
+	Init bool
 }
 
 // ProbeResult is the last result of one probe of a container.
@@ -101,6 +106,10 @@ type statusInput struct {
 	podLogsDir string
 	ips        map[string]string
 	nodeIP     string
+	// probes gives a running container's readiness and probe results.
+	probes func(containerID string, c *corev1.Container) (bool, []ProbeResult)
+	// termMessage reads a container instance's termination message file.
+	termMessage func(uid, container string, restartCount uint32) string
 }
 
 // podStatus computes the status of one pod from what was observed.
@@ -162,9 +171,28 @@ func podStatus(in statusInput) PodStatus {
 	if !matches {
 		sb = nil
 	}
-	st.Containers = observedContainers(sb, in, in.desired.Pod.Spec.Containers)
-	st.Phase = phaseOf(st.Containers, in.desired.Pod.Spec.RestartPolicy)
-	st.Reason = summarize(st.Containers, st.SyncError, sb != nil)
+	spec := &in.desired.Pod.Spec
+	all := append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...)
+	cs := observedContainers(sb, in, all)
+	for i := range cs {
+		cs[i].Init = i < len(spec.InitContainers)
+	}
+	st.Containers = cs
+	initDone, initText, initFailed := initProgress(cs, spec)
+	app := cs[len(spec.InitContainers):]
+	st.Phase = phaseOf(app, spec.RestartPolicy)
+	st.Reason = summarize(app, st.SyncError, sb != nil)
+	switch {
+	case initFailed:
+		st.Phase, st.Reason = "Failed", "Init:Error"
+	case !initDone && sb != nil:
+		st.Phase = "Pending"
+		if r := summarize(cs[:len(spec.InitContainers)], st.SyncError, true); r == "CrashLoopBackOff" || r == "Error" {
+			st.Reason = "Init:" + r
+		} else {
+			st.Reason = initText
+		}
+	}
 	return st
 }
 
@@ -210,15 +238,29 @@ func observedContainers(sb *observedSandbox, in statusInput, spec []corev1.Conta
 			m := sb.sb.GetMetadata()
 			cs.LogPath = filepath.Join(runtime.PodLogDir(in.podLogsDir, m.GetNamespace(), m.GetName(), m.GetUid()), runtime.ContainerLogPath(name, latest.restartCount))
 		}
+		var c *corev1.Container
+		if spec != nil {
+			c = &spec[i]
+		}
 		switch latest.c.GetState() {
 		case runtimeapi.ContainerState_CONTAINER_RUNNING:
 			cs.State, cs.Reason, cs.Ready = "Running", "", true
 			cs.StartedAt = time.Unix(0, latest.c.CreatedAt)
+			if in.probes != nil {
+				cs.Ready, cs.Probes = in.probes(latest.c.Id, c)
+			}
 		case runtimeapi.ContainerState_CONTAINER_CREATED:
 			cs.State, cs.Reason = "Waiting", "ContainerCreating"
 		default:
 			cs.State = "Terminated"
 			cs.ExitCode, cs.Reason, cs.Message = latest.exitCode(), latest.status.GetReason(), latest.status.GetMessage()
+			if in.termMessage != nil && sb != nil {
+				if m := in.termMessage(sb.uid(), name, latest.restartCount); m != "" {
+					cs.Message = m
+				} else if c != nil && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && cs.ExitCode != 0 {
+					cs.Message = logTail(cs.LogPath)
+				}
+			}
 			cs.StartedAt, cs.FinishedAt = latest.startedAt(), latest.finishedAt()
 			if cs.Reason == "" || cs.Reason == "Completed" || cs.Reason == "Error" {
 				cs.Reason = "Completed"
@@ -320,4 +362,56 @@ func summarize(cs []ContainerStatus, syncErr string, haveSandbox bool) string {
 		return reason
 	}
 	return "Running"
+}
+
+// initProgress says whether a pod's init phase is over, how far it is
+// ("Init:1/3") and whether it failed for good (restartPolicy Never).
+func initProgress(cs []ContainerStatus, spec *corev1.PodSpec) (bool, string, bool) {
+	n := len(spec.InitContainers)
+	if n == 0 {
+		return true, "", false
+	}
+	for _, c := range cs[n:] {
+		if c.ID != "" {
+			return true, "", false // an app container exists: init is over
+		}
+	}
+	done := 0
+	for i, c := range cs[:n] {
+		sidecar := IsSidecar(&spec.InitContainers[i])
+		switch {
+		case sidecar && c.State == "Running", !sidecar && c.State == "Terminated" && c.ExitCode == 0:
+			done++
+		case !sidecar && c.State == "Terminated" && spec.RestartPolicy == corev1.RestartPolicyNever:
+			return false, "", true
+		}
+	}
+	return done == n, fmt.Sprintf("Init:%d/%d", done, n), false
+}
+
+// logTail is the end of a container log (at most 80 lines, 2048 bytes), the
+// termination message of FallbackToLogsOnError.
+func logTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	r := crilog.NewReader(f)
+	var lines []string
+	for {
+		e, err := r.Next()
+		if err != nil {
+			break
+		}
+		lines = append(lines, string(e.Content))
+		if len(lines) > 80 {
+			lines = lines[1:]
+		}
+	}
+	out := strings.Join(lines, "\n")
+	if len(out) > 2048 {
+		out = out[len(out)-2048:]
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/systemd"
 	"github.com/bosun-sh/bosun/manifest"
@@ -47,6 +48,8 @@ type daemonFlags struct {
 	profiling       bool
 	logMaxSize      string
 	logMaxFiles     int
+	cgroupDriver    string
+	resolvConf      string
 }
 
 const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
@@ -75,6 +78,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address")
 	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
+	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "cgroup driver of the runtime: cgroupfs or systemd")
+	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration for pods with dnsPolicy Default (or ClusterFirst, without a cluster DNS)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
 		return err
 	}
@@ -87,6 +92,9 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	logMaxSize, err := resource.ParseQuantity(f.logMaxSize)
 	if err != nil || logMaxSize.Sign() <= 0 {
 		return &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
+	}
+	if f.cgroupDriver != "cgroupfs" && f.cgroupDriver != "systemd" {
+		return &usageError{fmt.Sprintf("--cgroup-driver must be cgroupfs or systemd, not %q", f.cgroupDriver)}
 	}
 	if f.logMaxFiles < 2 {
 		return &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
@@ -148,11 +156,14 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Runtime:        client,
 		Source:         src,
 		Log:            log,
-		PodLogsDir:     f.podLogsDir,
 		SyncFrequency:  f.syncFrequency,
 		BackoffInitial: f.backoffInitial,
 		BackoffMax:     f.backoffMax,
-		NodeIP:         nodeIP(),
+		Node: runtime.Node{
+			Name: f.node, HostIP: host.IP(), PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
+			AppArmor: host.AppArmor(), CgroupDriver: f.cgroupDriver, DNS: host.DNS(f.resolvConf),
+			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
+		},
 		OnSync:         metrics.ObserveSync,
 		LogMaxSize:     logMaxSize.Value(),
 		LogMaxFiles:    f.logMaxFiles,
@@ -235,21 +246,6 @@ func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
 	take("container-log-max-size", c.ContainerLogMaxSize > 0, func() { f.logMaxSize = fmt.Sprint(c.ContainerLogMaxSize) })
 	take("container-log-max-files", c.ContainerLogMaxFiles > 0, func() { f.logMaxFiles = c.ContainerLogMaxFiles })
 	return nil
-}
-
-// nodeIP is the first global unicast address of the host, shown as the IP
-// of hostNetwork pods.
-func nodeIP() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	return ""
 }
 
 func newLogger(w io.Writer, format string, verbosity int) (*slog.Logger, error) {

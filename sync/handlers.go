@@ -1,0 +1,175 @@
+package sync
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// handlerTarget is where a hook or probe acts: the container (for exec) and
+// the host of the pod's network with the container's named ports.
+type handlerTarget struct {
+	containerID string
+	host        string
+	ports       []corev1.ContainerPort
+}
+
+// probeHost is where network probes and hooks go: 127.0.0.1 for hostNetwork
+// pods, else the pod's IP.
+func probeHost(pod *corev1.Pod, podIP string) string {
+	if pod.Spec.HostNetwork || podIP == "" {
+		return "127.0.0.1"
+	}
+	return podIP
+}
+
+// runHandler runs a lifecycle hook and returns why it failed.
+func (l *Loop) runHandler(ctx context.Context, h *corev1.LifecycleHandler, t handlerTarget, timeout time.Duration) error {
+	switch {
+	case h.Exec != nil:
+		return l.execCheck(ctx, t.containerID, h.Exec.Command, timeout)
+	case h.HTTPGet != nil:
+		return httpCheck(ctx, h.HTTPGet, t, timeout)
+	case h.TCPSocket != nil:
+		return tcpCheck(ctx, h.TCPSocket, t, timeout)
+	case h.Sleep != nil:
+		select {
+		case <-time.After(time.Duration(h.Sleep.Seconds) * time.Second):
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	return errors.New("hook has no action")
+}
+
+// execCheck runs cmd in the container; exit code 0 is success.
+func (l *Loop) execCheck(ctx context.Context, id string, cmd []string, timeout time.Duration) error {
+	code, out, err := l.rt.ExecSync(ctx, id, cmd, timeout)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("command %q exited with %d: %.200s", cmd, code, out)
+	}
+	return nil
+}
+
+// resolvePort turns a port number or a container port name into a number.
+func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error) {
+	if p.Type == intstr.Int {
+		return p.IntValue(), nil
+	}
+	for _, cp := range ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	if n, err := strconv.Atoi(p.StrVal); err == nil {
+		return n, nil
+	}
+	return 0, fmt.Errorf("no container port named %q", p.StrVal)
+}
+
+// httpCheck does an HTTP GET as the kubelet's prober does: status 200-399
+// is success; HTTPS certificates are not verified.
+func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, timeout time.Duration) error {
+	port, err := resolvePort(g.Port, t.ports)
+	if err != nil {
+		return err
+	}
+	host := t.host
+	if g.Host != "" {
+		host = g.Host
+	}
+	scheme := "http"
+	if g.Scheme == corev1.URISchemeHTTPS {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: g.Path}
+	if p, err := url.Parse(g.Path); err == nil {
+		u.Path, u.RawQuery = p.Path, p.RawQuery
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "bosun-probe")
+	for _, h := range g.HTTPHeaders {
+		if h.Name == "Host" {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Add(h.Name, h.Value)
+	}
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
+		DisableKeepAlives: true,
+		Proxy:             nil,
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("HTTP probe failed with statuscode: %d: %.200s", resp.StatusCode, body)
+	}
+	return nil
+}
+
+// tcpCheck opens a TCP connection.
+func tcpCheck(ctx context.Context, s *corev1.TCPSocketAction, t handlerTarget, timeout time.Duration) error {
+	port, err := resolvePort(s.Port, t.ports)
+	if err != nil {
+		return err
+	}
+	host := t.host
+	if s.Host != "" {
+		host = s.Host
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// grpcCheck asks the gRPC health service; SERVING is success.
+func grpcCheck(ctx context.Context, g *corev1.GRPCAction, t handlerTarget, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := grpc.NewClient(net.JoinHostPort(t.host, strconv.Itoa(int(g.Port))), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	service := ""
+	if g.Service != nil {
+		service = *g.Service
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		return fmt.Errorf("gRPC health check: %w", err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("gRPC health check: service %q is %s", service, resp.GetStatus())
+	}
+	return nil
+}
