@@ -190,4 +190,3 @@ func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg 
 	}
 	return img, nil
 }
-

@@ -164,9 +164,9 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			AppArmor: host.AppArmor(), CgroupDriver: f.cgroupDriver, DNS: host.DNS(f.resolvConf),
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
 		},
-		OnSync:         metrics.ObserveSync,
-		LogMaxSize:     logMaxSize.Value(),
-		LogMaxFiles:    f.logMaxFiles,
+		OnSync:      metrics.ObserveSync,
+		LogMaxSize:  logMaxSize.Value(),
+		LogMaxFiles: f.logMaxFiles,
 		OnFirstSync: func() {
 			if err := notifier.Notify("READY=1"); err != nil {
 				log.Warn("systemd notify", "err", err)
