@@ -45,6 +45,8 @@ spec:
     - {containerPort: 53, protocol: UDP}
 `
 
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
 var testNode = Node{Name: "node1", HostIP: "192.0.2.1", PodLogsDir: "/var/log/pods", RootDir: "/var/lib/bosun", CgroupDriver: "cgroupfs", CPUs: 2, MemoryBytes: 1 << 30}
 
 func TestSandboxConfig(t *testing.T) {

@@ -41,6 +41,8 @@ type fakeRuntime struct {
 	// execs records each exec as "container:cmd".
 	execResult map[string]int32
 	execs      []string
+	// stopped lists the names of running containers stopped, in order.
+	stopped []string
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {
@@ -225,6 +227,9 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ int64) error
 	defer f.mu.Unlock()
 	if err := f.call("StopContainer"); err != nil {
 		return err
+	}
+	if c := f.containers[id]; c != nil && c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
+		f.stopped = append(f.stopped, c.Metadata.Name)
 	}
 	f.stop(id, 137)
 	return nil

@@ -72,7 +72,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
 	fs.StringVar(&f.apiSocket, "api-socket", defaultAPISocket, "unix socket of bosun's API for the CLI (empty: none)")
 	fs.StringVar(&f.apiSocketGroup, "api-socket-group", "", "group allowed to use the API socket (default: root only)")
-	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file: staticPodPath, fileCheckFrequency, syncFrequency, containerRuntimeEndpoint, podLogsDir, containerLogMaxSize and containerLogMaxFiles are honoured; flags win")
+	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file: staticPodPath, fileCheckFrequency, syncFrequency, containerRuntimeEndpoint, podLogsDir, containerLogMaxSize, containerLogMaxFiles, cgroupDriver and resolvConf are honoured; flags win")
 	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "address of /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:10290", "address of Prometheus /metrics (empty: off)")
 	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address")
@@ -245,6 +245,8 @@ func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
 	take("sync-frequency", c.SyncFrequency > 0, func() { f.syncFrequency = c.SyncFrequency })
 	take("container-log-max-size", c.ContainerLogMaxSize > 0, func() { f.logMaxSize = fmt.Sprint(c.ContainerLogMaxSize) })
 	take("container-log-max-files", c.ContainerLogMaxFiles > 0, func() { f.logMaxFiles = c.ContainerLogMaxFiles })
+	take("cgroup-driver", c.CgroupDriver != "", func() { f.cgroupDriver = c.CgroupDriver })
+	take("resolv-conf", c.ResolvConf != "", func() { f.resolvConf = c.ResolvConf })
 	return nil
 }
 

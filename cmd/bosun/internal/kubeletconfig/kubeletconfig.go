@@ -21,6 +21,8 @@ type Config struct {
 	SyncFrequency            time.Duration
 	ContainerLogMaxSize      int64
 	ContainerLogMaxFiles     int
+	CgroupDriver             string
+	ResolvConf               string
 }
 
 type file struct {
@@ -33,6 +35,8 @@ type file struct {
 	SyncFrequency            string `json:"syncFrequency"`
 	ContainerLogMaxSize      string `json:"containerLogMaxSize"`
 	ContainerLogMaxFiles     int    `json:"containerLogMaxFiles"`
+	CgroupDriver             string `json:"cgroupDriver"`
+	ResolvConf               string `json:"resolvConf"`
 }
 
 // Load reads path. Errors name the file and the field.
@@ -49,7 +53,7 @@ func Load(path string) (Config, error) {
 		return Config{}, fmt.Errorf("config %s: want kind KubeletConfiguration of apiVersion kubelet.config.k8s.io/v1beta1, got %q %q", path, f.Kind, f.APIVersion)
 	}
 	c := Config{StaticPodPath: f.StaticPodPath, ContainerRuntimeEndpoint: f.ContainerRuntimeEndpoint, PodLogsDir: f.PodLogsDir,
-		ContainerLogMaxFiles: f.ContainerLogMaxFiles}
+		ContainerLogMaxFiles: f.ContainerLogMaxFiles, CgroupDriver: f.CgroupDriver, ResolvConf: f.ResolvConf}
 	for _, d := range []struct {
 		field string
 		in    string

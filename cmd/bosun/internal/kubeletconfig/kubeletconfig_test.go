@@ -28,13 +28,15 @@ podLogsDir: /var/log/pods
 containerLogMaxSize: 20Mi
 containerLogMaxFiles: 3
 cgroupDriver: systemd
+resolvConf: /run/systemd/resolve/resolv.conf
 authentication: {anonymous: {enabled: false}}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{StaticPodPath: "/etc/kubernetes/manifests", FileCheckFrequency: 5 * time.Second, SyncFrequency: time.Minute,
-		ContainerRuntimeEndpoint: "unix:///run/containerd/containerd.sock", PodLogsDir: "/var/log/pods", ContainerLogMaxSize: 20 << 20, ContainerLogMaxFiles: 3}
+		ContainerRuntimeEndpoint: "unix:///run/containerd/containerd.sock", PodLogsDir: "/var/log/pods", ContainerLogMaxSize: 20 << 20, ContainerLogMaxFiles: 3,
+		CgroupDriver: "systemd", ResolvConf: "/run/systemd/resolve/resolv.conf"}
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

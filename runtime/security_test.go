@@ -1,0 +1,109 @@
+package runtime
+
+import (
+	"strings"
+	"testing"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+const securityPod = `apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  SPEC
+  containers:
+  - name: main
+    image: busybox:1.36
+    CONTAINER
+`
+
+func secConfigs(t *testing.T, spec, container string) (*runtimeapi.PodSandboxConfig, *runtimeapi.ContainerConfig) {
+	t.Helper()
+	y := strings.Replace(strings.Replace(securityPod, "SPEC", spec, 1), "CONTAINER", container, 1)
+	sp := staticPod(t, y)
+	return SandboxConfig(sp, 0, testNode, t0), ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 0, testNode, ContainerExtras{})
+}
+
+func TestSecurityTranslation(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		spec, container string
+		check           func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext)
+	}{
+		{"a plain pod gets RuntimeDefault seccomp and the default masked paths", "hostNetwork: false", "imagePullPolicy: Never",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if c.Seccomp.ProfileType != runtimeapi.SecurityProfile_RuntimeDefault || c.SeccompProfilePath != "runtime/default" ||
+					sb.Linux.SecurityContext.Seccomp.ProfileType != runtimeapi.SecurityProfile_RuntimeDefault {
+					t.Errorf("seccomp %v %q", c.Seccomp, c.SeccompProfilePath)
+				}
+				if len(c.MaskedPaths) == 0 || len(c.ReadonlyPaths) == 0 || c.NoNewPrivs || c.Privileged {
+					t.Errorf("context %v", c)
+				}
+			}},
+		{"a privileged container is unconfined and its sandbox privileged", "hostNetwork: true", "securityContext: {privileged: true}",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if !c.Privileged || c.Seccomp.ProfileType != runtimeapi.SecurityProfile_Unconfined || len(c.MaskedPaths) != 0 || !sb.Linux.SecurityContext.Privileged {
+					t.Errorf("context %v", c)
+				}
+			}},
+		{"no privilege escalation sets no_new_privs; capabilities and users pass through", "securityContext: {runAsUser: 5, runAsGroup: 6, fsGroup: 7}",
+			"securityContext: {allowPrivilegeEscalation: false, runAsUser: 8, capabilities: {add: [net_admin], drop: [ALL]}, readOnlyRootFilesystem: true}",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if !c.NoNewPrivs || c.RunAsUser.GetValue() != 8 || c.RunAsGroup.GetValue() != 6 || !c.ReadonlyRootfs ||
+					c.Capabilities.AddCapabilities[0] != "NET_ADMIN" || c.Capabilities.DropCapabilities[0] != "ALL" || c.SupplementalGroups[0] != 7 {
+					t.Errorf("context %v", c)
+				}
+				if sb.Linux.SecurityContext.RunAsUser.GetValue() != 5 {
+					t.Errorf("sandbox user %v", sb.Linux.SecurityContext.RunAsUser)
+				}
+			}},
+		{"a Localhost seccomp profile lives below the root dir", "securityContext: {seccompProfile: {type: Localhost, localhostProfile: audit.json}}", "imagePullPolicy: Never",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if c.Seccomp.LocalhostRef != "/var/lib/bosun/seccomp/audit.json" {
+					t.Errorf("seccomp %v", c.Seccomp)
+				}
+			}},
+		{"hostPID and hostIPC use the node's namespaces", "hostPID: true\n  hostIPC: true", "imagePullPolicy: Never",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				ns := c.NamespaceOptions
+				if ns.Pid != runtimeapi.NamespaceMode_NODE || ns.Ipc != runtimeapi.NamespaceMode_NODE {
+					t.Errorf("namespaces %v", ns)
+				}
+			}},
+		{"shareProcessNamespace puts containers in the pod's PID namespace", "shareProcessNamespace: true", "imagePullPolicy: Never",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if c.NamespaceOptions.Pid != runtimeapi.NamespaceMode_POD {
+					t.Errorf("pid namespace %v", c.NamespaceOptions.Pid)
+				}
+			}},
+		{"sysctls go to the sandbox", "securityContext: {sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: \"0\"}]}", "imagePullPolicy: Never",
+			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
+				if sb.Linux.Sysctls["net.ipv4.ip_unprivileged_port_start"] != "0" {
+					t.Errorf("sysctls %v", sb.Linux.Sysctls)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb, c := secConfigs(t, tc.spec, tc.container)
+			tc.check(t, sb, c.Linux.SecurityContext)
+		})
+	}
+}
+
+func TestDNSConfig(t *testing.T) {
+	host := &runtimeapi.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"corp"}}
+	sp := staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsConfig: {searches: [extra], options: [{name: ndots, value: \"2\"}]}", 1), "CONTAINER", "imagePullPolicy: Never", 1))
+	got := DNSConfig(sp.Pod, host)
+	if strings.Join(got.Servers, ",") != "192.0.2.53" || strings.Join(got.Searches, ",") != "corp,extra" || strings.Join(got.Options, ",") != "ndots:2" {
+		t.Errorf("ClusterFirst with dnsConfig: %v", got)
+	}
+	sp = staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsPolicy: None\n  dnsConfig: {nameservers: [1.1.1.1]}", 1), "CONTAINER", "imagePullPolicy: Never", 1))
+	if got := DNSConfig(sp.Pod, host); strings.Join(got.Servers, ",") != "1.1.1.1" || len(got.Searches) != 0 {
+		t.Errorf("None: %v", got)
+	}
+	sp = staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsPolicy: Default", 1), "CONTAINER", "imagePullPolicy: Never", 1))
+	if got := DNSConfig(sp.Pod, host); got != nil {
+		t.Errorf("Default without dnsConfig: %v, want nil (the runtime copies the host's)", got)
+	}
+}
