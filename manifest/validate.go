@@ -31,6 +31,9 @@ func Validate(pod *corev1.Pod, node string) error {
 	default:
 		p.add("spec.restartPolicy", "unsupported value %q: must be Always, OnFailure or Never", s.RestartPolicy)
 	}
+	if d := s.ActiveDeadlineSeconds; d != nil && *d < 1 {
+		p.add("spec.activeDeadlineSeconds", "must be >= 1, not %d", *d)
+	}
 	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		p.add("spec.terminationGracePeriodSeconds", "must be >= 0, not %d", *g)
 	}

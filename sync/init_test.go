@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const initPod = `apiVersion: v1
@@ -97,4 +98,22 @@ func TestFailedInitContainer(t *testing.T) {
 			t.Errorf("status %s %s", st.Phase, st.Reason)
 		}
 	})
+}
+
+func TestActiveDeadlineStopsThePodForGood(t *testing.T) {
+	y := strings.Replace(podYAML("d", "Always", "x", "main"), "spec:\n", "spec:\n  activeDeadlineSeconds: 60\n", 1)
+	h := newHarness(t, load(t, "/m/d.yaml", y))
+	h.sync()
+	h.mustRun("d-node1/main")
+	if next := h.sync(); !next.Equal(h.clock.Now().Add(60 * time.Second)) {
+		t.Errorf("next wake %v, want the deadline", next)
+	}
+	h.clock.Add(61 * time.Second)
+	h.settle()
+	if len(h.rt.running()) != 0 {
+		t.Errorf("running %v past the deadline", h.runningNames())
+	}
+	if st := h.status("default/d-node1"); st.Phase != "Failed" || st.Reason != "DeadlineExceeded" {
+		t.Errorf("status %s %s", st.Phase, st.Reason)
+	}
 }

@@ -352,6 +352,14 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		sandboxCfg = runtime.SandboxConfig(p.desired, p.sandbox.attempt(), l.cfg.Node, l.clk.Now())
 	}
 	var errs []error
+	if len(p.stop) > 0 {
+		l.log.Info("pod ran past its activeDeadlineSeconds; stopping it", "pod", p.key)
+		l.event(Event{Type: EventContainerKilled, Pod: p.key, Message: "DeadlineExceeded: the pod ran past its activeDeadlineSeconds"})
+		end := time.Now().Add(time.Duration(gracePeriodOf(p.desired.Pod)) * time.Second)
+		if err := l.stopContainers(ctx, p.key, p.stop, podIP, end); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, id := range p.startCreated {
 		if err := l.rt.StartContainer(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))

@@ -30,6 +30,9 @@ type podPlan struct {
 	removes []string
 	// wait is the earliest time a backoff ends, zero if none.
 	wait time.Time
+	// stop lists running containers to stop because the pod ran past its
+	// activeDeadlineSeconds; nothing is started then.
+	stop []*observedContainer
 	// initFailed is set when an init container failed under restartPolicy
 	// Never: the pod stays failed.
 	initFailed bool
@@ -44,7 +47,7 @@ type containerStart struct {
 
 // empty reports whether the plan does nothing now.
 func (p *podPlan) empty() bool {
-	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0
+	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 && len(p.stop) == 0
 }
 
 // readyFunc tells when container key may restart after an instance that ran
@@ -112,8 +115,29 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		return p
 	}
 	p.sandbox = current
+	if end, ok := deadline(desired, current); ok {
+		if !now.Before(end) {
+			for _, c := range current.containers {
+				if !c.exited() {
+					p.stop = append(p.stop, c)
+				}
+			}
+			return p // DeadlineExceeded: the pod stays failed
+		}
+		p.wait = end
+	}
 	planContainers(&p, desired, current, ready, now)
 	return p
+}
+
+// deadline is when a pod's activeDeadlineSeconds ends, counted from its
+// sandbox's creation.
+func deadline(desired *manifest.StaticPod, s *observedSandbox) (time.Time, bool) {
+	d := desired.Pod.Spec.ActiveDeadlineSeconds
+	if d == nil || s == nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, s.sb.GetCreatedAt()).Add(time.Duration(*d) * time.Second), true
 }
 
 // restartCounts returns the highest restart count per container name of a

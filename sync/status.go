@@ -182,6 +182,10 @@ func podStatus(in statusInput) PodStatus {
 	app := cs[len(spec.InitContainers):]
 	st.Phase = phaseOf(app, spec.RestartPolicy)
 	st.Reason = summarize(app, st.SyncError, sb != nil)
+	if end, ok := deadline(in.desired, sb); ok && !in.now.Before(end) {
+		st.Phase, st.Reason = "Failed", "DeadlineExceeded"
+		return st
+	}
 	switch {
 	case initFailed:
 		st.Phase, st.Reason = "Failed", "Init:Error"
