@@ -286,19 +286,6 @@ func (c *Client) PullImage(ctx context.Context, image string, sandboxCfg *runtim
 	return mapError("PullImage "+image, err)
 }
 
-// ContainerEvents opens the runtime's container event stream. Runtimes that
-// do not serve it (containerd 1.6) fail the first Recv with ErrUnimplemented.
-func (c *Client) ContainerEvents(ctx context.Context) (func() error, error) {
-	s, err := c.rt.GetContainerEvents(ctx, &runtimeapi.GetEventsRequest{})
-	if err != nil {
-		return nil, mapError("GetContainerEvents", err)
-	}
-	return func() error {
-		_, err := s.Recv()
-		return mapError("GetContainerEvents", err)
-	}, nil
-}
-
 func ignoreNotFound(err error) error {
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -44,6 +44,10 @@ func (l *Loop) watchRuntime(ctx context.Context) {
 	}
 }
 
+// eventFollowUps are the extra syncs after an event: the runtime may
+// publish an exit a moment before its CRI state shows it.
+var eventFollowUps = []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, time.Second, 3 * time.Second}
+
 // followEvents reads the event stream until it fails.
 func (l *Loop) followEvents(ctx context.Context) error {
 	recv, err := l.rt.ContainerEvents(ctx)
@@ -55,5 +59,8 @@ func (l *Loop) followEvents(ctx context.Context) error {
 			return err
 		}
 		l.Wake()
+		for _, d := range eventFollowUps {
+			time.AfterFunc(d, l.Wake)
+		}
 	}
 }
