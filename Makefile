@@ -25,6 +25,10 @@ e2e: ## end-to-end tests of the built binary against a private containerd (root)
 
 test: unit e2e ## unit and e2e tests: the README's test command
 
+bench: ## benchmark against a private containerd (root, ~3 min): bench/results.{json,txt}
+	hack/containerd.sh install
+	$(GO) test -tags bench -count=1 -run TestBench -v -timeout 30m ./e2e/
+
 demo: ## run bosun with examples/ on a private containerd (root)
 	hack/demo.sh
 

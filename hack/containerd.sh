@@ -73,6 +73,16 @@ JSON
 	exit 1
 }
 
+# stop_daemon ends the containerd of DIR: SIGTERM, then SIGKILL after 10 s.
+stop_daemon() {
+	[ -f "$1/containerd.pid" ] || return 0
+	local pid
+	pid=$(cat "$1/containerd.pid")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
 stop() {
 	local dir=$1
 	[ -d "$dir" ] || return 0
@@ -91,14 +101,8 @@ stop() {
 			sleep 0.1
 		done
 	fi
-	if [ -f "$dir/containerd.pid" ]; then
-		local pid
-		pid=$(cat "$dir/containerd.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-		rm -f "$dir/containerd.pid"
-	fi
+	stop_daemon "$dir"
+	rm -f "$dir/containerd.pid"
 	pkill -9 -f -- "-address $sock" 2>/dev/null || true
 	# Unmount what the runtime left below DIR, deepest first.
 	{ grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
@@ -111,13 +115,7 @@ stop() {
 restart() {
 	local dir=$1
 	dir=$(cd "$dir" && pwd)
-	if [ -f "$dir/containerd.pid" ]; then
-		local pid
-		pid=$(cat "$dir/containerd.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
+	stop_daemon "$dir"
 	start "$dir"
 }
 

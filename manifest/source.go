@@ -85,7 +85,7 @@ func NewSource(cfg SourceConfig) *Source {
 		cfg.Period = 20 * time.Second
 	}
 	if cfg.Settle <= 0 {
-		cfg.Settle = 20 * time.Millisecond
+		cfg.Settle = 5 * time.Millisecond
 	}
 	if cfg.WriteQuiet <= 0 {
 		cfg.WriteQuiet = 150 * time.Millisecond

@@ -46,7 +46,8 @@ func (l *Loop) watchRuntime(ctx context.Context) {
 
 // eventFollowUps are the extra syncs after an event: the runtime may
 // publish an exit a moment before its CRI state shows it.
-var eventFollowUps = []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, time.Second, 3 * time.Second}
+var eventFollowUps = []time.Duration{2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, time.Second, 3 * time.Second}
 
 // followEvents reads the event stream until it fails.
 func (l *Loop) followEvents(ctx context.Context) error {

@@ -24,7 +24,9 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason strin
 	deadline := time.Now()
 	var first, last []*observedContainer
 	for _, c := range s.containers {
-		if c.exited() {
+		// StopPodSandbox kills what is left at once: a container with no
+		// grace period and no preStop hook needs no call of its own.
+		if c.exited() || (runtime.GracePeriodOf(c.c.GetAnnotations()) == 0 && c.c.GetAnnotations()[runtime.AnnotationPreStopHandler] == "") {
 			continue
 		}
 		if c.c.GetAnnotations()[runtime.AnnotationContainerKind] == "sidecar" {

@@ -66,7 +66,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "period of the full relist of the runtime")
 	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
 	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
-	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 20*time.Millisecond, "quiet time after a file event before the directory is read")
+	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 5*time.Millisecond, "quiet time after a file event before the directory is read")
 	fs.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
