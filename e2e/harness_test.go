@@ -69,6 +69,8 @@ func newEnv(t *testing.T, flags ...string) *env {
 		apiSock: filepath.Join(base, "run", "bosun.sock"),
 		runFlags: append([]string{
 			"--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s",
+			// Relist every second, so "nothing happened after N relists" is quick to see.
+			"--sync-frequency=1s",
 		}, flags...),
 	}
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {

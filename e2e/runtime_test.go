@@ -70,3 +70,29 @@ spec:
 		t.Errorf("page %q, want the pod's hostname %q", body, "net\n")
 	}
 }
+
+func TestExitsAreSeenThroughEventsWithoutRelisting(t *testing.T) {
+	// No periodic relist for a minute: only runtime events can make bosun
+	// see the exits in time.
+	e := newEnv(t, "--sync-frequency=60s", "--crash-loop-backoff-initial=100ms", "--crash-loop-backoff-max=100ms")
+	e.startBosun()
+	e.write("blink.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: blink
+spec:
+  hostNetwork: true
+  containers:
+  - name: main
+    image: %s
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "sleep 0.2; exit 1"]
+`, busybox))
+	eventually(t, 15*time.Second, "three restarts seen through events", func() bool {
+		c := e.pod("blink").container("main")
+		return c != nil && c.Metadata.Attempt >= 3
+	})
+	if !strings.Contains(e.log(), "following containerd's task exit events") && !strings.Contains(e.log(), "GetContainerEvents") {
+		t.Log("the runtime serves the CRI event stream")
+	}
+}
