@@ -376,7 +376,7 @@ func TestBench(t *testing.T) {
 	time.Sleep(idle)
 	cpu1, rss := procStat(pid)
 	calls1, lists1 := scrapeCalls(), lists()
-	cpuPct := 100 * cpu1.Seconds() - 100*cpu0.Seconds()
+	cpuPct := 100*cpu1.Seconds() - 100*cpu0.Seconds()
 	cpuPct /= idle.Seconds()
 	callsPerMin := (calls1 - calls0) * 60 / idle.Seconds()
 	res.Idle = map[string]any{"pods": 30, "seconds": idle.Seconds(), "cpu_percent_of_one_core": cpuPct, "max_rss_mib": float64(rss) / 1024,

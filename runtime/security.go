@@ -144,7 +144,8 @@ func sandboxSecurity(pod *corev1.Pod, rootDir string) *runtimeapi.LinuxSandboxSe
 		sc.SupplementalGroups = supplementalGroups(psc)
 		seccomp = psc.SeccompProfile
 	}
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, seccomp, sc.Privileged)
+	// Older runtimes read only the deprecated string field: send both.
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, seccomp, sc.Privileged) //nolint:staticcheck // see above
 	return sc
 }
 
@@ -176,9 +177,10 @@ func containerSecurity(pod *corev1.Pod, c *corev1.Container, rootDir string, hos
 			sc.NoNewPrivs = true
 		}
 	}
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, e.seccomp, sc.Privileged)
+	// Older runtimes read only the deprecated string fields: send both.
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, e.seccomp, sc.Privileged) //nolint:staticcheck // see above
 	if !sc.Privileged {
-		sc.Apparmor, sc.ApparmorProfile = appArmorProfile(e.appArmor, hostHasAppArmor)
+		sc.Apparmor, sc.ApparmorProfile = appArmorProfile(e.appArmor, hostHasAppArmor) //nolint:staticcheck // see above
 	}
 	unmasked := csc != nil && csc.ProcMount != nil && *csc.ProcMount == corev1.UnmaskedProcMount
 	if !sc.Privileged && !unmasked {

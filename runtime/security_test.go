@@ -33,9 +33,10 @@ func TestSecurityTranslation(t *testing.T) {
 	}{
 		{"a plain pod gets RuntimeDefault seccomp and the default masked paths", "hostNetwork: false", "imagePullPolicy: Never",
 			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
-				if c.Seccomp.ProfileType != runtimeapi.SecurityProfile_RuntimeDefault || c.SeccompProfilePath != "runtime/default" ||
+				//nolint:staticcheck // the deprecated field is sent for older runtimes
+				if c.Seccomp.ProfileType != runtimeapi.SecurityProfile_RuntimeDefault || c.GetSeccompProfilePath() != "runtime/default" ||
 					sb.Linux.SecurityContext.Seccomp.ProfileType != runtimeapi.SecurityProfile_RuntimeDefault {
-					t.Errorf("seccomp %v %q", c.Seccomp, c.SeccompProfilePath)
+					t.Errorf("seccomp %v", c.Seccomp)
 				}
 				if len(c.MaskedPaths) == 0 || len(c.ReadonlyPaths) == 0 || c.NoNewPrivs || c.Privileged {
 					t.Errorf("context %v", c)

@@ -32,7 +32,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 	}
 	ip := ""
 	if !sp.Pod.Spec.HostNetwork && sp.Pod.Spec.DNSPolicy == corev1.DNSClusterFirst {
-		l.reportOnce(slog.LevelWarn, "dns:"+sp.Key(), fmt.Sprintf("pod %s: dnsPolicy ClusterFirst without a cluster DNS: the pod uses the host's resolvers (Default)", sp.Key()))
+		l.reportOnce(ctx, slog.LevelWarn, "dns:"+sp.Key(), fmt.Sprintf("pod %s: dnsPolicy ClusterFirst without a cluster DNS: the pod uses the host's resolvers (Default)", sp.Key()))
 	}
 	if !sp.Pod.Spec.HostNetwork {
 		if st, err := l.rt.PodSandboxStatus(ctx, id); err == nil {

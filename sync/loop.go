@@ -242,7 +242,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	}
 	l.runtimeUp()
 	l.sourceState(snap)
-	desired := l.desiredSet(snap, observed)
+	desired := l.desiredSet(ctx, snap, observed)
 	l.lookUpIPs(ctx, desired, observed)
 	l.prober.sync(ctx, desired, observed)
 	keys := make([]string, 0, len(desired)+len(observed))
@@ -381,7 +381,7 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 // desiredSet maps pod keys to the static pod that should run. When two files
 // name the same pod, the one already running wins, else the lexically first;
 // the conflict is logged once.
-func (l *Loop) desiredSet(snap manifest.Snapshot, observed map[string]*observedPod) map[string]*manifest.StaticPod {
+func (l *Loop) desiredSet(ctx context.Context, snap manifest.Snapshot, observed map[string]*observedPod) map[string]*manifest.StaticPod {
 	out := map[string]*manifest.StaticPod{}
 	for _, sp := range snap.Pods { // sorted by file
 		key := sp.Key()
@@ -396,7 +396,7 @@ func (l *Loop) desiredSet(snap manifest.Snapshot, observed map[string]*observedP
 		}
 		out[key] = winner
 		msg := fmt.Sprintf("manifest %s: pod %s is already defined by %s; ignored", loser.File, key, winner.File)
-		if l.reportOnce(slog.LevelError, loser.File, msg) {
+		if l.reportOnce(ctx, slog.LevelError, loser.File, msg) {
 			l.event(Event{Type: EventManifestConflict, Pod: key, File: loser.File, Message: msg})
 		}
 	}
@@ -436,14 +436,14 @@ func (l *Loop) protected(snap manifest.Snapshot, obs *observedPod) bool {
 
 // reportOnce logs msg at level unless it was the last message logged for
 // key, and reports whether it did.
-func (l *Loop) reportOnce(level slog.Level, key, msg string) bool {
+func (l *Loop) reportOnce(ctx context.Context, level slog.Level, key, msg string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.reported[key] == msg {
 		return false
 	}
 	l.reported[key] = msg
-	l.log.Log(context.Background(), level, msg)
+	l.log.Log(ctx, level, msg)
 	return true
 }
 

@@ -171,17 +171,16 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		}
 	}
 	// restartAt plans a restart of an exited container, or a wake-up when
-	// its backoff ends; it reports whether it started one.
-	restartAt := func(c *corev1.Container, latest *observedContainer) bool {
+	// its backoff ends.
+	restartAt := func(c *corev1.Container, latest *observedContainer) {
 		at := ready(desired.UID+"/"+c.Name, latest.startedAt(), latest.finishedAt(), latest.restartCount)
 		if at.After(now) {
 			if p.wait.IsZero() || at.Before(p.wait) {
 				p.wait = at
 			}
-			return false
+			return
 		}
 		p.starts = append(p.starts, containerStart{spec: c, restartCount: latest.restartCount + 1, restart: true})
-		return true
 	}
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
