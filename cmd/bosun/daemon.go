@@ -116,8 +116,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	var loop *sync.Loop
-	metrics := endpoints.NewMetrics(stateOf(&loop), version)
+	metrics := endpoints.NewMetrics(version)
 	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI))
 	if err != nil {
 		return err
@@ -137,12 +136,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer os.Remove(f.apiSocket)
 	}
 
-	serveHTTP, err := endpoints.Listen(endpoints.Config{HealthzAddr: f.healthzAddr, MetricsAddr: f.metricsAddr,
-		Profiling: f.profiling, State: stateOf(&loop), Metrics: metrics, Log: log})
-	if err != nil {
-		return err
-	}
 	notifier := systemd.FromEnv()
+	var loop *sync.Loop
 	src := manifest.NewSource(manifest.SourceConfig{
 		Dir:           f.manifestPath,
 		Node:          f.node,
@@ -173,6 +168,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 		},
 	})
+	metrics.Watch(loop)
+	serveHTTP, err := endpoints.Listen(endpoints.Config{HealthzAddr: f.healthzAddr, MetricsAddr: f.metricsAddr,
+		Profiling: f.profiling, State: loop, Metrics: metrics, Log: log})
+	if err != nil {
+		return err
+	}
 	src.Scan() // so the first sync already knows the manifests
 
 	var wg stdsync.WaitGroup
@@ -199,27 +200,6 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log.Info("bosun stopped; pods keep running")
 	return err
 }
-
-// loopState lets the endpoints read the loop, which is made after them.
-type loopState struct{ loop **sync.Loop }
-
-func stateOf(l **sync.Loop) loopState { return loopState{l} }
-
-func (s loopState) Pods() []sync.PodStatus {
-	if *s.loop == nil {
-		return nil
-	}
-	return (*s.loop).Pods()
-}
-
-func (s loopState) Manifests() []sync.ManifestStatus {
-	if *s.loop == nil {
-		return nil
-	}
-	return (*s.loop).Manifests()
-}
-
-func (s loopState) Ready() bool { return *s.loop != nil && (*s.loop).Ready() }
 
 // applyConfig takes the honoured fields of --config for every flag not
 // given on the command line.

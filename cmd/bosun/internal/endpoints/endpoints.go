@@ -34,8 +34,8 @@ type Metrics struct {
 	cri      *prometheus.HistogramVec
 }
 
-// NewMetrics registers bosun's metrics; state is read at each scrape.
-func NewMetrics(state State, version string) *Metrics {
+// NewMetrics registers bosun's metrics; Watch adds those read from the loop.
+func NewMetrics(version string) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		sync: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -52,9 +52,15 @@ func NewMetrics(state State, version string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.sync, m.cri, build, &stateCollector{state: state},
+	m.registry.MustRegister(m.sync, m.cri, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// Watch adds the metrics read from state at each scrape (pods by phase,
+// restarts, manifest errors, backoff, runtime up).
+func (m *Metrics) Watch(state State) {
+	m.registry.MustRegister(&stateCollector{state: state})
 }
 
 // ObserveSync records the duration of one sync.
