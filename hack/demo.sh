@@ -52,9 +52,13 @@ for _ in $(seq 1 100); do
 		echo "  \$ curl http://127.0.0.1:18080/"
 		echo "  $page"
 		echo
+		echo "  \$ bin/bosun ps"
+		bin/bosun ps | sed 's/^/  /'
+		echo
 		echo "bosun's log ($DEMO/bosun.log):"
 		sed 's/^/  /' "$DEMO/bosun.log"
 		echo
+		echo "more: bin/bosun inspect hello, bin/bosun logs hello -f, bin/bosun events -f, curl 127.0.0.1:10290/metrics"
 		echo "container logs: $DEMO/logs"
 		echo "manifests:      $DEMO/manifests (edit, add or delete files and watch bosun follow)"
 		echo "stop the demo:  make demo-stop"
