@@ -8,7 +8,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
 
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: help build unit e2e test bench demo demo-stop lint fmt vet verify generate clean
+.PHONY: help build unit e2e e2e-containerd2 test bench demo demo-stop lint fmt vet verify generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,19 @@ e2e: ## end-to-end tests of the built binary against a private containerd (root)
 	hack/containerd.sh install
 	$(GO) test -count=1 -v -timeout 12m ./e2e/
 
-test: unit e2e ## unit and e2e tests: the README's test command
+CONTAINERD2_VERSION := v2.4.2
+CONTAINERD2_BIN := $(CURDIR)/bin/containerd-$(CONTAINERD2_VERSION)
+
+$(CONTAINERD2_BIN)/containerd:
+	GOBIN=$(CONTAINERD2_BIN) GOFLAGS=-mod=mod $(GO) install -tags "no_btrfs no_zfs no_devmapper" \
+		github.com/containerd/containerd/v2/cmd/containerd@$(CONTAINERD2_VERSION) \
+		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$(CONTAINERD2_VERSION)
+
+e2e-containerd2: $(CONTAINERD2_BIN)/containerd ## the e2e tests again against containerd 2.x (built from the Go module proxy)
+	hack/containerd.sh install
+	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 12m ./e2e/
+
+test: unit e2e e2e-containerd2 ## unit tests, then e2e against Debian's containerd 1.6 and containerd 2.x
 
 bench: ## benchmark against a private containerd (root, ~3 min): bench/results.{json,txt}
 	hack/containerd.sh install

@@ -9,6 +9,11 @@
 set -euo pipefail
 
 PAUSE_IMAGE=${PAUSE_IMAGE:-registry.k8s.io/pause:3.10}
+# CONTAINERD_BIN, if set, is a directory with another containerd (and its
+# shim) to run instead of Debian's, e.g. a containerd 2.x built with go install.
+if [ -n "${CONTAINERD_BIN:-}" ]; then
+	export PATH="$CONTAINERD_BIN:$PATH"
+fi
 
 install() {
 	local missing=()
@@ -38,13 +43,18 @@ start() {
 		return 0
 	fi
 	containerd config default >"$dir/config.toml.default"
+	# containerd 1.x writes "key = \"value\"" (sandbox_image, bin_dir); 2.x
+	# writes 'value' (pinned sandbox image, bin_dirs). Both are edited.
 	sed -e 's|restrict_oom_score_adj = false|restrict_oom_score_adj = true|' \
 		-e "s|sandbox_image = \".*\"|sandbox_image = \"$PAUSE_IMAGE\"|" \
+		-e "s|sandbox = '.*'|sandbox = '$PAUSE_IMAGE'|" \
 		-e 's|bin_dir = "/opt/cni/bin"|bin_dir = "/usr/lib/cni"|' \
+		-e "s|bin_dirs = \['/opt/cni/bin'\]|bin_dirs = ['/usr/lib/cni']|" \
 		-e "s|conf_dir = \"/etc/cni/net.d\"|conf_dir = \"$dir/cni\"|" \
+		-e "s|conf_dir = '/etc/cni/net.d'|conf_dir = '$dir/cni'|" \
 		-e 's|SystemdCgroup = true|SystemdCgroup = false|' \
 		"$dir/config.toml.default" >"$dir/config.toml"
-	for want in 'restrict_oom_score_adj = true' "sandbox_image = \"$PAUSE_IMAGE\"" 'bin_dir = "/usr/lib/cni"' "conf_dir = \"$dir/cni\""; do
+	for want in 'restrict_oom_score_adj = true' "$PAUSE_IMAGE" '/usr/lib/cni' "$dir/cni"; do
 		grep -qF "$want" "$dir/config.toml" || { echo "containerd config: could not set $want" >&2; exit 1; }
 	done
 	cat >"$dir/cni/10-bosun-test.conflist" <<'JSON'
