@@ -264,11 +264,14 @@ spec:
 		rotated, _ = filepath.Glob(log + ".*")
 		return len(rotated) >= 2
 	})
-	// The runtime writes to the new file after a reopen.
-	fi1, err := os.Stat(log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The runtime writes to the new file after a reopen (between the rename
+	// and the reopen there is a moment without one).
+	var fi1 os.FileInfo
+	eventually(t, 10*time.Second, "the current log file", func() bool {
+		var err error
+		fi1, err = os.Stat(log)
+		return err == nil
+	})
 	eventually(t, 10*time.Second, "the current log growing", func() bool {
 		fi2, err := os.Stat(log)
 		return err == nil && (fi2.Size() > fi1.Size() || !os.SameFile(fi1, fi2))
