@@ -283,6 +283,12 @@ func (e *env) waitRunning(podName, name string) *runtimeapi.Container {
 		c = e.pod(podName).running(name)
 		return c != nil
 	})
+	// The runtime may show the container running a moment before bosun's
+	// StartContainer call returns: wait for bosun's word too, so that what
+	// bosun logs from now on is about what comes next.
+	eventually(e.t, 10*time.Second, "bosun's log of the start of "+c.Id, func() bool {
+		return strings.Contains(e.log(), "container="+name+" id="+c.Id)
+	})
 	return c
 }
 
