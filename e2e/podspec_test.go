@@ -80,7 +80,14 @@ func TestControlPlaneExampleRunsWithAllProbesPassing(t *testing.T) {
 		pods := e.psPods()
 		for _, n := range names {
 			p, ok := pods[e.podName(n)]
-			if !ok || len(p.Containers) != 1 || !p.Containers[0].Ready || len(p.Containers[0].Probes) < 2 {
+			if !ok || len(p.Containers) != 1 || !p.Containers[0].Ready {
+				return false
+			}
+			liveness := false
+			for _, pr := range p.Containers[0].Probes {
+				liveness = liveness || pr.Kind == "liveness"
+			}
+			if !liveness {
 				return false
 			}
 		}
