@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +117,38 @@ func TestActiveDeadlineStopsThePodForGood(t *testing.T) {
 	if st := h.status("default/d-node1"); st.Phase != "Failed" || st.Reason != "DeadlineExceeded" {
 		t.Errorf("status %s %s", st.Phase, st.Reason)
 	}
+}
+
+func TestSidecarStartupProbeGatesTheNextInitContainer(t *testing.T) {
+	y := strings.Replace(strings.Replace(initPod, "POLICY", "Always", 1),
+		`  - {name: side, image: "busybox:1.36", restartPolicy: Always}`,
+		`  - name: side
+    image: "busybox:1.36"
+    restartPolicy: Always
+    startupProbe: {exec: {command: [ready]}, periodSeconds: 1, failureThreshold: 100}`, 1)
+	h := newHarness(t, load(t, "/m/i.yaml", y))
+	h.clock.now = time.Now() // probes run on real time
+	h.rt.execResult = map[string]int32{"side": 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	step := func() {
+		h.loop.SyncOnce(ctx)
+		h.loop.Wait()
+	}
+	step()
+	h.rt.exit(h.mustRun("i-node1/first").Id, 0)
+	step() // side starts
+	step() // its startup probe worker starts, and fails
+	time.Sleep(1500 * time.Millisecond)
+	step()
+	if got := h.runningNames(); !slices.Equal(got, []string{"side"}) {
+		t.Fatalf("running %v: the next init container must wait for the sidecar's startup probe", got)
+	}
+	h.rt.mu.Lock()
+	h.rt.execResult["side"] = 0
+	h.rt.mu.Unlock()
+	eventually(t, func() bool {
+		step()
+		return slices.Contains(h.runningNames(), "second")
+	})
 }

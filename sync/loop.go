@@ -280,7 +280,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			later(pe.retry)
 			continue
 		}
-		p := plan(key, desired[key], observed[key], protected, l.backoff.readyAt, start)
+		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, now: start})
 		later(p.wait)
 		if p.empty() {
 			continue

@@ -54,9 +54,22 @@ func (p *podPlan) empty() bool {
 // from started to finished, having been restarted restarts times before.
 type readyFunc func(key string, started, finished time.Time, restarts uint32) time.Time
 
+// startedFunc tells whether a running container has started: its startup
+// probe, if it has one, succeeded.
+type startedFunc func(containerID string, c *corev1.Container) bool
+
+// planEnv is what planning reads besides the pod: backoff, startup probes
+// and the time.
+type planEnv struct {
+	ready   readyFunc
+	started startedFunc
+	now     time.Time
+}
+
 // plan decides what to do for one pod key. desired is nil when no manifest
 // asks for the key; then the pod is removed unless protected.
-func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected bool, ready readyFunc, now time.Time) podPlan {
+func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected bool, env planEnv) podPlan {
+	now := env.now
 	p := podPlan{key: key, desired: desired}
 	var sandboxes []*observedSandbox
 	if obs != nil {
@@ -126,7 +139,7 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		}
 		p.wait = end
 	}
-	planContainers(&p, desired, current, ready, now)
+	planContainers(&p, desired, current, env)
 	return p
 }
 
@@ -158,7 +171,8 @@ func restartCounts(s *observedSandbox) map[string]uint32 {
 // planContainers fills the container part of a plan for a ready sandbox:
 // init containers one at a time and in order (sidecars among them start and
 // stay), then the app containers.
-func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, ready readyFunc, now time.Time) {
+func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, env planEnv) {
+	ready, now := env.ready, env.now
 	byName := map[string][]*observedContainer{}
 	for _, c := range s.containers { // sorted by restart count, newest first
 		byName[c.name()] = append(byName[c.name()], c)
@@ -203,7 +217,9 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 			p.startCreated = append(p.startCreated, instances[0].c.Id)
 			blocked = true
 		case !instances[0].exited():
-			blocked = !sidecar // a running sidecar lets the next one start
+			// A running sidecar lets the next one start once its startup
+			// probe (if any) succeeded.
+			blocked = !sidecar || !env.started(instances[0].c.Id, c)
 		case !sidecar && instances[0].exitCode() == 0:
 			// done
 		case !sidecar && spec.RestartPolicy == corev1.RestartPolicyNever:

@@ -83,6 +83,8 @@ func (pr *prober) sync(ctx context.Context, desired map[string]*manifest.StaticP
 }
 
 func (pr *prober) ensure(ctx context.Context, id, kind string, sp *manifest.StaticPod, c *corev1.Container, p *corev1.Probe, oc *observedContainer, sandboxID string) {
+	// The loop's lock is never taken under the prober's.
+	target := handlerTarget{containerID: oc.c.Id, host: probeHost(sp.Pod, pr.l.podIP(sandboxID)), ports: c.Ports}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if _, ok := pr.workers[id]; ok {
@@ -91,9 +93,7 @@ func (pr *prober) ensure(ctx context.Context, id, kind string, sp *manifest.Stat
 	wctx, cancel := context.WithCancel(ctx)
 	w := &probeWorker{kind: kind, cancel: cancel, result: ProbeResult{Kind: kind}}
 	pr.workers[id] = w
-	started := time.Unix(0, oc.c.GetCreatedAt())
-	target := handlerTarget{containerID: oc.c.Id, host: probeHost(sp.Pod, pr.l.podIP(sandboxID)), ports: c.Ports}
-	go pr.run(wctx, w, sp, c, p, target, started)
+	go pr.run(wctx, w, sp, c, p, target, time.Unix(0, oc.c.GetCreatedAt()))
 }
 
 // result returns the verdict of a container's probe and whether it has one.
