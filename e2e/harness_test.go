@@ -113,6 +113,8 @@ func (e *env) startBosun() {
 	}, e.runFlags...)
 	cmd := exec.Command(bosunBin, args...)
 	cmd.Env = append(os.Environ(), e.extraEnv...)
+	// A test binary that dies (a -timeout panic) takes its bosun with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
