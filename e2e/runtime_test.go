@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 func TestContainerdRestartLeavesPodsRunning(t *testing.T) {
@@ -92,4 +95,37 @@ spec:
 		c := e.pod("blink").container("main")
 		return c != nil && c.Metadata.Attempt >= 3
 	})
+}
+
+func TestForeignPodsAreNeverTouched(t *testing.T) {
+	ctx := t.Context()
+	name := randomName("foreign")
+	cfg := &runtimeapi.PodSandboxConfig{
+		Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Namespace: "default", Uid: name},
+		LogDirectory: t.TempDir(),
+		Labels:       map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": "default"},
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}},
+	}
+	sb, err := cri.RunPodSandbox(ctx, cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cri.StopPodSandbox(context.Background(), sb)
+		_ = cri.RemovePodSandbox(context.Background(), sb)
+	})
+	e := newEnv(t)
+	e.startBosun()
+	mark := len(e.log())
+	e.write("mine.yaml", sleeperPod("mine", "Always"))
+	e.waitRunning("mine", "main")
+	e.waitRelists(mark, 3)
+	sbs, err := cri.ListPodSandbox(ctx, map[string]string{"io.kubernetes.pod.name": name})
+	if err != nil || len(sbs) != 1 || sbs[0].State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Fatalf("the sandbox without bosun's label was touched: %v %v", sbs, err)
+	}
+	if strings.Contains(e.logSince(mark), sb) {
+		t.Errorf("bosun acted on the foreign sandbox %s", sb)
+	}
 }
