@@ -44,6 +44,17 @@ func dialAPI(ctx context.Context, socket string) (bosunv1.BosunClient, func(), e
 	return c, func() { conn.Close() }, nil
 }
 
+// getPod asks the bosun at socket for one pod.
+func getPod(ctx context.Context, socket, name string) (*bosunv1.Pod, error) {
+	c, closeConn, err := dialAPI(ctx, socket)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn()
+	p, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: name})
+	return p, apiError(err)
+}
+
 // apiError turns a gRPC error into the server's message.
 func apiError(err error) error {
 	if err == nil {

@@ -27,14 +27,9 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *output != "" && *output != "json" && *output != "yaml" {
 		return &usageError{fmt.Sprintf("-o must be json or yaml, not %q", *output)}
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	p, err := getPod(ctx, *socket, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	defer closeConn()
-	p, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: fs.Arg(0)})
-	if err != nil {
-		return apiError(err)
 	}
 	if *output != "" {
 		return writeMessage(stdout, p, *output)

@@ -34,14 +34,9 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() != 1 {
 		return &usageError{"logs needs one POD"}
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	p, err := getPod(ctx, *socket, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	defer closeConn()
-	p, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: fs.Arg(0)})
-	if err != nil {
-		return apiError(err)
 	}
 	cs, err := pickContainer(p, *container)
 	if err != nil {
