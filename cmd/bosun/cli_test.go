@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCLI(args ...string) (string, string, error) {
@@ -96,5 +98,39 @@ func TestCommands(t *testing.T) {
 	}
 	if _, errOut, err := runCLI("run", "--no-such-flag"); err == nil || exitCode(err) != 2 || !strings.Contains(errOut, "bosun run --help") {
 		t.Errorf("unknown flag: %v %q", err, errOut)
+	}
+}
+
+func TestConfigFileFillsFlagsNotGiven(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "kubelet.yaml")
+	if err := os.WriteFile(cfg, []byte(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+staticPodPath: /from/config/manifests
+podLogsDir: /from/config/logs
+fileCheckFrequency: 7s
+syncFrequency: 2m
+containerLogMaxFiles: 3
+cgroupDriver: systemd
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	f := daemonFlags{}
+	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "")
+	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "")
+	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "")
+	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "")
+	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "")
+	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "")
+	fs.StringVar(&f.config, "config", "", "")
+	if err := fs.Parse([]string{"--config", cfg, "--pod-logs-dir", "/from/flag/logs"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyConfig(fs, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.manifestPath != "/from/config/manifests" || f.podLogsDir != "/from/flag/logs" || f.fileCheck != 7*time.Second ||
+		f.syncFrequency != 2*time.Minute || f.logMaxFiles != 3 || f.cgroupDriver != "systemd" {
+		t.Errorf("flags after --config: %+v (the command line must win)", f)
 	}
 }
