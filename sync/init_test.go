@@ -152,3 +152,32 @@ func TestSidecarStartupProbeGatesTheNextInitContainer(t *testing.T) {
 		return slices.Contains(h.runningNames(), "second")
 	})
 }
+
+func TestRestartCountsContinueInANewSandboxAfterInit(t *testing.T) {
+	h := newHarness(t, load(t, "/m/i.yaml", strings.Replace(initPod, "POLICY", "Always", 1)))
+	h.sync()
+	h.rt.exit(h.mustRun("i-node1/first").Id, 0)
+	h.sync()
+	h.sync()
+	h.rt.exit(h.mustRun("i-node1/second").Id, 0)
+	h.sync()
+	h.rt.exit(h.mustRun("i-node1/main").Id, 1)
+	h.sync() // main restarted: count 1
+	if c := h.mustRun("i-node1/main"); c.Metadata.Attempt != 1 {
+		t.Fatalf("main attempt %d", c.Metadata.Attempt)
+	}
+	for id := range h.rt.sandboxes {
+		h.rt.killSandbox(id)
+	}
+	h.sync() // new sandbox, init again
+	for _, name := range []string{"first", "side", "second"} {
+		if name != "side" {
+			h.rt.exit(h.mustRun("i-node1/"+name).Id, 0)
+		}
+		h.sync()
+	}
+	h.settle()
+	if c := h.mustRun("i-node1/main"); c.Metadata.Attempt != 2 {
+		t.Errorf("main in the new sandbox has attempt %d, want 2 (the count goes on)", c.Metadata.Attempt)
+	}
+}

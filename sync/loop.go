@@ -77,6 +77,9 @@ type Loop struct {
 	synced   bool
 	rtDown   bool
 	srcDown  bool
+	// carried holds, per "uid/container", the restart count a dead sandbox
+	// left, which its replacement continues.
+	carried map[string]uint32
 	// ips caches the IP of each pod-network sandbox.
 	ips         map[string]string
 	lastAttempt time.Time
@@ -131,9 +134,17 @@ func New(cfg Config) *Loop {
 		podErr:      map[string]podError{},
 		reported:    map[string]string{},
 		ips:         map[string]string{},
+		carried:     map[string]uint32{},
 	}
 	l.prober = newProber(l)
 	return l
+}
+
+// carriedCount reads a restart count carried over from a dead sandbox; the
+// caller holds l.mu.
+func (l *Loop) carriedCount(uid, name string) (uint32, bool) {
+	rc, ok := l.carried[uid+"/"+name]
+	return rc, ok
 }
 
 // History returns the loop's event history.
@@ -280,7 +291,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			later(pe.retry)
 			continue
 		}
-		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, now: start})
+		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, carried: l.carriedCount, now: start})
 		later(p.wait)
 		if p.empty() {
 			continue
@@ -347,6 +358,11 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		if err != nil {
 			return err
 		}
+		l.mu.Lock()
+		for name, rc := range p.carried {
+			l.carried[p.desired.UID+"/"+name] = rc
+		}
+		l.mu.Unlock()
 	} else if p.sandbox != nil {
 		sandboxID, podIP = p.sandbox.sb.Id, l.podIP(p.sandbox.sb.Id)
 		sandboxCfg = runtime.SandboxConfig(p.desired, p.sandbox.attempt(), l.cfg.Node, l.clk.Now())

@@ -33,6 +33,9 @@ type podPlan struct {
 	// stop lists running containers to stop because the pod ran past its
 	// activeDeadlineSeconds; nothing is started then.
 	stop []*observedContainer
+	// carried holds the restart counts of the dead sandbox a new one
+	// replaces, for the containers started in later syncs.
+	carried map[string]uint32
 	// initFailed is set when an init container failed under restartPolicy
 	// Never: the pod stays failed.
 	initFailed bool
@@ -58,12 +61,27 @@ type readyFunc func(key string, started, finished time.Time, restarts uint32) ti
 // probe, if it has one, succeeded.
 type startedFunc func(containerID string, c *corev1.Container) bool
 
-// planEnv is what planning reads besides the pod: backoff, startup probes
-// and the time.
+// planEnv is what planning reads besides the pod: backoff, startup probes,
+// restart counts carried over from dead sandboxes, and the time.
 type planEnv struct {
 	ready   readyFunc
 	started startedFunc
+	// carried is the last restart count of a container of a dead sandbox
+	// of pod uid; the first instance in the new sandbox continues it.
+	carried func(uid, name string) (uint32, bool)
 	now     time.Time
+}
+
+// nextCount is the restart count of a container's first instance in a
+// sandbox: 0, or one more than in the dead sandbox it replaces.
+func (e planEnv) nextCount(uid, name string) uint32 {
+	if e.carried == nil {
+		return 0
+	}
+	if rc, ok := e.carried(uid, name); ok {
+		return rc + 1
+	}
+	return 0
 }
 
 // plan decides what to do for one pod key. desired is nil when no manifest
@@ -111,6 +129,7 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 			p.attempt = maxAttempt + 1
 		}
 		carried := restartCounts(dead)
+		p.carried = carried
 		first := desired.Pod.Spec.Containers
 		if len(desired.Pod.Spec.InitContainers) > 0 {
 			// A new sandbox runs its init containers again; the first one
@@ -211,7 +230,7 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		blocked := false
 		switch {
 		case len(instances) == 0:
-			p.starts = append(p.starts, containerStart{spec: c})
+			p.starts = append(p.starts, containerStart{spec: c, restartCount: env.nextCount(desired.UID, c.Name)})
 			blocked = true
 		case instances[0].c.GetState() == runtimeapi.ContainerState_CONTAINER_CREATED:
 			p.startCreated = append(p.startCreated, instances[0].c.Id)
@@ -238,7 +257,7 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		instances := byName[c.Name]
 		delete(byName, c.Name)
 		if len(instances) == 0 {
-			p.starts = append(p.starts, containerStart{spec: c})
+			p.starts = append(p.starts, containerStart{spec: c, restartCount: env.nextCount(desired.UID, c.Name)})
 			continue
 		}
 		latest := instances[0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -51,6 +52,13 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason strin
 	}
 	l.mu.Lock()
 	l.backoff.forget(s.uid() + "/")
+	if reason != "sandbox died" {
+		for k := range l.carried {
+			if strings.HasPrefix(k, s.uid()+"/") {
+				delete(l.carried, k)
+			}
+		}
+	}
 	l.mu.Unlock()
 	if reason != "sandbox died" {
 		l.removePodDir(s.uid())
