@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -34,7 +32,6 @@ type Client struct {
 	rt       runtimeapi.RuntimeServiceClient
 	img      runtimeapi.ImageServiceClient
 	log      *slog.Logger
-	calls    sync.Map // method name -> *atomic.Int64
 	observe  func(method, code string, d time.Duration)
 }
 
@@ -140,21 +137,10 @@ func (c *Client) Check(ctx context.Context) (Info, error) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Calls returns how many CRI calls were made per method since Dial.
-func (c *Client) Calls() map[string]int64 {
-	out := map[string]int64{}
-	c.calls.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
-
-// instrument logs and counts every unary CRI call with its duration.
+// instrument logs every unary CRI call with its duration and reports it to
+// the observer (metrics).
 func (c *Client) instrument(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	name := method[strings.LastIndex(method, "/")+1:]
-	n, _ := c.calls.LoadOrStore(name, new(atomic.Int64))
-	n.(*atomic.Int64).Add(1)
 	start := time.Now()
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	d, code := time.Since(start), status.Code(err).String()

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	stdsync "sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -101,7 +103,14 @@ func TestDialChecksVersionAndStatus(t *testing.T) {
 func TestGRPCCodesBecomeSentinels(t *testing.T) {
 	ctx := context.Background()
 	f := &fakeCRI{apiVersion: "v1", runtimeReady: true}
-	c, _, err := Dial(ctx, serve(t, f, true), discard)
+	calls := map[string]int{}
+	var mu stdsync.Mutex
+	observe := func(method, code string, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[method+" "+code]++
+	}
+	c, _, err := Dial(ctx, serve(t, f, true), discard, WithObserver(observe))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +134,10 @@ func TestGRPCCodesBecomeSentinels(t *testing.T) {
 	if _, err := c.ListPodSandbox(ctx, nil); err == nil || err.Error() != "ListPodSandbox: disk full" {
 		t.Errorf("internal error: %v", err)
 	}
-	if n := c.Calls()["ListPodSandbox"]; n != 6 {
-		t.Errorf("ListPodSandbox counted %d times, want 6", n)
+	mu.Lock()
+	defer mu.Unlock()
+	if n := calls["ListPodSandbox Internal"] + calls["ListPodSandbox NotFound"] + calls["ListPodSandbox Unavailable"] +
+		calls["ListPodSandbox DeadlineExceeded"] + calls["ListPodSandbox Unimplemented"] + calls["ListPodSandbox AlreadyExists"]; n != 6 {
+		t.Errorf("ListPodSandbox observed %d times by code (%v), want 6", n, calls)
 	}
 }

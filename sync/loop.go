@@ -85,7 +85,6 @@ type Loop struct {
 	lastAttempt time.Time
 	status      []PodStatus
 	manifests   []ManifestStatus
-	lastSync    time.Time
 }
 
 type podError struct {
@@ -184,13 +183,6 @@ func (l *Loop) Alive(d time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return !l.lastAttempt.IsZero() && l.clk.Now().Sub(l.lastAttempt) <= d
-}
-
-// LastSync is when the last sync that reached the runtime ended.
-func (l *Loop) LastSync() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lastSync
 }
 
 // Wake asks for a sync soon. It never blocks.
@@ -301,9 +293,8 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		go l.apply(ctx, p)
 	}
 	l.status = status
-	l.lastSync = l.clk.Now()
 	if l.cfg.OnSync != nil {
-		l.cfg.OnSync(l.lastSync.Sub(start))
+		l.cfg.OnSync(l.clk.Now().Sub(start))
 	}
 	if !l.synced {
 		l.synced = true
