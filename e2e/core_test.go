@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,8 +50,13 @@ spec:
 `, name, busybox, port, greeting, port)
 }
 
-// sleeperPod runs one container that sleeps, with the given restart policy.
-func sleeperPod(name, policy string) string {
+// onePod is a hostNetwork pod of one busybox container, "main", that runs
+// command, with a restart policy and a grace period.
+func onePod(name, policy string, grace int, command ...string) string {
+	quoted := make([]string, len(command))
+	for i, c := range command {
+		quoted[i] = strconv.Quote(c)
+	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -58,13 +64,18 @@ metadata:
 spec:
   hostNetwork: true
   restartPolicy: %s
-  terminationGracePeriodSeconds: 1
+  terminationGracePeriodSeconds: %d
   containers:
   - name: main
     image: %s
-    imagePullPolicy: Never
-    command: ["sleep", "3600"]
-`, name, policy, busybox)
+    imagePullPolicy: IfNotPresent
+    command: [%s]
+`, name, policy, grace, busybox, strings.Join(quoted, ", "))
+}
+
+// sleeperPod runs one container that sleeps, with the given restart policy.
+func sleeperPod(name, policy string) string {
+	return onePod(name, policy, 1, "sleep", "3600")
 }
 
 func TestStartupErrorsNameTheEndpoint(t *testing.T) {
@@ -371,18 +382,7 @@ func TestBosunRestartAdoptsPods(t *testing.T) {
 	e.startBosun()
 	e.write("keep.yaml", sleeperPod("keep", "Always"))
 	e.write("gone.yaml", sleeperPod("gone", "Always"))
-	e.write("crash.yaml", fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: crash
-spec:
-  hostNetwork: true
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "sleep 0.5; exit 1"]
-`, busybox))
+	e.write("crash.yaml", onePod("crash", "Always", 30, "sh", "-c", "sleep 0.5; exit 1"))
 	keep := e.waitRunning("keep", "main")
 	e.waitRunning("gone", "main")
 	eventually(t, 30*time.Second, "the crashing container restarted", func() bool {

@@ -243,19 +243,8 @@ func TestSystemdNotifyReadyAndWatchdog(t *testing.T) {
 func TestChattyContainerLogIsRotated(t *testing.T) {
 	e := newEnv(t, "--container-log-max-size=64Ki", "--container-log-max-files=3")
 	e.startBosun()
-	e.write("chatty.yaml", fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: chatty
-spec:
-  hostNetwork: true
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i of a chatty container that fills its log quickly; done"]
-`, busybox))
+	e.write("chatty.yaml", onePod("chatty", "Always", 1, "sh", "-c",
+		"i=0; while true; do i=$((i+1)); echo line $i of a chatty container that fills its log quickly; done"))
 	e.waitRunning("chatty", "main")
 	uid := e.pod("chatty").ready().Metadata.Uid
 	log := filepath.Join(e.logsDir, "default_"+e.podName("chatty")+"_"+uid, "main", "0.log")

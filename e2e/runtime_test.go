@@ -79,18 +79,7 @@ func TestExitsAreSeenThroughEventsWithoutRelisting(t *testing.T) {
 	// see the exits in time.
 	e := newEnv(t, "--sync-frequency=60s", "--crash-loop-backoff-initial=100ms", "--crash-loop-backoff-max=100ms")
 	e.startBosun()
-	e.write("blink.yaml", fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: blink
-spec:
-  hostNetwork: true
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: IfNotPresent
-    command: ["sh", "-c", "sleep 0.2; exit 1"]
-`, busybox))
+	e.write("blink.yaml", onePod("blink", "Always", 30, "sh", "-c", "sleep 0.2; exit 1"))
 	eventually(t, 15*time.Second, "three restarts seen through events", func() bool {
 		c := e.pod("blink").container("main")
 		return c != nil && c.Metadata.Attempt >= 3
