@@ -209,7 +209,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 			annotations[AnnotationPreStopHandler] = string(b)
 		}
 	}
-	env, vars := expandEnv(c.Env, func(src *corev1.EnvVarSource) string { return EnvSourceValue(sp, c, src, node, x.PodIP) })
+	env, vars := containerEnv(sp, c, node, x.PodIP)
 	resources := Resources(c.Resources)
 	resources.OomScoreAdj = criticalOOMScoreAdj
 	return &runtimeapi.ContainerConfig{
@@ -298,6 +298,18 @@ func milliCPUToShares(m int64) int64 {
 // hugePageSize turns "2Mi" into the cgroup's "2MB".
 func hugePageSize(s string) string {
 	return strings.TrimSuffix(s, "i") + "B"
+}
+
+// containerEnv is a container's CRI environment and its resolved variables.
+func containerEnv(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP string) ([]*runtimeapi.KeyValue, map[string]string) {
+	return expandEnv(c.Env, func(src *corev1.EnvVarSource) string { return EnvSourceValue(sp, c, src, node, podIP) })
+}
+
+// EnvVars is a container's environment as the container sees it, for
+// expanding $(VAR) elsewhere (subPathExpr).
+func EnvVars(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP string) map[string]string {
+	_, vars := containerEnv(sp, c, node, podIP)
+	return vars
 }
 
 // expandEnv resolves $(VAR) references in env values against the variables

@@ -174,3 +174,21 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvVarsResolveValuesAndFieldRefs(t *testing.T) {
+	sp := staticPod(t, `apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: main
+    image: busybox:1.36
+    env:
+    - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: DIR, value: "logs/$(POD)"}
+`)
+	vars := EnvVars(sp, &sp.Pod.Spec.Containers[0], testNode, "10.0.0.5")
+	if vars["POD"] != "web-node1" || vars["DIR"] != "logs/web-node1" {
+		t.Errorf("vars %v", vars)
+	}
+}

@@ -46,8 +46,7 @@ func (l *Loop) prepareMounts(sp *manifest.StaticPod, c *corev1.Container, restar
 		}
 		if sub := vm.SubPath; sub != "" || vm.SubPathExpr != "" {
 			if vm.SubPathExpr != "" {
-				_, vars := envVars(sp, c, l.cfg.Node, podIP)
-				sub = runtime.Expand(vm.SubPathExpr, vars)
+				sub = runtime.Expand(vm.SubPathExpr, runtime.EnvVars(sp, c, l.cfg.Node, podIP))
 			}
 			host = filepath.Join(host, filepath.Clean("/" + sub)[1:])
 			if _, err := os.Lstat(host); errors.Is(err, fs.ErrNotExist) {
@@ -337,14 +336,4 @@ func (l *Loop) removePodDir(uid string) {
 	if err := os.RemoveAll(dir); err != nil {
 		l.log.Warn("remove pod directory", "path", dir, "err", err)
 	}
-}
-
-// envVars resolves a container's environment (for subPathExpr).
-func envVars(sp *manifest.StaticPod, c *corev1.Container, node runtime.Node, podIP string) ([]*runtimeapi.KeyValue, map[string]string) {
-	cfg := runtime.ContainerConfig(sp, c, 0, node, runtime.ContainerExtras{PodIP: podIP})
-	vars := map[string]string{}
-	for _, kv := range cfg.Envs {
-		vars[kv.Key] = string(kv.Value)
-	}
-	return cfg.Envs, vars
 }
