@@ -1,6 +1,9 @@
 # bosun: see README.md. Every target works on a fresh Debian machine as root.
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
+# The approved toolchain (security fixes over the machine's Go 1.26.8); the go
+# command fetches it from the Go module proxy once.
+export GOTOOLCHAIN ?= go1.27.3
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)

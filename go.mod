@@ -2,6 +2,8 @@ module github.com/bosun-sh/bosun
 
 go 1.26.8
 
+toolchain go1.27.3
+
 require (
 	github.com/containerd/containerd/api v1.12.0
 	github.com/containerd/containerd/v2 v2.4.2

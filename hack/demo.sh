@@ -4,6 +4,7 @@
 #   hack/demo.sh        start (or restart) the demo and show the pod running
 #   hack/demo.sh stop   stop bosun, the demo's pods and its containerd
 set -euo pipefail
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 cd "$(dirname "$0")/.."
 DEMO=${BOSUN_DEMO_DIR:-/var/tmp/bosun-demo}
 SOCK="$DEMO/containerd/containerd.sock"

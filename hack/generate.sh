@@ -4,6 +4,7 @@
 #   hack/generate.sh          write the generated code into proto/
 #   hack/generate.sh verify   fail if the committed code is not current
 set -euo pipefail
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 cd "$(dirname "$0")/.."
 if ! command -v protoc >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
