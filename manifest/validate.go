@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,11 @@ import (
 )
 
 type problems []error
+
+// uuidForm is a UUID in its canonical text form, in either case. With a
+// DNS-1123 label it is what the API server takes for a UID set by hand, and
+// neither can hold a '/' or be "..", so a UID is safe as a path component.
+var uuidForm = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func (p *problems) add(field, format string, args ...any) {
 	*p = append(*p, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -91,6 +97,11 @@ func validateMeta(p *problems, pod *corev1.Pod, node string) {
 	for _, msg := range validation.IsDNS1123Label(pod.Namespace) {
 		p.add("metadata.namespace", "%q: %s", pod.Namespace, msg)
 	}
+	if uid := string(pod.UID); uid != "" && !uuidForm.MatchString(uid) {
+		for _, msg := range validation.IsDNS1123Label(uid) {
+			p.add("metadata.uid", "%q: must be a UUID or a DNS-1123 label (it names the pod's directories): %s", uid, msg)
+		}
+	}
 	for k, v := range pod.Labels {
 		for _, msg := range validation.IsQualifiedName(k) {
 			p.add("metadata.labels", "key %q: %s", k, msg)
@@ -141,20 +152,22 @@ func validateStaticRestrictions(p *problems, pod *corev1.Pod) {
 			p.add(f+".projected", "not allowed: %s", why)
 		}
 	}
-	for i := range s.Containers {
-		c := &s.Containers[i]
-		f := fmt.Sprintf("spec.containers[%d]", i)
-		for j, e := range c.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-				p.add(fmt.Sprintf("%s.env[%d].valueFrom.secretKeyRef", f, j), "not allowed: %s", why)
+	for _, list := range containerLists(s) {
+		for i := range list.cs {
+			c := &list.cs[i]
+			f := fmt.Sprintf("%s[%d]", list.path, i)
+			for j, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					p.add(fmt.Sprintf("%s.env[%d].valueFrom.secretKeyRef", f, j), "not allowed: %s", why)
+				}
+				if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+					p.add(fmt.Sprintf("%s.env[%d].valueFrom.configMapKeyRef", f, j), "not allowed: %s", why)
+				}
 			}
-			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
-				p.add(fmt.Sprintf("%s.env[%d].valueFrom.configMapKeyRef", f, j), "not allowed: %s", why)
-			}
-		}
-		for j, e := range c.EnvFrom {
-			if e.SecretRef != nil || e.ConfigMapRef != nil {
-				p.add(fmt.Sprintf("%s.envFrom[%d]", f, j), "not allowed: %s", why)
+			for j, e := range c.EnvFrom {
+				if e.SecretRef != nil || e.ConfigMapRef != nil {
+					p.add(fmt.Sprintf("%s.envFrom[%d]", f, j), "not allowed: %s", why)
+				}
 			}
 		}
 	}
