@@ -35,6 +35,9 @@ func decode(data []byte) (*corev1.Pod, *yaml3.Node, error) {
 	if hasSecondDocument(data) {
 		return nil, nil, errors.New("more than one YAML document: a manifest holds exactly one Pod")
 	}
+	if end, after := contentAfterEnd(data); after > 0 {
+		return nil, nil, &FieldError{Line: after, Msg: fmt.Sprintf("content after the YAML document end marker \"...\" (line %d): a manifest holds exactly one Pod", end)}
+	}
 	var root yaml3.Node
 	if err := yaml3.Unmarshal(data, &root); err != nil {
 		return nil, nil, cleanYAMLError(err)
@@ -86,6 +89,25 @@ func hasSecondDocument(data []byte) bool {
 		}
 	}
 	return false
+}
+
+// contentAfterEnd finds a YAML document end marker ("..." at the start of a
+// line) followed by more than comments, which a YAML decoder would drop
+// silently. It returns the lines of the marker and of that content, or zeros.
+func contentAfterEnd(data []byte) (end, after int) {
+	for i, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSuffix(l, "\r")
+		if end == 0 {
+			if l == "..." || strings.HasPrefix(l, "... ") || strings.HasPrefix(l, "...\t") {
+				end = i + 1
+			}
+			continue
+		}
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			return end, i + 1
+		}
+	}
+	return 0, 0
 }
 
 // stripComments drops full-line YAML comments, enough to tell an empty file.

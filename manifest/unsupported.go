@@ -46,10 +46,7 @@ func validateUnsupported(p *problems, pod *corev1.Pod) {
 			p.add(f, "volume %q: only hostPath, emptyDir and downwardAPI volumes are supported by bosun", v.Name)
 		}
 	}
-	for _, list := range []struct {
-		path string
-		cs   []corev1.Container
-	}{{"spec.initContainers", s.InitContainers}, {"spec.containers", s.Containers}} {
+	for _, list := range containerLists(s) {
 		for i := range list.cs {
 			c := &list.cs[i]
 			f := fmt.Sprintf("%s[%d]", list.path, i)
@@ -64,8 +61,25 @@ func validateUnsupported(p *problems, pod *corev1.Pod) {
 					p.add(f+cf.name, notYet)
 				}
 			}
+			for j, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.FileKeyRef != nil {
+					p.add(fmt.Sprintf("%s.env[%d].valueFrom.fileKeyRef", f, j), notYet)
+				}
+			}
 		}
 	}
+}
+
+// containerList is one list of containers of a pod spec and its field path.
+type containerList struct {
+	path string
+	cs   []corev1.Container
+}
+
+// containerLists are the container lists that rules about containers apply
+// to. Ephemeral containers are refused as a whole.
+func containerLists(s *corev1.PodSpec) []containerList {
+	return []containerList{{"spec.initContainers", s.InitContainers}, {"spec.containers", s.Containers}}
 }
 
 // staticForbidden reports whether a volume source is one that static pods

@@ -43,6 +43,8 @@ func validateEnvSource(p *problems, f, value string, src *corev1.EnvVarSource) {
 		p.add(f, "may not be set together with value")
 	}
 	switch {
+	case src.FieldRef == nil && src.ResourceFieldRef == nil && src.SecretKeyRef == nil && src.ConfigMapKeyRef == nil && src.FileKeyRef == nil:
+		p.add(f, "required: one of fieldRef and resourceFieldRef")
 	case src.FieldRef != nil:
 		if !validFieldPath(src.FieldRef.FieldPath) {
 			p.add(f+".fieldRef.fieldPath", "%q is not a supported field", src.FieldRef.FieldPath)
