@@ -342,30 +342,31 @@ func (s *Source) load(name string) bool {
 	return true
 }
 
-// ReadFile reads a manifest after checking that it is a regular file (or,
-// with allowSymlinks, a link to one) of at most MaxSize bytes, owned by root
-// or by bosun's own user, and not writable by group or others. It never
-// blocks on a FIFO or device. Its error is a *FileError.
+// ReadFile reads a manifest through one open file: it opens name once
+// (O_NOFOLLOW unless allowSymlinks, O_NONBLOCK so a FIFO or device never
+// blocks), checks the opened file itself (a regular file of at most MaxSize
+// bytes, owned by root or by bosun's own user, not writable by group or
+// others) and reads from it, so nothing can be swapped between the checks
+// and the read. With allowSymlinks, a file that resolves outside its own
+// directory also needs every directory from the one it is in up to / to be
+// owned by root (or bosun's user) and not writable by group or others,
+// sticky ones such as /tmp included. Its error is a *FileError.
 func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
 	fail := func(format string, args ...any) error {
 		return &FileError{File: name, Problems: []*FieldError{{Msg: fmt.Sprintf(format, args...)}}}
 	}
-	fi, err := os.Lstat(name)
-	if err != nil {
-		return nil, fail("%v", errors.Unwrap(err))
+	flags := os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
+	if !allowSymlinks {
+		flags |= syscall.O_NOFOLLOW
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		if !allowSymlinks {
-			return nil, fail("is a symbolic link; refused without --allow-symlinks")
-		}
-		if err := checkLinkDir(name); err != nil {
-			return nil, fail("%v", err)
-		}
-		fi, err = os.Stat(name)
-		if err != nil {
-			target, _ := os.Readlink(name)
-			return nil, fail("symbolic link to %s: %v", target, errors.Unwrap(err))
-		}
+	f, err := os.OpenFile(name, flags, 0)
+	if err != nil {
+		return nil, fail("%s", openProblem(name, allowSymlinks, err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fail("%v", err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fail("not a regular file (%s); refused", fi.Mode().Type())
@@ -376,11 +377,11 @@ func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
 	if err := checkOwner(fi); err != nil {
 		return nil, fail("%v", err)
 	}
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fail("%v", errors.Unwrap(err))
+	if allowSymlinks {
+		if err := checkTargetDirs(f, name); err != nil {
+			return nil, fail("%v", err)
+		}
 	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fail("%v", err)
@@ -391,20 +392,57 @@ func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
 	return data, nil
 }
 
-// checkLinkDir checks the directory a symbolic link points into.
-func checkLinkDir(name string) error {
-	target, err := filepath.EvalSymlinks(name)
-	if err != nil {
-		return nil // dangling: reported by the caller's Stat
+// openProblem says why name could not be opened. The Lstat here only words
+// the message; the decision was the open's.
+func openProblem(name string, allowSymlinks bool, err error) string {
+	fi, lerr := os.Lstat(name)
+	switch {
+	case lerr != nil:
+		return errors.Unwrap(err).Error()
+	case fi.Mode()&fs.ModeSymlink != 0 && !allowSymlinks:
+		return "is a symbolic link; refused without --allow-symlinks"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := os.Readlink(name)
+		return fmt.Sprintf("symbolic link to %s: %v", target, errors.Unwrap(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Sprintf("not a regular file (%s); refused", fi.Mode().Type())
 	}
-	fi, err := os.Stat(filepath.Dir(target))
+	return errors.Unwrap(err).Error()
+}
+
+// checkTargetDirs checks, for an opened manifest that resolved outside the
+// directory named by name (through a symbolic link), every directory from
+// the one the file is in up to /. The file's resolved path comes from the
+// open file itself (/proc/self/fd), not from resolving name again.
+func checkTargetDirs(f *os.File, name string) error {
+	conn, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	if err := checkOwner(fi); err != nil {
-		return fmt.Errorf("link target directory %s: %w", filepath.Dir(target), err)
+	var target string
+	var rerr error
+	if err := conn.Control(func(fd uintptr) { target, rerr = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)) }); err != nil {
+		return err
 	}
-	return nil
+	if rerr != nil {
+		return fmt.Errorf("resolve the opened file: %w", rerr)
+	}
+	dir := filepath.Dir(target)
+	if own, err := filepath.EvalSymlinks(filepath.Dir(name)); err == nil && own == dir {
+		return nil // in the directory the caller checked
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return fmt.Errorf("link target %s: %w", target, err)
+		}
+		if err := checkOwner(fi); err != nil {
+			return fmt.Errorf("link target %s: directory %s: %w", target, d, err)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // CheckDir checks that dir is a directory that only root (or bosun's user)
@@ -430,7 +468,7 @@ func checkOwner(fi fs.FileInfo) error {
 	if !ok {
 		return nil
 	}
-	mode := fi.Mode().Perm()
+	mode := st.Mode & 0o7777 // with the sticky bit: 1777 for /tmp
 	if mode&0o022 != 0 {
 		return fmt.Errorf("mode %04o is writable by group or others (owner uid %d); refused", mode, st.Uid)
 	}

@@ -205,7 +205,9 @@ func TestSymlinksWithAllowSymlinks(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	targets := filepath.Join(t.TempDir(), "targets")
+	// Link targets outside the manifest directory need safe directories up
+	// to /, which the sticky /tmp of t.TempDir is not.
+	targets := filepath.Join(safeTempDir(t), "targets")
 	if err := os.Mkdir(targets, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -226,5 +228,126 @@ func TestSymlinksWithAllowSymlinks(t *testing.T) {
 		if err := snap.Errors[filepath.Join(dir, link)]; err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", link, err, msg)
 		}
+	}
+}
+
+// safeTempDir returns a new directory below the package's own directory,
+// for link targets that need every directory up to / to be safe. It skips
+// the test when the checkout itself is not in such a place.
+func safeTempDir(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkOwner(fi); err != nil {
+			t.Skipf("the checkout is below an unsafe directory: %s: %v", d, err)
+		}
+		if d == "/" {
+			break
+		}
+	}
+	dir, err := os.MkdirTemp(wd, "_tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestSymlinkTargetsNeedSafeDirectoriesUpToRoot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	root := safeTempDir(t)
+	// Each target sits in a safe 0700 directory; what differs is its parent.
+	for name, mode := range map[string]os.FileMode{"ok": 0o755, "open": 0o777, "group": 0o775, "sticky": 0o777 | os.ModeSticky} {
+		parent := filepath.Join(root, name)
+		if err := os.Mkdir(parent, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(parent, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(filepath.Join(parent, "safe"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(parent, "safe", "t.yaml"), strings.Replace(base, "name: p", "name: "+name, 1), 0o600)
+		if err := os.Symlink(filepath.Join(parent, "safe", "t.yaml"), filepath.Join(dir, name+".yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSource(SourceConfig{Dir: dir, Node: testNode, AllowSymlinks: true})
+	s.Scan()
+	snap := s.Snapshot()
+	if got := podNames(snap); len(got) != 1 || got[0] != "ok-node1" {
+		t.Errorf("pods %v, want only the one whose directories are safe", got)
+	}
+	for name, mode := range map[string]string{"open": "0777", "group": "0775", "sticky": "1777"} {
+		want := "directory " + filepath.Join(root, name) + ": mode " + mode + " is writable by group or others"
+		if err := snap.Errors[filepath.Join(dir, name+".yaml")]; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+}
+
+// TestReadFileNeverReturnsASwappedInFile renames a world-writable file and a
+// safe one over the same name, over and over, while reading it: whatever
+// ReadFile returns must be the safe file's content, because the checks are
+// of the file it read, not of the name.
+func TestReadFileNeverReturnsASwappedInFile(t *testing.T) {
+	dir := t.TempDir()
+	good, evil := filepath.Join(dir, "good"), filepath.Join(dir, "evil")
+	writeFile(t, good, "good", 0o600)
+	writeFile(t, evil, "evil", 0o666)
+	name := filepath.Join(dir, "p.yaml")
+	stop := make(chan struct{})
+	swapped := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				swapped <- nil
+				return
+			default:
+			}
+			src := good
+			if i%2 == 1 {
+				src = evil
+			}
+			tmp := filepath.Join(dir, "tmp")
+			if err := os.Link(src, tmp); err != nil {
+				swapped <- err
+				return
+			}
+			if err := os.Rename(tmp, name); err != nil {
+				swapped <- err
+				return
+			}
+		}
+	}()
+	reads := 0
+	for range 5000 {
+		data, err := ReadFile(name, false)
+		if err == nil {
+			reads++
+			if string(data) != "good" {
+				close(stop)
+				t.Fatalf("ReadFile returned the world-writable file's content %q", data)
+			}
+		}
+	}
+	close(stop)
+	if err := <-swapped; err != nil {
+		t.Fatal(err)
+	}
+	if reads == 0 {
+		t.Fatal("no read succeeded")
 	}
 }
