@@ -8,10 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,11 +31,18 @@ type Snapshot struct {
 	Pods []*StaticPod
 	// Errors maps each file that does not load to its error.
 	Errors map[string]error
+	// Ignored maps each directory entry that is not read as a manifest
+	// (IgnoredReason) to why.
+	Ignored map[string]string
 }
 
 // SourceConfig configures a Source.
 type SourceConfig struct {
-	Dir           string
+	// Path is the manifest directory, or a single manifest file (the
+	// kubelet's --pod-manifest-path and staticPodPath may name either). A
+	// single file is read whatever its name, and watched through its
+	// directory, so that renaming a new version over it is seen.
+	Path          string
 	Node          string
 	AllowSymlinks bool
 	// Period is the full rescan period (the kubelet's fileCheckFrequency).
@@ -52,20 +59,33 @@ type SourceConfig struct {
 	Notify func()
 }
 
-// Source watches a manifest directory with fsnotify and a periodic rescan.
+// Source watches a manifest directory (or one manifest file) with fsnotify
+// and a periodic rescan.
 type Source struct {
 	cfg SourceConfig
 
 	mu        sync.Mutex
+	kind      pathKind
 	scanned   bool
 	available bool
 	dirErr    error
 	files     map[string]*fileState
 	// writing holds the time of the last in-place write of each file.
 	writing map[string]time.Time
-	// ignored holds the names already logged as ignored.
-	ignored map[string]bool
+	// ignored is the last scan's ignored entries, each logged once.
+	ignored map[string]string
 }
+
+// pathKind is what SourceConfig.Path names. It is known from the first scan
+// that finds the path and kept from then on, so that deleting a single
+// manifest file removes its pod like deleting a file of a directory does.
+type pathKind int
+
+const (
+	pathUnknown pathKind = iota
+	pathDir
+	pathFile
+)
 
 type fileState struct {
 	sum [32]byte
@@ -90,7 +110,7 @@ func NewSource(cfg SourceConfig) *Source {
 	if cfg.WriteQuiet <= 0 {
 		cfg.WriteQuiet = 150 * time.Millisecond
 	}
-	return &Source{cfg: cfg, files: map[string]*fileState{}, writing: map[string]time.Time{}, ignored: map[string]bool{}}
+	return &Source{cfg: cfg, files: map[string]*fileState{}, writing: map[string]time.Time{}}
 }
 
 // Snapshot returns the current desired set. Before the first scan it is
@@ -98,7 +118,7 @@ func NewSource(cfg SourceConfig) *Source {
 func (s *Source) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := Snapshot{Available: s.scanned && s.available, Err: s.dirErr, Errors: map[string]error{}}
+	snap := Snapshot{Available: s.scanned && s.available, Err: s.dirErr, Errors: map[string]error{}, Ignored: maps.Clone(s.ignored)}
 	if !s.scanned {
 		snap.Err = errors.New("manifest directory not read yet")
 	}
@@ -119,20 +139,25 @@ func (s *Source) Snapshot() Snapshot {
 	return snap
 }
 
-// Run watches the directory until ctx ends. It returns nil on cancellation.
+// Run watches the path until ctx ends. It returns nil on cancellation.
 func (s *Source) Run(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("manifest source %s: %w", s.cfg.Dir, err)
+		return fmt.Errorf("manifest source %s: %w", s.cfg.Path, err)
 	}
 	defer w.Close()
-	watching := false
+	watched := "" // what w watches, "" while nothing
 	rearm := func() {
-		if watching {
+		target := s.watchTarget()
+		if target == watched {
 			return
 		}
-		if err := w.Add(s.cfg.Dir); err == nil {
-			watching = true
+		if watched != "" {
+			_ = w.Remove(watched)
+			watched = ""
+		}
+		if err := w.Add(target); err == nil {
+			watched = target
 		}
 	}
 	rearm()
@@ -140,7 +165,7 @@ func (s *Source) Run(ctx context.Context) error {
 
 	period := time.NewTicker(s.cfg.Period)
 	defer period.Stop()
-	// While the directory is missing, look for it every second.
+	// While the path is missing, look for it every second.
 	retry := time.NewTicker(time.Second)
 	defer retry.Stop()
 	var settle, quiet <-chan time.Time
@@ -152,11 +177,14 @@ func (s *Source) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if ev.Name == s.cfg.Dir && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
-				watching = false
-				_ = w.Remove(s.cfg.Dir)
+			if ev.Name == watched && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+				_ = w.Remove(watched)
+				watched = ""
 			}
-			if ev.Op == fsnotify.Write && IsManifestName(filepath.Base(ev.Name)) {
+			if !s.concerns(ev.Name) {
+				continue
+			}
+			if ev.Op == fsnotify.Write && s.isManifest(ev.Name) {
 				s.markWriting(ev.Name)
 				quiet = time.After(s.cfg.WriteQuiet)
 				continue
@@ -168,7 +196,7 @@ func (s *Source) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			s.cfg.Log.Warn("manifest watch error", "dir", s.cfg.Dir, "err", err)
+			s.cfg.Log.Warn("manifest watch error", "dir", watched, "err", err)
 			settle = time.After(s.cfg.Settle)
 		case <-settle:
 			settle = nil
@@ -177,9 +205,9 @@ func (s *Source) Run(ctx context.Context) error {
 			quiet = nil
 			s.Scan()
 		case <-retry.C:
-			if !watching {
+			if watched == "" {
 				rearm()
-				if watching {
+				if watched != "" {
 					s.Scan()
 				}
 			} else if !s.isAvailable() {
@@ -190,6 +218,48 @@ func (s *Source) Run(ctx context.Context) error {
 			s.Scan()
 		}
 	}
+}
+
+// kindOfPath returns what the configured path names, looking once it exists.
+func (s *Source) kindOfPath() pathKind {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kind == pathUnknown {
+		if fi, err := os.Stat(s.cfg.Path); err == nil {
+			s.kind = pathDir
+			if !fi.IsDir() {
+				s.kind = pathFile
+			}
+		}
+	}
+	return s.kind
+}
+
+// watchTarget is the directory to watch: the path, or a single file's
+// directory (a file renamed over it is a new inode, which a watch of the
+// file itself would miss).
+func (s *Source) watchTarget() string {
+	if s.kindOfPath() == pathFile {
+		return filepath.Dir(s.cfg.Path)
+	}
+	return s.cfg.Path
+}
+
+// concerns reports whether an event's name matters: anything in a manifest
+// directory, only the file itself and its directory for a single file.
+func (s *Source) concerns(name string) bool {
+	if s.kindOfPath() == pathFile {
+		return name == s.cfg.Path || name == filepath.Dir(s.cfg.Path)
+	}
+	return true
+}
+
+// isManifest reports whether an event's name is a file read as a manifest.
+func (s *Source) isManifest(name string) bool {
+	if s.kindOfPath() == pathFile {
+		return name == s.cfg.Path
+	}
+	return IsManifestName(filepath.Base(name))
 }
 
 func (s *Source) markWriting(name string) {
@@ -227,31 +297,44 @@ func (s *Source) Scan() {
 }
 
 func (s *Source) scan() bool {
-	found, dirErr := s.listCandidates()
+	listing, dirErr := s.list()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	first := !s.scanned
 	s.scanned = true
 	if dirErr != nil {
 		if s.available || first || s.dirErr == nil || s.dirErr.Error() != dirErr.Error() {
-			s.cfg.Log.Error("manifest directory unavailable; running pods are kept", "dir", s.cfg.Dir, "err", dirErr)
+			s.cfg.Log.Error("manifest directory unavailable; running pods are kept", "dir", s.cfg.Path, "err", dirErr)
 		}
 		changed := s.available || first
-		s.available, s.dirErr = false, dirErr
+		s.available, s.dirErr, s.ignored = false, dirErr, nil
 		return changed
 	}
 	changed := !s.available || first
 	if !s.available && !first {
-		s.cfg.Log.Info("manifest directory available again", "dir", s.cfg.Dir)
+		s.cfg.Log.Info("manifest directory available again", "dir", s.cfg.Path)
 	}
 	s.available, s.dirErr = true, nil
+	for path, why := range listing.Ignored {
+		if s.ignored[path] != why {
+			s.cfg.Log.Debug("not read as a manifest", "file", path, "reason", why)
+		}
+	}
+	if !maps.Equal(s.ignored, listing.Ignored) {
+		s.ignored = listing.Ignored
+		changed = true
+	}
+	found := map[string]bool{}
+	for _, name := range listing.Files {
+		found[name] = true
+	}
 	for name := range s.files {
-		if _, ok := found[name]; !ok {
+		if !found[name] {
 			delete(s.files, name)
 			changed = true
 		}
 	}
-	for name := range found {
+	for _, name := range listing.Files {
 		if !s.stillWriting(name) && s.load(name) {
 			changed = true
 		}
@@ -259,48 +342,22 @@ func (s *Source) scan() bool {
 	return changed
 }
 
-// listCandidates returns the manifest files of the directory; other names
-// are ignored. An error means the directory itself cannot be used.
-func (s *Source) listCandidates() (map[string]struct{}, error) {
-	if err := CheckDir(s.cfg.Dir); err != nil {
-		return nil, err
+// list returns the manifest files to read and the entries ignored. An error
+// means the directory itself cannot be used. A single file that is missing
+// is no error: it was deleted, and its pod goes.
+func (s *Source) list() (Listing, error) {
+	if s.kindOfPath() != pathFile {
+		return ListDir(s.cfg.Path)
 	}
-	entries, err := os.ReadDir(s.cfg.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("manifest directory %s: %w", s.cfg.Dir, err)
+	if err := CheckDir(filepath.Dir(s.cfg.Path)); err != nil {
+		return Listing{}, err
 	}
-	found := map[string]struct{}{}
-	for _, e := range entries {
-		if !IsManifestName(e.Name()) {
-			s.logIgnored(e.Name())
-			continue
-		}
-		found[filepath.Join(s.cfg.Dir, e.Name())] = struct{}{}
+	if _, err := os.Lstat(s.cfg.Path); errors.Is(err, fs.ErrNotExist) {
+		return Listing{}, nil
+	} else if err != nil {
+		return Listing{}, fmt.Errorf("manifest %s: %w", s.cfg.Path, err)
 	}
-	return found, nil
-}
-
-// logIgnored logs a directory entry that is not a manifest, once.
-func (s *Source) logIgnored(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.ignored[name] {
-		s.ignored[name] = true
-		s.cfg.Log.Debug("not a manifest name; ignored", "file", filepath.Join(s.cfg.Dir, name))
-	}
-}
-
-// IsManifestName reports whether a directory entry is read as a manifest:
-// *.yaml, *.yml or *.json, not starting with a dot.
-func IsManifestName(name string) bool {
-	if strings.HasPrefix(name, ".") {
-		return false
-	}
-	switch filepath.Ext(name) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
+	return Listing{Files: []string{s.cfg.Path}}, nil
 }
 
 // load rereads one file and reports whether its state changed. An error is

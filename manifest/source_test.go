@@ -16,7 +16,7 @@ func newTestSource(t *testing.T) (*Source, string) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return NewSource(SourceConfig{Dir: dir, Node: testNode}), dir
+	return NewSource(SourceConfig{Path: dir, Node: testNode}), dir
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -40,8 +40,8 @@ func podNames(s Snapshot) []string {
 func TestSourceReadsOnlyManifestNames(t *testing.T) {
 	s, dir := newTestSource(t)
 	writeFile(t, filepath.Join(dir, "a.yaml"), base, 0o600)
-	clean := strings.NewReplacer(".", "", "~", "")
-	for _, name := range []string{".hidden.yaml", "a.yaml~", "a.yaml.bak", "a.yaml.swp", "notes.txt", "b.yml"} {
+	clean := strings.NewReplacer(".", "", "~", "", "-", "")
+	for _, name := range []string{".hidden.yaml", "a.yaml~", "a.yaml.bak", "a.yaml.swp", "a.yaml.dpkg-old", "notes.txt", "b.yml", "kube-apiserver.manifest", "c.json"} {
 		writeFile(t, filepath.Join(dir, name), strings.Replace(base, "name: p", "name: "+clean.Replace(name), 1), 0o600)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
@@ -50,8 +50,117 @@ func TestSourceReadsOnlyManifestNames(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "sub", "c.yaml"), strings.Replace(base, "name: p", "name: c", 1), 0o600)
 	s.Scan()
 	snap := s.Snapshot()
-	if got := strings.Join(podNames(snap), ","); got != "p-node1,byml-node1" || !snap.Available || len(snap.Errors) != 0 {
-		t.Errorf("pods %s, available %v, errors %v; want p and b only", got, snap.Available, snap.Errors)
+	if got := strings.Join(podNames(snap), ","); got != "p-node1,byml-node1,cjson-node1,kubeapiservermanifest-node1" || !snap.Available || len(snap.Errors) != 0 {
+		t.Errorf("pods %s, available %v, errors %v; want a, b, c and kube-apiserver only", got, snap.Available, snap.Errors)
+	}
+	want := map[string]string{
+		".hidden.yaml":    "hidden (the name starts with a dot)",
+		"a.yaml~":         "an editor or package manager leftover (*~)",
+		"a.yaml.bak":      "an editor or package manager leftover (*.bak)",
+		"a.yaml.swp":      "an editor or package manager leftover (*.swp)",
+		"a.yaml.dpkg-old": "an editor or package manager leftover (*.dpkg-*)",
+		"notes.txt":       "not a manifest name (*.yaml, *.yml, *.json, *.manifest)",
+		"sub":             "a directory (subdirectories are not read)",
+	}
+	for name, why := range want {
+		if got := snap.Ignored[filepath.Join(dir, name)]; got != why {
+			t.Errorf("%s: ignored as %q, want %q", name, got, why)
+		}
+	}
+	if len(snap.Ignored) != len(want) {
+		t.Errorf("ignored %v, want exactly %d entries", snap.Ignored, len(want))
+	}
+}
+
+func TestIgnoredReason(t *testing.T) {
+	for name, read := range map[string]bool{
+		"etcd.yaml": true, "etcd.yml": true, "etcd.json": true, "kube-apiserver.manifest": true, "etcd-manager-main.manifest": true,
+		"etcd.yaml~": false, "etcd.yaml.bak": false, "etcd.yaml.swp": false, "etcd.yaml.swx": false, "etcd.yaml.orig": false,
+		"etcd.yaml.rej": false, "etcd.yaml.tmp": false, "etcd.yaml.dpkg-new": false, "etcd.yaml.dpkg-dist": false,
+		"etcd.yaml.rpmnew": false, "etcd.yaml.rpmsave": false, "etcd.yaml.ucf-old": false, ".etcd.yaml": false,
+		"#etcd.yaml#": false, "etcd": false, "etcd.conf": false, "README": false,
+	} {
+		if got := IgnoredReason(name, false) == ""; got != read {
+			t.Errorf("%s: read %v, want %v", name, got, read)
+		}
+	}
+	if IgnoredReason("pods.yaml", true) == "" {
+		t.Error("a directory named pods.yaml is read")
+	}
+}
+
+// newFileSource returns a Source of the single file dir/name and a channel
+// that receives after each change.
+func newFileSource(t *testing.T, name string) (*Source, string, <-chan struct{}) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	writeFile(t, path, base, 0o600)
+	notified := make(chan struct{}, 16)
+	s := NewSource(SourceConfig{Path: path, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
+		Notify: func() { notified <- struct{}{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = s.Run(ctx) }()
+	<-notified // the first scan
+	return s, path, notified
+}
+
+func waitNotified(t *testing.T, notified <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-notified:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no notification after %s", what)
+	}
+}
+
+func TestSingleFileSourceFollowsRenameOverAndDelete(t *testing.T) {
+	// A single file is read whatever its name; its neighbours are not.
+	s, path, notified := newFileSource(t, "pod.conf")
+	if snap := s.Snapshot(); !snap.Available || len(snap.Pods) != 1 || snap.Pods[0].File != path || len(snap.Ignored) != 0 {
+		t.Fatalf("available %v pods %v ignored %v; want the file's pod", snap.Available, podNames(snap), snap.Ignored)
+	}
+	writeFile(t, filepath.Join(filepath.Dir(path), "other.yaml"), strings.Replace(base, "name: p", "name: other", 1), 0o600)
+
+	// A new version renamed over the file.
+	tmp := filepath.Join(filepath.Dir(path), ".pod.conf.tmp")
+	writeFile(t, tmp, strings.Replace(base, "name: p", "name: q", 1), 0o600)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitNotified(t, notified, "a rename over the file")
+	if got := podNames(s.Snapshot()); len(got) != 1 || got[0] != "q-node1" {
+		t.Fatalf("pods %v after the rename, want q only", got)
+	}
+
+	// Deleting the file deletes its pod; the source stays available.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitNotified(t, notified, "the file was deleted")
+	if snap := s.Snapshot(); !snap.Available || len(snap.Pods) != 0 {
+		t.Errorf("available %v pods %v after delete, want available and none", snap.Available, podNames(snap))
+	}
+}
+
+func TestSingleFileSourceChecksItsDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.yaml")
+	writeFile(t, path, base, 0o600)
+	s := NewSource(SourceConfig{Path: path, Node: testNode})
+	s.Scan()
+	if snap := s.Snapshot(); snap.Available || snap.Err == nil || !strings.Contains(snap.Err.Error(), "mode 0777 is writable") {
+		t.Errorf("available %v err %v; want the world-writable directory refused", snap.Available, snap.Err)
 	}
 }
 
@@ -137,7 +246,7 @@ func TestSourceWatchNotifiesOnChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	notified := make(chan struct{}, 16)
-	s := NewSource(SourceConfig{Dir: dir, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
+	s := NewSource(SourceConfig{Path: dir, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
 		Notify: func() { notified <- struct{}{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -164,7 +273,7 @@ func TestSourceReadsAFileWrittenInChunksOnce(t *testing.T) {
 	var seen []string
 	notified := make(chan struct{}, 16)
 	var s *Source
-	s = NewSource(SourceConfig{Dir: dir, Node: testNode, Period: time.Hour, Notify: func() {
+	s = NewSource(SourceConfig{Path: dir, Node: testNode, Period: time.Hour, Notify: func() {
 		snap := s.Snapshot()
 		if len(snap.Pods) == 1 {
 			seen = append(seen, snap.Pods[0].Hash)
@@ -218,7 +327,7 @@ func TestSymlinksWithAllowSymlinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := NewSource(SourceConfig{Dir: dir, Node: testNode, AllowSymlinks: true})
+	s := NewSource(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
 	s.Scan()
 	snap := s.Snapshot()
 	if got := podNames(snap); len(got) != 1 || got[0] != "p-node1" {
@@ -283,7 +392,7 @@ func TestSymlinkTargetsNeedSafeDirectoriesUpToRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := NewSource(SourceConfig{Dir: dir, Node: testNode, AllowSymlinks: true})
+	s := NewSource(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
 	s.Scan()
 	snap := s.Snapshot()
 	if got := podNames(snap); len(got) != 1 || got[0] != "ok-node1" {

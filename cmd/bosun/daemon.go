@@ -57,7 +57,7 @@ const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --co
 func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f daemonFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "directory of static pod manifests")
+	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "directory of static pod manifests, or a single manifest file")
 	fs.StringVar(&f.endpoint, "container-runtime-endpoint", "unix:///run/containerd/containerd.sock", "CRI v1 runtime socket")
 	fs.StringVar(&f.node, "hostname-override", "", "node name (default: the hostname)")
 	fs.StringVar(&f.rootDir, "root-dir", "/var/lib/bosun", "bosun's state directory")
@@ -139,7 +139,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	notifier := systemd.FromEnv()
 	var loop *sync.Loop
 	src := manifest.NewSource(manifest.SourceConfig{
-		Dir:           f.manifestPath,
+		Path:          f.manifestPath,
 		Node:          f.node,
 		AllowSymlinks: f.allowSymlinks,
 		Period:        f.fileCheck,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -20,6 +19,12 @@ type validateResult struct {
 	Pod      string          `json:"pod,omitempty"`
 	UID      string          `json:"uid,omitempty"`
 	Problems []problemOutput `json:"problems,omitempty"`
+}
+
+// ignoredOutput is a directory entry that is not read as a manifest.
+type ignoredOutput struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
 }
 
 type problemOutput struct {
@@ -50,6 +55,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 		results = append(results, &validateResult{File: file, Problems: problemsOf(err)})
 	}
 	var files []string
+	var ignored []ignoredOutput
 	for _, arg := range fs.Args() {
 		fi, err := os.Stat(arg)
 		if err != nil {
@@ -60,20 +66,17 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 			files = append(files, arg)
 			continue
 		}
-		if err := manifest.CheckDir(arg); err != nil {
-			fail(arg, err)
-		}
-		entries, err := os.ReadDir(arg)
+		listing, err := manifest.ListDir(arg)
 		if err != nil {
 			fail(arg, err)
 			continue
 		}
-		for _, e := range entries {
-			if manifest.IsManifestName(e.Name()) {
-				files = append(files, filepath.Join(arg, e.Name()))
-			}
+		files = append(files, listing.Files...)
+		for f, why := range listing.Ignored {
+			ignored = append(ignored, ignoredOutput{File: f, Reason: why})
 		}
 	}
+	sort.Slice(ignored, func(i, j int) bool { return ignored[i].File < ignored[j].File })
 	sort.Strings(files)
 	byKey := map[string]string{}
 	for _, f := range files {
@@ -103,7 +106,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"node": *node, "files": results}); err != nil {
+		if err := enc.Encode(map[string]any{"node": *node, "files": results, "ignored": ignored}); err != nil {
 			return err
 		}
 	} else {
@@ -119,6 +122,11 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(stdout, "%s: %s\n", loc, p.Message)
 				}
 			}
+		}
+	}
+	if *output == "text" {
+		for _, ig := range ignored {
+			fmt.Fprintf(stderr, "ignored %s: %s\n", ig.File, ig.Reason)
 		}
 	}
 	if bad > 0 {

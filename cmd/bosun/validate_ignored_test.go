@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateReadsManifestFilesAndListsIgnoredOnes(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"kube-apiserver.manifest": goodPod,
+		"good.yaml.bak":           strings.Replace(goodPod, "image:", "imag:", 1),
+		"notes.txt":               "not a manifest",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, err := runCLI("validate", "--node-name", "n1", dir)
+	if err != nil || out != "" {
+		t.Fatalf("validate: %v, stdout %q, stderr %q", err, out, errOut)
+	}
+	want := "ignored " + filepath.Join(dir, "good.yaml.bak") + ": an editor or package manager leftover (*.bak)\n" +
+		"ignored " + filepath.Join(dir, "notes.txt") + ": not a manifest name (*.yaml, *.yml, *.json, *.manifest)\n" +
+		"1 manifests valid\n"
+	if errOut != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
+	}
+	out, _, err = runCLI("validate", "-o", "json", "--node-name", "n1", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Files   []validateResult
+		Ignored []ignoredOutput
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if len(got.Files) != 1 || got.Files[0].Pod != "default/good-n1" || len(got.Ignored) != 2 || got.Ignored[0].Reason != "an editor or package manager leftover (*.bak)" {
+		t.Errorf("json output %+v", got)
+	}
+}
