@@ -45,6 +45,7 @@ type env struct {
 	node     string
 	dir      string
 	logsDir  string
+	linksDir string
 	rootDir  string
 	logFile  string
 	mu       sync.Mutex
@@ -67,6 +68,8 @@ func newEnv(t *testing.T, flags ...string) *env {
 		rootDir: filepath.Join(base, "root"),
 		logFile: filepath.Join(base, "bosun.log"),
 		apiSock: filepath.Join(base, "run", "bosun.sock"),
+		// Never the host's /var/log/containers.
+		linksDir: filepath.Join(base, "containers"),
 		runFlags: append([]string{
 			"--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s",
 			// Relist every second, so "nothing happened after N relists" is quick to see.
@@ -106,6 +109,7 @@ func (e *env) startBosun() {
 		"--hostname-override", e.node,
 		"--root-dir", e.rootDir,
 		"--pod-logs-dir", e.logsDir,
+		"--container-log-links-dir", e.linksDir,
 		"--api-socket", e.apiSock,
 		"--healthz-bind-address", "127.0.0.1:0",
 		"--metrics-bind-address", "127.0.0.1:0",

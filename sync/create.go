@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -82,6 +83,7 @@ func (l *Loop) startContainer(ctx context.Context, sp *manifest.StaticPod, sandb
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
+	l.linkLog(sandboxCfg.GetMetadata(), c.Name, id, filepath.Join(sandboxCfg.GetLogDirectory(), cfg.GetLogPath()))
 	started := false
 	defer func() {
 		if retErr == nil || started {
@@ -91,7 +93,9 @@ func (l *Loop) startContainer(ctx context.Context, sp *manifest.StaticPod, sandb
 		defer cancel()
 		if err := l.rt.RemoveContainer(cctx, id); err != nil {
 			l.log.Warn("remove container that did not start", "pod", sp.Key(), "container", id, "err", err)
+			return
 		}
+		l.unlinkLog(sandboxCfg.GetMetadata(), c.Name, id)
 	}()
 	if s.restart {
 		l.recordRestart(sp.UID + "/" + c.Name)

@@ -1,19 +1,43 @@
 package sync
 
 import (
+	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/runtime"
 )
 
-// logRotatePeriod is how often container log sizes are checked.
+// logRotatePeriod is how often container log sizes and the links to the
+// logs are checked.
 const logRotatePeriod = 10 * time.Second
 
+// The kubelet's names of rotated logs: <log>.<timestamp>, gzipped to
+// <log>.<timestamp>.gz (all but the newest), through <...>.tmp.
+const (
+	rotatedTimeFormat = "20060102-150405"
+	compressedSuffix  = ".gz"
+	tmpSuffix         = ".tmp"
+)
+
+// maxFileName is the longest file name ext4 allows; the kubelet cuts the
+// names of its log links to it.
+const maxFileName = 255
+
 // rotateLogs rotates the log of every running container that grew past
-// LogMaxSize, the way the kubelet does: rename the file, ask the runtime to
-// reopen it, and keep LogMaxFiles files in all (the current one included).
+// LogMaxSize, as the kubelet does: rename the file to <log>.<timestamp>
+// (local time), ask the runtime to reopen it, gzip the older rotated files,
+// and keep LogMaxFiles files in all (the current one included).
 func (l *Loop) rotateLogs(ctx context.Context) {
 	for _, p := range l.Pods() {
 		for _, c := range p.Containers {
@@ -24,40 +48,128 @@ func (l *Loop) rotateLogs(ctx context.Context) {
 			if err != nil || fi.Size() < l.cfg.LogMaxSize {
 				continue
 			}
-			rotated := c.LogPath + "." + l.clk.Now().UTC().Format("20060102-150405.000000")
-			if err := os.Rename(c.LogPath, rotated); err != nil {
-				l.log.Warn("rotate container log", "pod", p.Key(), "container", c.Name, "err", err)
-				continue
-			}
-			if err := l.rt.ReopenContainerLog(ctx, c.ID); err != nil {
-				// The runtime still writes to the renamed file: put it back.
-				_ = os.Rename(rotated, c.LogPath)
-				l.log.Warn("reopen container log", "pod", p.Key(), "container", c.Name, "err", err)
+			if err := l.rotateLog(ctx, c.ID, c.LogPath); err != nil {
+				l.log.Warn("rotate container log", "pod", p.Key(), "container", c.Name, "file", c.LogPath, "err", err)
 				continue
 			}
 			l.log.Debug("container log rotated", "pod", p.Key(), "container", c.Name, "size", fi.Size())
-			pruneRotated(c.LogPath, l.cfg.LogMaxFiles-1)
 		}
 	}
 }
 
-// pruneRotated keeps the newest keep rotated files of log and removes the
-// rest. Rotated names end in a sortable timestamp.
-func pruneRotated(log string, keep int) {
-	old, err := filepath.Glob(log + ".*")
+// rotateLog makes room for one more rotated file of log (removing the
+// oldest ones, then compressing the rest), then renames log and has the
+// runtime reopen it.
+func (l *Loop) rotateLog(ctx context.Context, id, log string) error {
+	rotated, err := rotatedLogs(log, true)
 	if err != nil {
-		return
+		return err
 	}
-	sort.Strings(old)
-	for len(old) > keep {
-		_ = os.Remove(old[0])
-		old = old[1:]
+	// After the rotation there are the current file, the newest rotated
+	// one (not compressed) and at most LogMaxFiles-2 compressed ones.
+	keep := max(l.cfg.LogMaxFiles-2, 0)
+	for len(rotated) > keep {
+		if err := os.Remove(rotated[0]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		rotated = rotated[1:]
 	}
+	for _, r := range rotated {
+		if !strings.HasSuffix(r, compressedSuffix) {
+			if err := compress(r); err != nil {
+				return err
+			}
+		}
+	}
+	target := log + "." + l.clk.Now().Format(rotatedTimeFormat)
+	if _, err := os.Lstat(target); err == nil {
+		return nil // rotated less than a second ago: next time
+	}
+	if err := os.Rename(log, target); err != nil {
+		return err
+	}
+	if err := l.rt.ReopenContainerLog(ctx, id); err != nil {
+		// The runtime still writes to the renamed file: put it back.
+		if rerr := os.Rename(target, log); rerr != nil {
+			return fmt.Errorf("reopen: %w; rename back: %w", err, rerr)
+		}
+		return fmt.Errorf("reopen: %w", err)
+	}
+	return nil
 }
 
-// runLogRotation checks logs every logRotatePeriod until ctx ends.
-func (l *Loop) runLogRotation(ctx context.Context) {
-	if l.cfg.LogMaxSize <= 0 {
+// rotatedLogs lists the rotated files of log, oldest first. With cleanup,
+// what a failed compression left is removed first: temporary files, and
+// files whose compressed copy exists.
+func rotatedLogs(log string, cleanup bool) ([]string, error) {
+	all, err := filepath.Glob(globEscape(log) + ".*")
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, f := range all {
+		have[f] = true
+	}
+	var out []string
+	for _, f := range all {
+		if strings.HasSuffix(f, tmpSuffix) || have[f+compressedSuffix] {
+			if cleanup {
+				if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, err
+				}
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// compress gzips file to file.gz (through file.gz.tmp) and removes file.
+func compress(file string) (retErr error) {
+	in, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := file + compressedSuffix + tmpSuffix
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			out.Close()
+			os.Remove(tmp)
+		}
+	}()
+	w := gzip.NewWriter(out)
+	if _, err := io.Copy(w, in); err != nil {
+		return fmt.Errorf("compress %s: %w", file, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("compress %s: %w", file, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("compress %s: %w", file, err)
+	}
+	if err := os.Rename(tmp, file+compressedSuffix); err != nil {
+		return err
+	}
+	return os.Remove(file)
+}
+
+// globEscape escapes the characters filepath.Glob treats specially.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+	return r.Replace(s)
+}
+
+// runLogMaintenance rotates logs and keeps the log links every
+// logRotatePeriod until ctx ends.
+func (l *Loop) runLogMaintenance(ctx context.Context) {
+	if l.cfg.LogMaxSize <= 0 && l.cfg.LogLinksDir == "" {
 		return
 	}
 	t := time.NewTicker(logRotatePeriod)
@@ -67,7 +179,159 @@ func (l *Loop) runLogRotation(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.rotateLogs(ctx)
+			if l.cfg.LogMaxSize > 0 {
+				l.rotateLogs(ctx)
+			}
+			l.syncLogLinks()
+		}
+	}
+}
+
+// podLogDir is the log directory of sandbox s's pod, or "" when the names
+// it is built from would put it anywhere but right below --pod-logs-dir.
+func (l *Loop) podLogDir(m *runtimeapi.PodSandboxMetadata) string {
+	root := filepath.Clean(l.cfg.Node.PodLogsDir)
+	dir := runtime.PodLogDir(root, m.GetNamespace(), m.GetName(), m.GetUid())
+	if filepath.Dir(dir) != root || filepath.Base(dir) == ".." {
+		l.log.Warn("pod log directory outside of --pod-logs-dir; left alone", "pod", m.GetNamespace()+"/"+m.GetName(), "path", dir)
+		return ""
+	}
+	return dir
+}
+
+// containerLog is the log file of one instance of a container of sandbox
+// s, or "" when it would not be two levels below the pod's log directory.
+func (l *Loop) containerLog(s *observedSandbox, c *observedContainer) string {
+	dir := l.podLogDir(s.sb.GetMetadata())
+	if dir == "" {
+		return ""
+	}
+	p := filepath.Join(dir, runtime.ContainerLogPath(c.name(), c.restartCount))
+	if filepath.Dir(filepath.Dir(p)) != dir {
+		return ""
+	}
+	return p
+}
+
+// removeContainerLogs removes the log files (rotated ones included) and the
+// log links of container instances of sandbox s.
+func (l *Loop) removeContainerLogs(s *observedSandbox, cs ...*observedContainer) {
+	for _, c := range cs {
+		l.unlinkLog(s.sb.GetMetadata(), c.name(), c.c.Id)
+		log := l.containerLog(s, c)
+		if log == "" {
+			continue
+		}
+		rotated, _ := rotatedLogs(log, false)
+		for _, f := range append(rotated, log) {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				l.log.Warn("remove container log", "pod", runtime.Describe(s.sb.GetMetadata()), "container", c.name(), "file", f, "err", err)
+			}
+		}
+	}
+}
+
+// removePodLogs removes the log directory of the pod of sandbox s and the
+// log links of its containers: the pod is gone for good.
+func (l *Loop) removePodLogs(s *observedSandbox) {
+	for _, c := range s.containers {
+		l.unlinkLog(s.sb.GetMetadata(), c.name(), c.c.Id)
+	}
+	if dir := l.podLogDir(s.sb.GetMetadata()); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			l.log.Warn("remove pod log directory", "pod", runtime.Describe(s.sb.GetMetadata()), "file", dir, "err", err)
+		}
+	}
+}
+
+// logLink is the kubelet's link to a container's log in the links
+// directory: <pod>_<namespace>_<container>-<id>.log, cut to 255 bytes; ""
+// when links are off or the name would leave the directory.
+func (l *Loop) logLink(m *runtimeapi.PodSandboxMetadata, container, id string) string {
+	if l.cfg.LogLinksDir == "" {
+		return ""
+	}
+	name := m.GetName() + "_" + m.GetNamespace() + "_" + container + "-" + id
+	if len(name) > maxFileName-len(".log") {
+		name = name[:maxFileName-len(".log")]
+	}
+	name += ".log"
+	if strings.ContainsRune(name, '/') || name == ".." {
+		return ""
+	}
+	return filepath.Join(l.cfg.LogLinksDir, name)
+}
+
+// linkLog makes the log link of a container, as the kubelet does when it
+// creates one; an existing link is left as it is.
+func (l *Loop) linkLog(m *runtimeapi.PodSandboxMetadata, container, id, target string) {
+	link := l.logLink(m, container, id)
+	if link == "" {
+		return
+	}
+	if err := os.MkdirAll(l.cfg.LogLinksDir, 0o755); err != nil {
+		l.log.Warn("container log links directory", "file", l.cfg.LogLinksDir, "err", err)
+		return
+	}
+	if err := os.Symlink(target, link); err != nil && !errors.Is(err, fs.ErrExist) {
+		l.log.Warn("link container log", "pod", runtime.Describe(m), "container", container, "file", link, "err", err)
+	}
+}
+
+// unlinkLog removes the log link of a container, if there is one.
+func (l *Loop) unlinkLog(m *runtimeapi.PodSandboxMetadata, container, id string) {
+	link := l.logLink(m, container, id)
+	if link == "" {
+		return
+	}
+	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.log.Warn("remove container log link", "pod", runtime.Describe(m), "container", container, "file", link, "err", err)
+	}
+}
+
+// syncLogLinks makes the missing log links of the containers of the last
+// sync (adopted ones, made before the links directory was set) and removes
+// links into --pod-logs-dir whose log file is gone, but for those
+// containers.
+func (l *Loop) syncLogLinks() {
+	if l.cfg.LogLinksDir == "" {
+		return
+	}
+	known := map[string]bool{}
+	for _, p := range l.Pods() {
+		m := &runtimeapi.PodSandboxMetadata{Name: p.Name, Namespace: p.Namespace, Uid: p.UID}
+		for _, c := range p.Containers {
+			if c.ID == "" || c.LogPath == "" {
+				continue
+			}
+			if link := l.logLink(m, c.Name, c.ID); link != "" {
+				known[filepath.Base(link)] = true
+				if _, err := os.Lstat(link); errors.Is(err, fs.ErrNotExist) {
+					l.linkLog(m, c.Name, c.ID, c.LogPath)
+				}
+			}
+		}
+	}
+	entries, err := os.ReadDir(l.cfg.LogLinksDir)
+	if err != nil {
+		return
+	}
+	logs := filepath.Clean(l.cfg.Node.PodLogsDir) + string(filepath.Separator)
+	for _, e := range entries {
+		// A known container's log file may not be there yet (the runtime
+		// makes it when the container starts).
+		if e.Type()&fs.ModeSymlink == 0 || !strings.HasSuffix(e.Name(), ".log") || known[e.Name()] {
+			continue
+		}
+		link := filepath.Join(l.cfg.LogLinksDir, e.Name())
+		target, err := os.Readlink(link)
+		if err != nil || !strings.HasPrefix(target, logs) {
+			continue
+		}
+		if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(link); err == nil {
+				l.log.Debug("stale container log link removed", "file", link)
+			}
 		}
 	}
 }

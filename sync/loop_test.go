@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +57,7 @@ func newHarness(t *testing.T, pods ...*manifest.StaticPod) *harness {
 }
 
 func (h *harness) newLoop() *Loop {
-	return New(Config{Runtime: h.rt, Source: h.src, Clock: h.clock, Node: runtime.Node{PodLogsDir: "/var/log/pods", RootDir: h.root, Name: node, HostIP: "192.0.2.1"},
+	return New(Config{Runtime: h.rt, Source: h.src, Clock: h.clock, Node: runtime.Node{PodLogsDir: filepath.Join(h.root, "logs"), RootDir: h.root, Name: node, HostIP: "192.0.2.1"},
 		BackoffInitial: 10 * time.Second, BackoffMax: 40 * time.Second, BackoffReset: 600 * time.Second})
 }
 
@@ -402,5 +403,28 @@ func TestTwoFilesForOnePodTheRunningOneWins(t *testing.T) {
 		if s.Annotations["bosun.dev/manifest"] != "/m/a.yaml" {
 			t.Errorf("with none running the lexically first file must win, got %s", s.Annotations["bosun.dev/manifest"])
 		}
+	}
+}
+
+func TestNeverPodThatRanGetsNoNewSandboxWhenItsSandboxDies(t *testing.T) {
+	h := newHarness(t, load(t, "/m/never.yaml", podYAML("never", "Never", "true", "main")))
+	h.sync()
+	h.rt.exit(h.mustRun("never-node1/main").Id, 0)
+	h.sync()
+	var sb string
+	for id := range h.rt.sandboxes {
+		sb = id
+	}
+	h.rt.mutations()
+	h.rt.killSandbox(sb)
+	h.settle()
+	if got, want := h.rt.mutations(), []string{"StopPodSandbox"}; !slices.Equal(got, want) {
+		t.Errorf("calls after the sandbox died = %v, want %v (stopped once, kept, no new sandbox)", got, want)
+	}
+	if len(h.rt.sandboxes) != 1 || h.rt.sandboxes[sb] == nil {
+		t.Errorf("sandboxes %v, want only the dead one %s", keys(h.rt.sandboxes), sb)
+	}
+	if st := h.status("default/never-node1"); st.Phase != "Succeeded" {
+		t.Errorf("phase %s, want Succeeded", st.Phase)
 	}
 }

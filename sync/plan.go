@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,17 +26,21 @@ type podPlan struct {
 	starts []containerStart
 	// startCreated are containers created but never started.
 	startCreated []string
-	// removes are container IDs to remove: old exited instances and
-	// containers the spec no longer has.
-	removes []string
+	// removes are containers of sandbox to remove, with their logs: old
+	// exited instances and containers the spec no longer has.
+	removes []*observedContainer
 	// wait is the earliest time a backoff ends, zero if none.
 	wait time.Time
+	// finish is the dead sandbox of a pod that is done and gets no new
+	// one: its containers are stopped and the sandbox too, but it is kept,
+	// so that the next syncs still see that the pod ran.
+	finish *observedSandbox
 	// stop lists running containers to stop because the pod ran past its
 	// activeDeadlineSeconds; nothing is started then.
 	stop []*observedContainer
-	// carried holds the restart counts of the dead sandbox a new one
-	// replaces, for the containers started in later syncs.
-	carried map[string]uint32
+	// carried holds what the dead sandbox a new one replaces left of each
+	// container, for the containers started in later syncs.
+	carried map[string]carriedContainer
 	// initFailed is set when an init container failed under restartPolicy
 	// Never: the pod stays failed.
 	initFailed bool
@@ -50,7 +55,14 @@ type containerStart struct {
 
 // empty reports whether the plan does nothing now.
 func (p *podPlan) empty() bool {
-	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 && len(p.stop) == 0
+	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 && len(p.stop) == 0 && p.finish == nil
+}
+
+// carriedContainer is what a dead sandbox left of one container: its last
+// restart count, and whether its last instance succeeded (exit code 0).
+type carriedContainer struct {
+	restartCount uint32
+	succeeded    bool
 }
 
 // readyFunc tells when container key may restart after an instance that ran
@@ -66,20 +78,20 @@ type startedFunc func(containerID string, c *corev1.Container) bool
 type planEnv struct {
 	ready   readyFunc
 	started startedFunc
-	// carried is the last restart count of a container of a dead sandbox
-	// of pod uid; the first instance in the new sandbox continues it.
-	carried func(uid, name string) (uint32, bool)
+	// carried is what a dead sandbox of pod uid left of a container; the
+	// first instance in the new sandbox continues its restart count.
+	carried func(uid, name string) (carriedContainer, bool)
+	// stopped tells whether a dead sandbox kept for a finished pod was
+	// already stopped.
+	stopped func(sandboxID string) bool
 	now     time.Time
 }
 
 // nextCount is the restart count of a container's first instance in a
 // sandbox: 0, or one more than in the dead sandbox it replaces.
 func (e planEnv) nextCount(uid, name string) uint32 {
-	if e.carried == nil {
-		return 0
-	}
-	if rc, ok := e.carried(uid, name); ok {
-		return rc + 1
+	if c, ok := lastOf(nil, e, uid, name); ok {
+		return c.restartCount + 1
 	}
 	return 0
 }
@@ -124,11 +136,19 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		}
 	}
 	if current == nil {
+		if dead != nil && doneAfterDeath(desired, dead, env) {
+			// The kubelet creates no new sandbox for a pod that is done.
+			p.kill = slices.DeleteFunc(p.kill, func(s *observedSandbox) bool { return s == dead })
+			if env.stopped == nil || !env.stopped(dead.sb.Id) {
+				p.finish = dead
+			}
+			return p
+		}
 		p.create = true
 		if sameUID {
 			p.attempt = maxAttempt + 1
 		}
-		carried := restartCounts(dead)
+		carried := lastInstances(dead)
 		p.carried = carried
 		first := desired.Pod.Spec.Containers
 		if len(desired.Pod.Spec.InitContainers) > 0 {
@@ -138,7 +158,11 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		}
 		for i := range first {
 			c := &first[i]
-			rc, ok := carried[c.Name]
+			last, ok := lastOf(carried, env, desired.UID, c.Name)
+			if len(desired.Pod.Spec.InitContainers) == 0 && succeeded(desired.Pod.Spec.RestartPolicy, last, ok) {
+				continue
+			}
+			rc := last.restartCount
 			if ok {
 				rc++
 			}
@@ -172,19 +196,61 @@ func deadline(desired *manifest.StaticPod, s *observedSandbox) (time.Time, bool)
 	return time.Unix(0, s.sb.GetCreatedAt()).Add(time.Duration(*d) * time.Second), true
 }
 
-// restartCounts returns the highest restart count per container name of a
-// dead sandbox, so its replacement continues the count.
-func restartCounts(s *observedSandbox) map[string]uint32 {
-	out := map[string]uint32{}
+// lastInstances returns, per container name of a dead sandbox, what its
+// newest instance left: its restart count, which the replacement continues,
+// and whether it succeeded.
+func lastInstances(s *observedSandbox) map[string]carriedContainer {
+	out := map[string]carriedContainer{}
 	if s == nil {
 		return out
 	}
-	for _, c := range s.containers {
-		if rc, ok := out[c.name()]; !ok || c.restartCount > rc {
-			out[c.name()] = c.restartCount
+	for _, c := range s.containers { // newest first
+		if _, ok := out[c.name()]; !ok {
+			out[c.name()] = carriedContainer{restartCount: c.restartCount, succeeded: c.exited() && c.exitCode() == 0}
 		}
 	}
 	return out
+}
+
+// lastOf is what the newest instance of container name left in the dead
+// sandboxes of pod uid: in dead (lastInstances) if it ran there, else in an
+// earlier one (env.carried).
+func lastOf(dead map[string]carriedContainer, env planEnv, uid, name string) (carriedContainer, bool) {
+	if c, ok := dead[name]; ok {
+		return c, true
+	}
+	if env.carried == nil {
+		return carriedContainer{}, false
+	}
+	return env.carried(uid, name)
+}
+
+// succeeded reports whether an app container is done for good under a
+// restart policy: under OnFailure its last instance exited with code 0. The
+// kubelet does not run such a container again in a new sandbox.
+func succeeded(policy corev1.RestartPolicy, last carriedContainer, found bool) bool {
+	return policy == corev1.RestartPolicyOnFailure && found && last.succeeded
+}
+
+// doneAfterDeath reports whether a pod whose sandbox died is done, so that
+// it gets no new sandbox, as the kubelet decides (computePodActions): under
+// restartPolicy Never once any of its containers was created, under
+// OnFailure once every app container succeeded.
+func doneAfterDeath(desired *manifest.StaticPod, dead *observedSandbox, env planEnv) bool {
+	spec := &desired.Pod.Spec
+	switch spec.RestartPolicy {
+	case corev1.RestartPolicyNever:
+		return len(dead.containers) > 0
+	case corev1.RestartPolicyOnFailure:
+		last := lastInstances(dead)
+		for _, c := range spec.Containers {
+			if l, ok := lastOf(last, env, desired.UID, c.Name); !succeeded(spec.RestartPolicy, l, ok) {
+				return false
+			}
+		}
+		return len(spec.Containers) > 0
+	}
+	return false
 }
 
 // planContainers fills the container part of a plan for a ready sandbox:
@@ -257,6 +323,9 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		instances := byName[c.Name]
 		delete(byName, c.Name)
 		if len(instances) == 0 {
+			if last, ok := lastOf(nil, env, desired.UID, c.Name); succeeded(spec.RestartPolicy, last, ok) {
+				continue // it succeeded in a dead sandbox
+			}
 			p.starts = append(p.starts, containerStart{spec: c, restartCount: env.nextCount(desired.UID, c.Name)})
 			continue
 		}
@@ -270,9 +339,7 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		}
 	}
 	for _, rest := range byName {
-		for _, c := range rest {
-			p.removes = append(p.removes, c.c.Id)
-		}
+		p.removes = append(p.removes, rest...)
 	}
 }
 
@@ -285,15 +352,15 @@ func IsSidecar(c *corev1.Container) bool {
 // garbage returns the instances of one container to remove: all but the
 // newest and, when the newest is not exited, the newest exited one (kept for
 // `logs --previous` and its exit status).
-func garbage(instances []*observedContainer) []string {
-	var out []string
+func garbage(instances []*observedContainer) []*observedContainer {
+	var out []*observedContainer
 	keptExited := instances[0].exited()
 	for _, c := range instances[1:] {
 		if c.exited() && !keptExited {
 			keptExited = true
 			continue
 		}
-		out = append(out, c.c.Id)
+		out = append(out, c)
 	}
 	return out
 }

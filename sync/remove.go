@@ -19,9 +19,63 @@ const minStopGrace = 2
 // killSandbox stops a sandbox's containers, then stops and removes the
 // sandbox. App (and init) containers stop first, in parallel, each after its
 // preStop hook and within the grace period recorded on it; sidecars stop
-// after them. It is idempotent: what is already gone is not an error.
-func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason string) error {
+// after them. It is idempotent: what is already gone is not an error. A pod
+// gone for good (removed or replaced) loses its pod and log directories; a
+// dead sandbox keeps the log of each container's last instance, which
+// `bosun logs --previous` reads once the container runs again.
+func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
 	key := runtime.Describe(s.sb.GetMetadata())
+	if err := l.stopSandbox(ctx, key, s); err != nil {
+		return err
+	}
+	if err := l.rt.RemovePodSandbox(ctx, s.sb.Id); err != nil {
+		return fmt.Errorf("pod %s: %w", key, err)
+	}
+	l.mu.Lock()
+	l.backoff.forget(s.uid() + "/")
+	if reason != reasonDied {
+		for k := range l.carried {
+			if strings.HasPrefix(k, s.uid()+"/") {
+				delete(l.carried, k)
+			}
+		}
+	}
+	l.mu.Unlock()
+	if reason == reasonDied {
+		l.removeContainerLogs(s, olderInstances(s.containers)...)
+	} else {
+		l.removePodDir(s.uid())
+		l.removePodLogs(s)
+	}
+	l.log.Info("sandbox removed", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "reason", string(reason), "file", s.manifest())
+	typ := EventPodRemoved
+	if reason == reasonDied {
+		typ = EventSandboxDied
+	}
+	l.event(Event{Type: typ, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.sb.Id), s.attempt(), reason)})
+	return nil
+}
+
+// finishSandbox stops the containers that still run in the dead sandbox of
+// a pod that is done, then the sandbox (which releases its network), and
+// keeps it: its exited containers say that the pod ran, so no new sandbox
+// is made.
+func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox) error {
+	if err := l.stopSandbox(ctx, key, s); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.finished[s.sb.Id] = true
+	l.mu.Unlock()
+	l.log.Info("sandbox died and the pod is done: no new sandbox", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "file", s.manifest())
+	l.event(Event{Type: EventSandboxDied, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d died; the pod is done, no new sandbox", short(s.sb.Id), s.attempt())})
+	return nil
+}
+
+// stopSandbox stops a sandbox's running containers (app and init ones
+// first, sidecars last, each after its preStop hook and within its grace
+// period), then the sandbox.
+func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) error {
 	deadline := time.Now()
 	var first, last []*observedContainer
 	for _, c := range s.containers {
@@ -47,29 +101,21 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason strin
 	if err := l.rt.StopPodSandbox(ctx, s.sb.Id); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
-	if err := l.rt.RemovePodSandbox(ctx, s.sb.Id); err != nil {
-		return fmt.Errorf("pod %s: %w", key, err)
-	}
-	l.mu.Lock()
-	l.backoff.forget(s.uid() + "/")
-	if reason != "sandbox died" {
-		for k := range l.carried {
-			if strings.HasPrefix(k, s.uid()+"/") {
-				delete(l.carried, k)
-			}
-		}
-	}
-	l.mu.Unlock()
-	if reason != "sandbox died" {
-		l.removePodDir(s.uid())
-	}
-	l.log.Info("sandbox removed", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "reason", reason, "file", s.manifest())
-	typ := EventPodRemoved
-	if reason == "sandbox died" {
-		typ = EventSandboxDied
-	}
-	l.event(Event{Type: typ, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.sb.Id), s.attempt(), reason)})
 	return nil
+}
+
+// olderInstances returns all but the newest instance of each container
+// (instances are sorted newest first).
+func olderInstances(cs []*observedContainer) []*observedContainer {
+	seen := map[string]bool{}
+	var out []*observedContainer
+	for _, c := range cs {
+		if seen[c.name()] {
+			out = append(out, c)
+		}
+		seen[c.name()] = true
+	}
+	return out
 }
 
 // stopContainers runs the preStop hooks of containers and stops them, all

@@ -2,7 +2,36 @@ package sync
 
 import (
 	"context"
+
+	"github.com/bosun-sh/bosun/manifest"
 )
+
+// killReason says why a sandbox is stopped and removed.
+type killReason string
+
+const (
+	// reasonRemoved: no manifest asks for the pod any more; it is gone for
+	// good, with its directories and logs.
+	reasonRemoved killReason = "removed"
+	// reasonReplaced: the pod's manifest changed; the old version is gone
+	// for good.
+	reasonReplaced killReason = "replaced"
+	// reasonDied: the sandbox died; the same version of the pod lives on
+	// (in a new sandbox, or done), so its directories and logs stay.
+	reasonDied killReason = "sandbox died"
+)
+
+// reasonFor is why sandbox s of a pod is killed when desired (nil: no
+// manifest) is what should run.
+func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
+	switch {
+	case desired == nil:
+		return reasonRemoved
+	case s.uid() == desired.UID && s.hash() == desired.Hash:
+		return reasonDied
+	}
+	return reasonReplaced
+}
 
 // replace stops and removes every old sandbox of a pod whose manifest
 // changed, before the new version is created: the old pod is fully gone
@@ -10,10 +39,8 @@ import (
 func (l *Loop) replace(ctx context.Context, p podPlan) error {
 	replaced := false
 	for _, s := range p.kill {
-		reason := "replaced"
-		if s.uid() == p.desired.UID && s.hash() == p.desired.Hash {
-			reason = "sandbox died"
-		} else {
+		reason := reasonFor(p.desired, s)
+		if reason == reasonReplaced {
 			replaced = true
 		}
 		if err := l.killSandbox(ctx, s, reason); err != nil {

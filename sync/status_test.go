@@ -36,7 +36,7 @@ func TestStatusFollowsThePod(t *testing.T) {
 	if st.Phase != "Running" || st.Reason != "Running" || st.File != "/m/s.yaml" || len(st.Containers) != 1 || !st.Containers[0].Ready {
 		t.Fatalf("status %+v", st)
 	}
-	if st.IP == "" || st.Containers[0].LogPath != "/var/log/pods/default_s-node1_"+st.UID+"/main/0.log" {
+	if st.IP == "" || st.Containers[0].LogPath != h.loop.cfg.Node.PodLogsDir+"/default_s-node1_"+st.UID+"/main/0.log" {
 		t.Errorf("ip %q log path %q", st.IP, st.Containers[0].LogPath)
 	}
 

@@ -48,6 +48,7 @@ type daemonFlags struct {
 	profiling       bool
 	logMaxSize      string
 	logMaxFiles     int
+	logLinksDir     string
 	cgroupDriver    string
 	resolvConf      string
 }
@@ -78,6 +79,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address")
 	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
+	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
 	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "cgroup driver of the runtime: cgroupfs or systemd")
 	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration for pods with dnsPolicy Default (or ClusterFirst, without a cluster DNS)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
@@ -162,6 +164,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		OnSync:      metrics.ObserveSync,
 		LogMaxSize:  logMaxSize.Value(),
 		LogMaxFiles: f.logMaxFiles,
+		LogLinksDir: f.logLinksDir,
 		OnFirstSync: func() {
 			if err := notifier.Notify("READY=1"); err != nil {
 				log.Warn("systemd notify", "err", err)

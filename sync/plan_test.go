@@ -1,0 +1,131 @@
+package sync
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// instance is a container in a fake observed sandbox: name, restart count,
+// and its state: "running", or the exit code of an exited one.
+type instance struct {
+	name  string
+	rc    uint32
+	state any
+}
+
+// deadSandbox is an observed sandbox of pod whose pause process died, with
+// containers.
+func deadSandbox(uid, hash string, attempt uint32, cs ...instance) *observedSandbox {
+	s := &observedSandbox{sb: &runtimeapi.PodSandbox{
+		Id:          fmt.Sprintf("sb-%d", attempt),
+		Metadata:    &runtimeapi.PodSandboxMetadata{Name: "p-node1", Namespace: "default", Uid: uid, Attempt: attempt},
+		State:       runtimeapi.PodSandboxState_SANDBOX_NOTREADY,
+		Annotations: map[string]string{runtime.AnnotationConfigHash: hash},
+	}}
+	for _, c := range cs {
+		oc := &observedContainer{c: &runtimeapi.Container{
+			Id:       fmt.Sprintf("%s-%d", c.name, c.rc),
+			Metadata: &runtimeapi.ContainerMetadata{Name: c.name, Attempt: c.rc},
+			State:    runtimeapi.ContainerState_CONTAINER_RUNNING,
+		}, restartCount: c.rc}
+		if code, ok := c.state.(int); ok {
+			oc.c.State = runtimeapi.ContainerState_CONTAINER_EXITED
+			oc.status = &runtimeapi.ContainerStatus{ExitCode: int32(code)}
+		}
+		s.containers = append(s.containers, oc)
+	}
+	return s
+}
+
+func TestPlanAfterTheSandboxDied(t *testing.T) {
+	type want struct {
+		create bool
+		starts []string
+		finish bool
+	}
+	cases := []struct {
+		name    string
+		policy  string
+		ran     []instance
+		carried map[string]carriedContainer
+		stopped bool
+		want    want
+	}{
+		{name: "Never pod whose container ran gets no new sandbox and is stopped",
+			policy: "Never", ran: []instance{{"a", 0, 0}, {"b", 0, 0}},
+			want: want{finish: true}},
+		{name: "Never pod whose container failed gets no new sandbox either",
+			policy: "Never", ran: []instance{{"a", 0, 1}, {"b", 0, "running"}},
+			want: want{finish: true}},
+		{name: "Never pod already stopped: nothing to do",
+			policy: "Never", ran: []instance{{"a", 0, 0}}, stopped: true},
+		{name: "Never pod whose sandbox died before any container gets a new sandbox",
+			policy: "Never",
+			want:   want{create: true, starts: []string{"a", "b"}}},
+		{name: "OnFailure pod whose containers all succeeded gets no new sandbox",
+			policy: "OnFailure", ran: []instance{{"a", 2, 0}, {"b", 0, 0}},
+			want: want{finish: true}},
+		{name: "OnFailure pod runs again only the containers that did not succeed",
+			policy: "OnFailure", ran: []instance{{"a", 2, 0}, {"b", 1, 1}},
+			want: want{create: true, starts: []string{"b"}}},
+		{name: "OnFailure container that succeeded in an earlier sandbox counts as done",
+			policy: "OnFailure", ran: []instance{{"b", 3, 0}}, carried: map[string]carriedContainer{"a": {restartCount: 0, succeeded: true}},
+			want: want{finish: true}},
+		{name: "OnFailure pod with a running container gets a new sandbox for it",
+			policy: "OnFailure", ran: []instance{{"a", 0, 0}, {"b", 0, "running"}},
+			want: want{create: true, starts: []string{"b"}}},
+		{name: "Always pod runs every container again",
+			policy: "Always", ran: []instance{{"a", 0, 0}, {"b", 0, 0}},
+			want: want{create: true, starts: []string{"a", "b"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := load(t, "/m/p.yaml", podYAML("p", tc.policy, "x", "a", "b"))
+			dead := deadSandbox(sp.UID, sp.Hash, 0, tc.ran...)
+			env := planEnv{
+				now:     time.Unix(1_800_000_000, 0),
+				stopped: func(string) bool { return tc.stopped },
+				carried: func(uid, name string) (carriedContainer, bool) {
+					c, ok := tc.carried[name]
+					return c, ok && uid == sp.UID
+				},
+			}
+			p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{dead}}, false, env)
+			var starts []string
+			for _, s := range p.starts {
+				starts = append(starts, s.spec.Name)
+			}
+			got := want{create: p.create, starts: starts, finish: p.finish == dead}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("plan = %+v, want %+v", got, tc.want)
+			}
+			if !p.create && len(p.kill) > 0 {
+				t.Errorf("a pod that is done lost its dead sandbox (killed %d)", len(p.kill))
+			}
+		})
+	}
+}
+
+func TestOnFailureContainerThatSucceededIsNotStartedInTheNewSandbox(t *testing.T) {
+	sp := load(t, "/m/p.yaml", podYAML("p", "OnFailure", "x", "a", "b"))
+	current := deadSandbox(sp.UID, sp.Hash, 1, instance{"b", 2, "running"})
+	current.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
+	env := planEnv{
+		now:     time.Unix(1_800_000_000, 0),
+		ready:   func(string, time.Time, time.Time, uint32) time.Time { return time.Time{} },
+		started: func(string, *corev1.Container) bool { return true },
+		carried: func(_, name string) (carriedContainer, bool) {
+			return carriedContainer{restartCount: 4, succeeded: name == "a"}, true
+		},
+	}
+	p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{current}}, false, env)
+	if len(p.starts) != 0 {
+		t.Errorf("starts %v, want none: a succeeded in the dead sandbox", p.starts)
+	}
+}
