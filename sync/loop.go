@@ -51,9 +51,6 @@ type Config struct {
 	// included (at least 2).
 	LogMaxSize  int64
 	LogMaxFiles int
-	// LogLinksDir, if set, gets the kubelet's link to each container's log
-	// (/var/log/containers, where log collectors look).
-	LogLinksDir string
 	// OnFirstSync, if set, is called once, when the first sync is done.
 	OnFirstSync func()
 }
@@ -80,12 +77,9 @@ type Loop struct {
 	synced   bool
 	rtDown   bool
 	srcDown  bool
-	// carried holds, per "uid/container", what a dead sandbox left of a
-	// container (its restart count, which the replacement continues).
-	carried map[string]carriedContainer
-	// finished holds the IDs of dead sandboxes of finished pods that were
-	// stopped and are kept.
-	finished map[string]bool
+	// carried holds, per "uid/container", the restart count a dead sandbox
+	// left, which its replacement continues.
+	carried map[string]uint32
 	// ips caches the IP of each pod-network sandbox.
 	ips         map[string]string
 	lastAttempt time.Time
@@ -139,23 +133,18 @@ func New(cfg Config) *Loop {
 		podErr:      map[string]podError{},
 		reported:    map[string]string{},
 		ips:         map[string]string{},
-		carried:     map[string]carriedContainer{},
-		finished:    map[string]bool{},
+		carried:     map[string]uint32{},
 	}
 	l.prober = newProber(l)
 	return l
 }
 
-// carriedOf reads what a dead sandbox left of a container; the caller
-// holds l.mu.
-func (l *Loop) carriedOf(uid, name string) (carriedContainer, bool) {
-	c, ok := l.carried[uid+"/"+name]
-	return c, ok
+// carriedCount reads a restart count carried over from a dead sandbox; the
+// caller holds l.mu.
+func (l *Loop) carriedCount(uid, name string) (uint32, bool) {
+	rc, ok := l.carried[uid+"/"+name]
+	return rc, ok
 }
-
-// stopped reports whether the dead sandbox id of a finished pod was
-// stopped; the caller holds l.mu.
-func (l *Loop) stopped(id string) bool { return l.finished[id] }
 
 // History returns the loop's event history.
 func (l *Loop) History() *History { return l.cfg.History }
@@ -174,7 +163,8 @@ func (l *Loop) Pods() []PodStatus {
 	return append([]PodStatus(nil), l.status...)
 }
 
-// Manifests returns the manifest files that do not load.
+// Manifests returns the manifest files that do not load and the directory
+// entries that are not read, sorted by file.
 func (l *Loop) Manifests() []ManifestStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -208,7 +198,7 @@ func (l *Loop) Wake() {
 // never stops pods on its way out.
 func (l *Loop) Run(ctx context.Context) error {
 	go l.watchRuntime(ctx)
-	go l.runLogMaintenance(ctx)
+	go l.runLogRotation(ctx)
 	period := time.NewTicker(l.cfg.SyncFrequency)
 	defer period.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -285,7 +275,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, protected: protected,
 			manErr: l.manifestError(snap, desired[key], observed[key]), ready: l.backoff.readyAt, now: start,
 			podLogsDir: l.cfg.Node.PodLogsDir, ips: l.ips, nodeIP: l.cfg.Node.HostIP, probes: l.prober.status,
-			termMessage: l.terminationMessage, finished: l.finished,
+			termMessage: l.terminationMessage,
 		}))
 		if l.busy[key] {
 			continue
@@ -294,7 +284,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			later(pe.retry)
 			continue
 		}
-		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, carried: l.carriedOf, stopped: l.stopped, now: start})
+		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, carried: l.carriedCount, now: start})
 		later(p.wait)
 		if p.empty() {
 			continue
@@ -347,13 +337,10 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		}
 	} else {
 		for _, s := range p.kill {
-			if err := l.killSandbox(ctx, s, reasonFor(p.desired, s)); err != nil {
+			if err := l.killSandbox(ctx, s, "removed"); err != nil {
 				return err
 			}
 		}
-	}
-	if p.finish != nil {
-		return l.finishSandbox(ctx, p.key, p.finish)
 	}
 	sandboxID, podIP := "", ""
 	var sandboxCfg *runtimeapi.PodSandboxConfig
@@ -391,12 +378,10 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, c := range p.removes {
-		if err := l.rt.RemoveContainer(ctx, c.c.Id); err != nil {
+	for _, id := range p.removes {
+		if err := l.rt.RemoveContainer(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
-			continue
 		}
-		l.removeContainerLogs(p.sandbox, c)
 	}
 	return errors.Join(errs...)
 }
@@ -490,6 +475,9 @@ func (l *Loop) sourceState(snap manifest.Snapshot) {
 			}
 		}
 	}
+	for file, why := range snap.Ignored {
+		ms = append(ms, ManifestStatus{File: file, Ignored: why})
+	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].File < ms[j].File })
 	if !snap.Available && snap.Err != nil && !l.srcDown {
 		rejected = append(rejected, Event{Type: EventManifestsUnreadable, Message: snap.Err.Error()})
@@ -549,11 +537,6 @@ func (l *Loop) lookUpIPs(ctx context.Context, desired map[string]*manifest.Stati
 	for id := range l.ips {
 		if !live[id] {
 			delete(l.ips, id)
-		}
-	}
-	for id := range l.finished {
-		if !live[id] {
-			delete(l.finished, id)
 		}
 	}
 	l.mu.Unlock()

@@ -87,10 +87,14 @@ type Termination struct {
 	FinishedAt time.Time
 }
 
-// ManifestStatus is a manifest file that does not load.
+// ManifestStatus is a file of the manifest directory that bosun does not
+// run: a manifest that does not load (Error), or an entry that is not read
+// as a manifest at all (Ignored, the reason: a dotfile, a subdirectory, an
+// editor or package manager leftover, another name). Exactly one is set.
 type ManifestStatus struct {
-	File  string
-	Error string
+	File    string
+	Error   string
+	Ignored string
 }
 
 // statusInput is everything one status computation reads.
@@ -110,9 +114,6 @@ type statusInput struct {
 	probes func(containerID string, c *corev1.Container) (bool, []ProbeResult)
 	// termMessage reads a container instance's termination message file.
 	termMessage func(uid, container string, restartCount uint32) string
-	// finished holds the dead sandboxes kept for pods that are done; their
-	// containers are the pod's last word.
-	finished map[string]bool
 }
 
 // podStatus computes the status of one pod from what was observed.
@@ -170,7 +171,7 @@ func podStatus(in statusInput) PodStatus {
 		}
 		return st
 	}
-	matches := sb != nil && sb.uid() == in.desired.UID && sb.hash() == in.desired.Hash && (sb.ready() || in.finished[sb.sb.Id])
+	matches := sb != nil && sb.uid() == in.desired.UID && sb.hash() == in.desired.Hash && sb.ready()
 	if !matches {
 		sb = nil
 	}

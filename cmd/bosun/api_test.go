@@ -55,7 +55,9 @@ func serveFake(t *testing.T, logDir string) string {
 					LastTermination: &sync.Termination{ExitCode: 3, Reason: "Error", FinishedAt: t0.Add(-20 * time.Second)}},
 				{Name: "side", ID: "c3", Image: "busybox:1.36", State: "Running", Ready: true, StartedAt: t0.Add(-5 * time.Minute)}}},
 	}, manifests: []sync.ManifestStatus{{File: "/etc/kubernetes/manifests/crashy.yaml",
-		Error: "manifest /etc/kubernetes/manifests/crashy.yaml: line 9: spec.containers[0].comand: unknown field"}}}
+		Error: "manifest /etc/kubernetes/manifests/crashy.yaml: line 9: spec.containers[0].comand: unknown field"},
+		{File: "/etc/kubernetes/manifests/etcd.yaml.bak", Ignored: "an editor or package manager leftover (*.bak)"},
+		{File: "/etc/kubernetes/manifests/notes.txt", Ignored: "not a manifest name (*.yaml, *.yml, *.json, *.manifest)"}}}
 	sock := filepath.Join(t.TempDir(), "api", "bosun.sock")
 	l, err := server.Listen(sock, "")
 	if err != nil {

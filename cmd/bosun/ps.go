@@ -120,4 +120,13 @@ func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
 			}
 		}
 	}
+	if len(resp.GetIgnoredFiles()) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "IGNORED FILES (not read as manifests):")
+		tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+		for _, f := range resp.GetIgnoredFiles() {
+			fmt.Fprintf(tw, "  %s\t%s\n", f.GetFile(), f.GetReason())
+		}
+		tw.Flush()
+	}
 }

@@ -54,13 +54,17 @@ func (s *Server) GetInfo(context.Context, *bosunv1.GetInfoRequest) (*bosunv1.Inf
 	return out, nil
 }
 
-// ListPods returns every pod and the rejected manifests.
+// ListPods returns every pod, the rejected manifests and the files not read.
 func (s *Server) ListPods(context.Context, *bosunv1.ListPodsRequest) (*bosunv1.ListPodsResponse, error) {
 	out := &bosunv1.ListPodsResponse{}
 	for _, p := range s.state.Pods() {
 		out.Pods = append(out.Pods, podToProto(p))
 	}
 	for _, m := range s.state.Manifests() {
+		if m.Ignored != "" {
+			out.IgnoredFiles = append(out.IgnoredFiles, &bosunv1.IgnoredFile{File: m.File, Reason: m.Ignored})
+			continue
+		}
 		out.ManifestErrors = append(out.ManifestErrors, &bosunv1.ManifestError{File: m.File, Error: m.Error})
 	}
 	return out, nil

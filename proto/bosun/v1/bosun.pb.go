@@ -208,6 +208,7 @@ type ListPodsResponse struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Pods           []*Pod                 `protobuf:"bytes,1,rep,name=pods,proto3" json:"pods,omitempty"`
 	ManifestErrors []*ManifestError       `protobuf:"bytes,2,rep,name=manifest_errors,json=manifestErrors,proto3" json:"manifest_errors,omitempty"`
+	IgnoredFiles   []*IgnoredFile         `protobuf:"bytes,3,rep,name=ignored_files,json=ignoredFiles,proto3" json:"ignored_files,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -252,6 +253,13 @@ func (x *ListPodsResponse) GetPods() []*Pod {
 func (x *ListPodsResponse) GetManifestErrors() []*ManifestError {
 	if x != nil {
 		return x.ManifestErrors
+	}
+	return nil
+}
+
+func (x *ListPodsResponse) GetIgnoredFiles() []*IgnoredFile {
+	if x != nil {
+		return x.IgnoredFiles
 	}
 	return nil
 }
@@ -308,6 +316,61 @@ func (x *ManifestError) GetError() string {
 	return ""
 }
 
+// IgnoredFile is an entry of the manifest directory that is not read as a
+// manifest: a dotfile, a subdirectory, an editor or package manager
+// leftover, or a name that is not *.yaml, *.yml, *.json or *.manifest.
+type IgnoredFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IgnoredFile) Reset() {
+	*x = IgnoredFile{}
+	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IgnoredFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IgnoredFile) ProtoMessage() {}
+
+func (x *IgnoredFile) ProtoReflect() protoreflect.Message {
+	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IgnoredFile.ProtoReflect.Descriptor instead.
+func (*IgnoredFile) Descriptor() ([]byte, []int) {
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IgnoredFile) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *IgnoredFile) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type GetPodRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -317,7 +380,7 @@ type GetPodRequest struct {
 
 func (x *GetPodRequest) Reset() {
 	*x = GetPodRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +392,7 @@ func (x *GetPodRequest) String() string {
 func (*GetPodRequest) ProtoMessage() {}
 
 func (x *GetPodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +405,7 @@ func (x *GetPodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPodRequest.ProtoReflect.Descriptor instead.
 func (*GetPodRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{5}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPodRequest) GetName() string {
@@ -377,7 +440,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +452,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +465,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{6}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Pod) GetNamespace() string {
@@ -534,7 +597,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +609,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +622,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{7}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Container) GetName() string {
@@ -680,7 +743,7 @@ type Termination struct {
 
 func (x *Termination) Reset() {
 	*x = Termination{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +755,7 @@ func (x *Termination) String() string {
 func (*Termination) ProtoMessage() {}
 
 func (x *Termination) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +768,7 @@ func (x *Termination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Termination.ProtoReflect.Descriptor instead.
 func (*Termination) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{8}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Termination) GetExitCode() int32 {
@@ -757,7 +820,7 @@ type ProbeResult struct {
 
 func (x *ProbeResult) Reset() {
 	*x = ProbeResult{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +832,7 @@ func (x *ProbeResult) String() string {
 func (*ProbeResult) ProtoMessage() {}
 
 func (x *ProbeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +845,7 @@ func (x *ProbeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeResult.ProtoReflect.Descriptor instead.
 func (*ProbeResult) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{9}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProbeResult) GetKind() string {
@@ -830,7 +893,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +905,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +918,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{10}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchEventsRequest) GetSinceUnixNano() int64 {
@@ -886,7 +949,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +961,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +974,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -973,13 +1036,17 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"podLogsDir\x12\x14\n" +
 	"\x05ready\x18\b \x01(\bR\x05ready\x12*\n" +
 	"\x11started_unix_nano\x18\t \x01(\x03R\x0fstartedUnixNano\"\x11\n" +
-	"\x0fListPodsRequest\"w\n" +
+	"\x0fListPodsRequest\"\xb3\x01\n" +
 	"\x10ListPodsResponse\x12!\n" +
 	"\x04pods\x18\x01 \x03(\v2\r.bosun.v1.PodR\x04pods\x12@\n" +
-	"\x0fmanifest_errors\x18\x02 \x03(\v2\x17.bosun.v1.ManifestErrorR\x0emanifestErrors\"9\n" +
+	"\x0fmanifest_errors\x18\x02 \x03(\v2\x17.bosun.v1.ManifestErrorR\x0emanifestErrors\x12:\n" +
+	"\rignored_files\x18\x03 \x03(\v2\x15.bosun.v1.IgnoredFileR\fignoredFiles\"9\n" +
 	"\rManifestError\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error\"#\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"9\n" +
+	"\vIgnoredFile\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"#\n" +
 	"\rGetPodRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\xb2\x03\n" +
 	"\x03Pod\x12\x1c\n" +
@@ -1060,40 +1127,42 @@ func file_bosun_v1_bosun_proto_rawDescGZIP() []byte {
 	return file_bosun_v1_bosun_proto_rawDescData
 }
 
-var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_bosun_v1_bosun_proto_goTypes = []any{
 	(*GetInfoRequest)(nil),     // 0: bosun.v1.GetInfoRequest
 	(*Info)(nil),               // 1: bosun.v1.Info
 	(*ListPodsRequest)(nil),    // 2: bosun.v1.ListPodsRequest
 	(*ListPodsResponse)(nil),   // 3: bosun.v1.ListPodsResponse
 	(*ManifestError)(nil),      // 4: bosun.v1.ManifestError
-	(*GetPodRequest)(nil),      // 5: bosun.v1.GetPodRequest
-	(*Pod)(nil),                // 6: bosun.v1.Pod
-	(*Container)(nil),          // 7: bosun.v1.Container
-	(*Termination)(nil),        // 8: bosun.v1.Termination
-	(*ProbeResult)(nil),        // 9: bosun.v1.ProbeResult
-	(*WatchEventsRequest)(nil), // 10: bosun.v1.WatchEventsRequest
-	(*Event)(nil),              // 11: bosun.v1.Event
+	(*IgnoredFile)(nil),        // 5: bosun.v1.IgnoredFile
+	(*GetPodRequest)(nil),      // 6: bosun.v1.GetPodRequest
+	(*Pod)(nil),                // 7: bosun.v1.Pod
+	(*Container)(nil),          // 8: bosun.v1.Container
+	(*Termination)(nil),        // 9: bosun.v1.Termination
+	(*ProbeResult)(nil),        // 10: bosun.v1.ProbeResult
+	(*WatchEventsRequest)(nil), // 11: bosun.v1.WatchEventsRequest
+	(*Event)(nil),              // 12: bosun.v1.Event
 }
 var file_bosun_v1_bosun_proto_depIdxs = []int32{
-	6,  // 0: bosun.v1.ListPodsResponse.pods:type_name -> bosun.v1.Pod
+	7,  // 0: bosun.v1.ListPodsResponse.pods:type_name -> bosun.v1.Pod
 	4,  // 1: bosun.v1.ListPodsResponse.manifest_errors:type_name -> bosun.v1.ManifestError
-	7,  // 2: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
-	8,  // 3: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
-	9,  // 4: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
-	0,  // 5: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
-	2,  // 6: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
-	5,  // 7: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
-	10, // 8: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
-	1,  // 9: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
-	3,  // 10: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
-	6,  // 11: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
-	11, // 12: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	5,  // 2: bosun.v1.ListPodsResponse.ignored_files:type_name -> bosun.v1.IgnoredFile
+	8,  // 3: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
+	9,  // 4: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
+	10, // 5: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
+	0,  // 6: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
+	2,  // 7: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
+	6,  // 8: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
+	11, // 9: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
+	1,  // 10: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
+	3,  // 11: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
+	7,  // 12: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
+	12, // 13: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_bosun_v1_bosun_proto_init() }
@@ -1107,7 +1176,7 @@ func file_bosun_v1_bosun_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bosun_v1_bosun_proto_rawDesc), len(file_bosun_v1_bosun_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

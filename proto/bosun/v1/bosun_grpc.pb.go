@@ -34,7 +34,8 @@ const (
 type BosunClient interface {
 	// GetInfo describes the daemon.
 	GetInfo(ctx context.Context, in *GetInfoRequest, opts ...grpc.CallOption) (*Info, error)
-	// ListPods returns every pod bosun knows and the manifests it rejects.
+	// ListPods returns every pod bosun knows, the manifests it rejects and the
+	// files of the manifest directory it does not read.
 	ListPods(ctx context.Context, in *ListPodsRequest, opts ...grpc.CallOption) (*ListPodsResponse, error)
 	// GetPod returns one pod by "name", "name-node" or "namespace/name-node".
 	GetPod(ctx context.Context, in *GetPodRequest, opts ...grpc.CallOption) (*Pod, error)
@@ -106,7 +107,8 @@ type Bosun_WatchEventsClient = grpc.ServerStreamingClient[Event]
 type BosunServer interface {
 	// GetInfo describes the daemon.
 	GetInfo(context.Context, *GetInfoRequest) (*Info, error)
-	// ListPods returns every pod bosun knows and the manifests it rejects.
+	// ListPods returns every pod bosun knows, the manifests it rejects and the
+	// files of the manifest directory it does not read.
 	ListPods(context.Context, *ListPodsRequest) (*ListPodsResponse, error)
 	// GetPod returns one pod by "name", "name-node" or "namespace/name-node".
 	GetPod(context.Context, *GetPodRequest) (*Pod, error)

@@ -104,7 +104,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for phase, n := range phases {
 		ch <- prometheus.MustNewConstMetric(podsDesc, prometheus.GaugeValue, n, phase)
 	}
-	ch <- prometheus.MustNewConstMetric(manifestDesc, prometheus.GaugeValue, float64(len(c.state.Manifests())))
+	rejected := 0
+	for _, m := range c.state.Manifests() {
+		if m.Error != "" {
+			rejected++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(manifestDesc, prometheus.GaugeValue, float64(rejected))
 	ch <- prometheus.MustNewConstMetric(backoffDesc, prometheus.GaugeValue, backoff)
 	up := 0.0
 	if c.state.Ready() {
