@@ -51,6 +51,9 @@ type Config struct {
 	// included (at least 2).
 	LogMaxSize  int64
 	LogMaxFiles int
+	// LogLinksDir, if set, gets the kubelet's link to each container's log
+	// (/var/log/containers, where log collectors look).
+	LogLinksDir string
 	// OnFirstSync, if set, is called once, when the first sync is done.
 	OnFirstSync func()
 }
@@ -77,9 +80,12 @@ type Loop struct {
 	synced   bool
 	rtDown   bool
 	srcDown  bool
-	// carried holds, per "uid/container", the restart count a dead sandbox
-	// left, which its replacement continues.
-	carried map[string]uint32
+	// carried holds, per "uid/container", what a dead sandbox left of a
+	// container (its restart count, which the replacement continues).
+	carried map[string]carriedContainer
+	// finished holds the IDs of dead sandboxes of finished pods that were
+	// stopped and are kept.
+	finished map[string]bool
 	// ips caches the IP of each pod-network sandbox.
 	ips         map[string]string
 	lastAttempt time.Time
@@ -133,18 +139,23 @@ func New(cfg Config) *Loop {
 		podErr:      map[string]podError{},
 		reported:    map[string]string{},
 		ips:         map[string]string{},
-		carried:     map[string]uint32{},
+		carried:     map[string]carriedContainer{},
+		finished:    map[string]bool{},
 	}
 	l.prober = newProber(l)
 	return l
 }
 
-// carriedCount reads a restart count carried over from a dead sandbox; the
-// caller holds l.mu.
-func (l *Loop) carriedCount(uid, name string) (uint32, bool) {
-	rc, ok := l.carried[uid+"/"+name]
-	return rc, ok
+// carriedOf reads what a dead sandbox left of a container; the caller
+// holds l.mu.
+func (l *Loop) carriedOf(uid, name string) (carriedContainer, bool) {
+	c, ok := l.carried[uid+"/"+name]
+	return c, ok
 }
+
+// stopped reports whether the dead sandbox id of a finished pod was
+// stopped; the caller holds l.mu.
+func (l *Loop) stopped(id string) bool { return l.finished[id] }
 
 // History returns the loop's event history.
 func (l *Loop) History() *History { return l.cfg.History }
@@ -198,7 +209,7 @@ func (l *Loop) Wake() {
 // never stops pods on its way out.
 func (l *Loop) Run(ctx context.Context) error {
 	go l.watchRuntime(ctx)
-	go l.runLogRotation(ctx)
+	go l.runLogMaintenance(ctx)
 	period := time.NewTicker(l.cfg.SyncFrequency)
 	defer period.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -275,7 +286,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, protected: protected,
 			manErr: l.manifestError(snap, desired[key], observed[key]), ready: l.backoff.readyAt, now: start,
 			podLogsDir: l.cfg.Node.PodLogsDir, ips: l.ips, nodeIP: l.cfg.Node.HostIP, probes: l.prober.status,
-			termMessage: l.terminationMessage,
+			termMessage: l.terminationMessage, finished: l.finished,
 		}))
 		if l.busy[key] {
 			continue
@@ -284,7 +295,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			later(pe.retry)
 			continue
 		}
-		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, carried: l.carriedCount, now: start})
+		p := plan(key, desired[key], observed[key], protected, planEnv{ready: l.backoff.readyAt, started: l.prober.started, carried: l.carriedOf, stopped: l.stopped, now: start})
 		later(p.wait)
 		if p.empty() {
 			continue
@@ -337,10 +348,13 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		}
 	} else {
 		for _, s := range p.kill {
-			if err := l.killSandbox(ctx, s, "removed"); err != nil {
+			if err := l.killSandbox(ctx, s, reasonFor(p.desired, s)); err != nil {
 				return err
 			}
 		}
+	}
+	if p.finish != nil {
+		return l.finishSandbox(ctx, p.key, p.finish)
 	}
 	sandboxID, podIP := "", ""
 	var sandboxCfg *runtimeapi.PodSandboxConfig
@@ -378,10 +392,12 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, id := range p.removes {
-		if err := l.rt.RemoveContainer(ctx, id); err != nil {
+	for _, c := range p.removes {
+		if err := l.rt.RemoveContainer(ctx, c.c.Id); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+			continue
 		}
+		l.removeContainerLogs(p.sandbox, c)
 	}
 	return errors.Join(errs...)
 }
@@ -537,6 +553,11 @@ func (l *Loop) lookUpIPs(ctx context.Context, desired map[string]*manifest.Stati
 	for id := range l.ips {
 		if !live[id] {
 			delete(l.ips, id)
+		}
+	}
+	for id := range l.finished {
+		if !live[id] {
+			delete(l.finished, id)
 		}
 	}
 	l.mu.Unlock()

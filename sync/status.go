@@ -114,6 +114,9 @@ type statusInput struct {
 	probes func(containerID string, c *corev1.Container) (bool, []ProbeResult)
 	// termMessage reads a container instance's termination message file.
 	termMessage func(uid, container string, restartCount uint32) string
+	// finished holds the dead sandboxes kept for pods that are done; their
+	// containers are the pod's last word.
+	finished map[string]bool
 }
 
 // podStatus computes the status of one pod from what was observed.
@@ -171,7 +174,7 @@ func podStatus(in statusInput) PodStatus {
 		}
 		return st
 	}
-	matches := sb != nil && sb.uid() == in.desired.UID && sb.hash() == in.desired.Hash && sb.ready()
+	matches := sb != nil && sb.uid() == in.desired.UID && sb.hash() == in.desired.Hash && (sb.ready() || in.finished[sb.sb.Id])
 	if !matches {
 		sb = nil
 	}
