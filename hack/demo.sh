@@ -9,10 +9,27 @@ cd "$(dirname "$0")/.."
 DEMO=${BOSUN_DEMO_DIR:-/var/tmp/bosun-demo}
 SOCK="$DEMO/containerd/containerd.sock"
 
+API_SOCK=/run/bosun/bosun.sock
+
 stop() {
 	if [ -f "$DEMO/bosun.pid" ]; then
-		kill "$(cat "$DEMO/bosun.pid")" 2>/dev/null || true
+		local pid
+		pid=$(cat "$DEMO/bosun.pid")
+		# SIGTERM: bosun removes its API socket as it exits; wait for that.
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -9 "$pid" 2>/dev/null || true
+		fi
 		rm -f "$DEMO/bosun.pid"
+		# A bosun that was killed leaves its socket behind: remove it when
+		# no bosun answers there.
+		if [ -S "$API_SOCK" ] && ! bin/bosun ps --api-socket "$API_SOCK" >/dev/null 2>&1; then
+			rm -f "$API_SOCK"
+		fi
 	fi
 	hack/containerd.sh stop "$DEMO/containerd"
 	echo "demo stopped ($DEMO kept: logs and state)"
@@ -43,6 +60,7 @@ setsid bin/bosun run \
 	--root-dir "$DEMO/root" \
 	--pod-logs-dir "$DEMO/logs" \
 	--hostname-override demo \
+	--api-socket "$API_SOCK" \
 	>"$DEMO/bosun.log" 2>&1 </dev/null &
 echo $! >"$DEMO/bosun.pid"
 

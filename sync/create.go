@@ -111,7 +111,7 @@ func (l *Loop) startContainer(ctx context.Context, sp *manifest.StaticPod, sandb
 	l.log.Info(msg, "pod", sp.Key(), "container", c.Name, "id", id, "attempt", s.restartCount)
 	l.event(Event{Type: typ, Pod: sp.Key(), Container: c.Name, Message: fmt.Sprintf("%s, restart count %d", short(id), s.restartCount)})
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
-		target := handlerTarget{containerID: id, host: probeHost(sp.Pod, podIP), ports: c.Ports}
+		target := handlerTarget{containerID: id, host: l.probeHost(sp.Pod.Spec.HostNetwork, podIP), ports: c.Ports}
 		if err := l.runHandler(ctx, c.Lifecycle.PostStart, target, time.Duration(runtime.GracePeriodOf(cfg.Annotations))*time.Second); err != nil {
 			l.event(Event{Type: EventContainerKilled, Pod: sp.Key(), Container: c.Name, Message: "postStart hook failed: " + err.Error()})
 			l.log.Warn("postStart hook failed; killing the container", "pod", sp.Key(), "container", c.Name, "err", err)

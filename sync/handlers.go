@@ -27,10 +27,15 @@ type handlerTarget struct {
 	ports       []corev1.ContainerPort
 }
 
-// probeHost is where network probes and hooks go: 127.0.0.1 for hostNetwork
-// pods, else the pod's IP.
-func probeHost(pod *corev1.Pod, podIP string) string {
-	if pod.Spec.HostNetwork || podIP == "" {
+// probeHost is where network probes and hooks go when they set no host, as
+// the kubelet sends them to the pod's IP: the node IP for hostNetwork pods
+// (and when the pod's IP is not known), else the pod's IP; 127.0.0.1 only
+// when the node has no IP.
+func (l *Loop) probeHost(hostNetwork bool, podIP string) string {
+	if hostNetwork || podIP == "" {
+		if l.cfg.Node.HostIP != "" {
+			return l.cfg.Node.HostIP
+		}
 		return "127.0.0.1"
 	}
 	return podIP
@@ -42,7 +47,11 @@ func (l *Loop) runHandler(ctx context.Context, h *corev1.LifecycleHandler, t han
 	case h.Exec != nil:
 		return l.execCheck(ctx, t.containerID, h.Exec.Command, timeout)
 	case h.HTTPGet != nil:
-		return httpCheck(ctx, h.HTTPGet, t, timeout)
+		warning, err := httpCheck(ctx, h.HTTPGet, t, timeout)
+		if warning != "" {
+			l.log.Warn("httpGet hook warning", "id", t.containerID, "warning", warning)
+		}
+		return err
 	case h.TCPSocket != nil:
 		return tcpCheck(ctx, h.TCPSocket, t, timeout)
 	case h.Sleep != nil:
@@ -83,12 +92,37 @@ func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error
 	return 0, fmt.Errorf("no container port named %q", p.StrVal)
 }
 
-// httpCheck does an HTTP GET as the kubelet's prober does: status 200-399
-// is success; HTTPS certificates are not verified.
-func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, timeout time.Duration) error {
+// Limits of what an HTTP probe or hook reads of a response (the kubelet
+// reads 10 KiB) and quotes of it in a failure's message, so events and logs
+// carry at most the first bytes of a body.
+const (
+	maxProbeBody   = 10 << 10
+	maxQuotedBody  = 256
+	maxProbeFollow = 10
+)
+
+// sameHostRedirects follows a redirect only to the host of the first request
+// (the hostname, as the kubelet compares it), at most maxProbeFollow times;
+// a redirect elsewhere is not followed and its response is the result.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if req.URL.Hostname() != via[0].URL.Hostname() {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxProbeFollow {
+		return fmt.Errorf("stopped after %d redirects", maxProbeFollow)
+	}
+	return nil
+}
+
+// httpCheck does an HTTP GET as the kubelet's prober does: status 200-299
+// is success; 300-399 (a redirect to another host, which is not followed,
+// or one without a location) is success with a warning; HTTPS certificates
+// are not verified. A failure quotes at most the first maxQuotedBody bytes
+// of the body.
+func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, timeout time.Duration) (warning string, err error) {
 	port, err := resolvePort(g.Port, t.ports)
 	if err != nil {
-		return err
+		return "", err
 	}
 	host := t.host
 	if g.Host != "" {
@@ -106,7 +140,7 @@ func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, ti
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("User-Agent", "bosun-probe")
 	for _, h := range g.HTTPHeaders {
@@ -116,21 +150,34 @@ func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, ti
 		}
 		req.Header.Add(h.Name, h.Value)
 	}
-	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
-		DisableKeepAlives: true,
-		Proxy:             nil,
-	}}
+	client := &http.Client{
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+		CheckRedirect: sameHostRedirects,
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return fmt.Errorf("HTTP probe failed with statuscode: %d: %.200s", resp.StatusCode, body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return "", nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		where := "no location"
+		if loc, err := resp.Location(); err == nil {
+			where = loc.Redacted()
+		}
+		return fmt.Sprintf("HTTP probe of %s stopped at a redirect (%d to %s), not followed to another host: counted as success", u.Redacted(), resp.StatusCode, where), nil
 	}
-	return nil
+	if len(body) > maxQuotedBody {
+		body = body[:maxQuotedBody]
+	}
+	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %q", resp.StatusCode, body)
 }
 
 // tcpCheck opens a TCP connection.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/bosun-sh/bosun/runtime"
 )
 
 func TestHTTPCheck(t *testing.T) {
@@ -33,8 +36,9 @@ func TestHTTPCheck(t *testing.T) {
 	port, _ := strconv.Atoi(portStr)
 	target := handlerTarget{host: "127.0.0.1", ports: []corev1.ContainerPort{{Name: "web", ContainerPort: int32(port)}}}
 	get := func(path string, p intstr.IntOrString) error {
-		return httpCheck(context.Background(), &corev1.HTTPGetAction{Path: path, Port: p, Scheme: corev1.URISchemeHTTP,
+		_, err := httpCheck(context.Background(), &corev1.HTTPGetAction{Path: path, Port: p, Scheme: corev1.URISchemeHTTP,
 			HTTPHeaders: []corev1.HTTPHeader{{Name: "X-Probe", Value: "yes"}, {Name: "Host", Value: "cp.example"}}}, target, time.Second)
+		return err
 	}
 	if err := get("/ok?verbose=1", intstr.FromString("web")); err != nil {
 		t.Errorf("named port, query and headers: %v", err)
@@ -51,6 +55,109 @@ func TestHTTPCheck(t *testing.T) {
 	if err := tcpCheck(context.Background(), &corev1.TCPSocketAction{Port: intstr.FromString("web")}, target, time.Second); err != nil {
 		t.Errorf("tcp: %v", err)
 	}
+}
+
+// serve starts an HTTP server on addr (a loopback address) and returns its
+// port and the number of requests it has had.
+func serve(t *testing.T, addr string, h http.HandlerFunc) (int, *atomic.Int32) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1); h(w, r) }))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return l.Addr().(*net.TCPAddr).Port, &n
+}
+
+func TestHTTPCheckFollowsRedirectsOnlyToTheSameHost(t *testing.T) {
+	otherPort, other := serve(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "sick", http.StatusInternalServerError)
+	})
+	port, self := serve(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same-host":
+			http.Redirect(w, r, "http://127.0.0.1:"+strconv.Itoa(otherPort)+"/", http.StatusFound)
+		case "/other-host":
+			http.Redirect(w, r, "http://localhost:"+strconv.Itoa(otherPort)+"/", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/big-failure":
+			http.Error(w, strings.Repeat("x", 20<<10), http.StatusServiceUnavailable)
+		}
+	})
+	target := handlerTarget{host: "127.0.0.1"}
+	get := func(path string) (string, error) {
+		return httpCheck(context.Background(), &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt(port)}, target, 5*time.Second)
+	}
+
+	// A redirect to the same host (another port) is followed: its answer counts.
+	if w, err := get("/same-host"); err == nil || !strings.Contains(err.Error(), "statuscode: 500") || w != "" || other.Load() != 1 {
+		t.Errorf("redirect to the same host: %q, %v, %d requests there; want the 500 of its target", w, err, other.Load())
+	}
+	// A redirect to another host is not followed: success with a warning.
+	w, err := get("/other-host")
+	if err != nil || !strings.Contains(w, "not followed to another host") || !strings.Contains(w, "localhost:"+strconv.Itoa(otherPort)) {
+		t.Errorf("redirect to another host: %q, %v; want success with a warning", w, err)
+	}
+	if other.Load() != 1 {
+		t.Errorf("the other host got %d requests, want it not asked", other.Load()-1)
+	}
+	// At most 10 redirects are followed.
+	before := self.Load()
+	if _, err := get("/loop"); err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+		t.Errorf("redirect loop: %v", err)
+	}
+	if n := self.Load() - before; n != 10 {
+		t.Errorf("redirect loop: %d requests, want 10 (the first and 9 redirects)", n)
+	}
+	// A failure quotes only the first bytes of its body.
+	if _, err := get("/big-failure"); err == nil || len(err.Error()) > maxQuotedBody+100 || !strings.Contains(err.Error(), "statuscode: 503") {
+		t.Errorf("a failure with a 20 KiB body: %d bytes of message: %.300v", len(err.Error()), err)
+	}
+}
+
+func TestProbeHost(t *testing.T) {
+	l := &Loop{cfg: Config{Node: runtime.Node{HostIP: "192.0.2.1"}}}
+	noIP := &Loop{}
+	for _, tc := range []struct {
+		l           *Loop
+		hostNetwork bool
+		podIP, want string
+	}{
+		{l, true, "", "192.0.2.1"},
+		{l, true, "10.88.0.5", "192.0.2.1"},
+		{l, false, "10.88.0.5", "10.88.0.5"},
+		{l, false, "", "192.0.2.1"},
+		{noIP, true, "", "127.0.0.1"},
+	} {
+		if got := tc.l.probeHost(tc.hostNetwork, tc.podIP); got != tc.want {
+			t.Errorf("node IP %q, hostNetwork %v, pod IP %q: %q, want %q", tc.l.cfg.Node.HostIP, tc.hostNetwork, tc.podIP, got, tc.want)
+		}
+	}
+}
+
+// A hostNetwork pod's probe without host goes to the node IP, as the
+// kubelet's: here 127.0.0.2, where the only server listens.
+func TestHostNetworkProbeGoesToTheNodeIP(t *testing.T) {
+	port, hits := serve(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {})
+	y := strings.Replace(podYAML("p", "Always", "x", "main"), "spec:\n", "spec:\n  hostNetwork: true\n", 1) + `    readinessProbe:
+      httpGet: {path: /ready, port: ` + strconv.Itoa(port) + `}
+      periodSeconds: 1
+`
+	h := newHarness(t, load(t, "/m/p.yaml", y))
+	h.loop.cfg.Node.HostIP = "127.0.0.2"
+	h.clock.now = time.Now() // probes run on real time from the container's start
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.loop.SyncOnce(ctx)
+	h.loop.Wait()
+	h.loop.SyncOnce(ctx) // starts the probe worker of the running container
+	eventually(t, func() bool { return hits.Load() > 0 })
 }
 
 func TestGRPCCheck(t *testing.T) {

@@ -18,6 +18,7 @@ const (
 	EventContainerRestarted  EventType = "ContainerRestarted"
 	EventContainerExited     EventType = "ContainerExited"
 	EventContainerKilled     EventType = "ContainerKilled"
+	EventProbeWarning        EventType = "ProbeWarning"
 	EventManifestRejected    EventType = "ManifestRejected"
 	EventManifestConflict    EventType = "ManifestConflict"
 	EventSyncFailed          EventType = "SyncFailed"

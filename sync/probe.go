@@ -34,7 +34,8 @@ type probeWorker struct {
 	kind    string
 	cancel  context.CancelFunc
 	result  ProbeResult
-	success bool // the probe's current verdict
+	success bool   // the probe's current verdict
+	warning string // the last warning, recorded as an event when it changes
 }
 
 func newProber(l *Loop) *prober { return &prober{l: l, workers: map[string]*probeWorker{}} }
@@ -84,7 +85,7 @@ func (pr *prober) sync(ctx context.Context, desired map[string]*manifest.StaticP
 
 func (pr *prober) ensure(ctx context.Context, id, kind string, sp *manifest.StaticPod, c *corev1.Container, p *corev1.Probe, oc *observedContainer, sandboxID string) {
 	// The loop's lock is never taken under the prober's.
-	target := handlerTarget{containerID: oc.c.Id, host: probeHost(sp.Pod, pr.l.podIP(sandboxID)), ports: c.Ports}
+	target := handlerTarget{containerID: oc.c.Id, host: pr.l.probeHost(sp.Pod.Spec.HostNetwork, pr.l.podIP(sandboxID)), ports: c.Ports}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	if _, ok := pr.workers[id]; ok {
@@ -134,9 +135,13 @@ func (pr *prober) run(ctx context.Context, w *probeWorker, sp *manifest.StaticPo
 		if w.kind != probeStartup && !pr.started(t.containerID, c) {
 			continue // startup gates liveness and readiness
 		}
-		err := pr.probe(ctx, p, t, timeout)
+		warning, err := pr.probe(ctx, p, t, timeout)
 		if ctx.Err() != nil {
 			return
+		}
+		if warning != "" && warning != w.warning {
+			pr.l.log.Warn(w.kind+" probe warning", "pod", sp.Key(), "container", c.Name, "warning", warning)
+			pr.l.event(Event{Type: EventProbeWarning, Pod: sp.Key(), Container: c.Name, Message: w.kind + " probe: " + warning})
 		}
 		if err == nil {
 			successes, failures = successes+1, 0
@@ -147,7 +152,7 @@ func (pr *prober) run(ctx context.Context, w *probeWorker, sp *manifest.StaticPo
 		before := w.success
 		w.result.Last, w.result.ConsecutiveFailures = time.Now(), failures
 		w.result.Success = err == nil
-		w.result.Message = ""
+		w.result.Message, w.warning = warning, warning
 		if err != nil {
 			w.result.Message = err.Error()
 		}
@@ -163,7 +168,7 @@ func (pr *prober) run(ctx context.Context, w *probeWorker, sp *manifest.StaticPo
 			pr.l.Wake() // the status changed
 		}
 		if err != nil && failures >= p.FailureThreshold && w.kind != probeReadiness {
-			pr.kill(ctx, sp, c, p, t.containerID, w.kind, err)
+			pr.kill(ctx, sp, c, p, t, w.kind, err)
 			return
 		}
 		if w.kind == probeStartup && w.success {
@@ -172,22 +177,24 @@ func (pr *prober) run(ctx context.Context, w *probeWorker, sp *manifest.StaticPo
 	}
 }
 
-func (pr *prober) probe(ctx context.Context, p *corev1.Probe, t handlerTarget, timeout time.Duration) error {
+// probe runs one probe; a warning comes with a success that deserves a
+// word (an HTTP redirect to another host, not followed).
+func (pr *prober) probe(ctx context.Context, p *corev1.Probe, t handlerTarget, timeout time.Duration) (warning string, err error) {
 	switch {
 	case p.Exec != nil:
-		return pr.l.execCheck(ctx, t.containerID, p.Exec.Command, timeout)
+		return "", pr.l.execCheck(ctx, t.containerID, p.Exec.Command, timeout)
 	case p.HTTPGet != nil:
 		return httpCheck(ctx, p.HTTPGet, t, timeout)
 	case p.TCPSocket != nil:
-		return tcpCheck(ctx, p.TCPSocket, t, timeout)
+		return "", tcpCheck(ctx, p.TCPSocket, t, timeout)
 	case p.GRPC != nil:
-		return grpcCheck(ctx, p.GRPC, t, timeout)
+		return "", grpcCheck(ctx, p.GRPC, t, timeout)
 	}
-	return errors.New("probe has no action")
+	return "", errors.New("probe has no action")
 }
 
 // kill stops a container whose startup or liveness probe failed.
-func (pr *prober) kill(ctx context.Context, sp *manifest.StaticPod, c *corev1.Container, p *corev1.Probe, id, kind string, cause error) {
+func (pr *prober) kill(ctx context.Context, sp *manifest.StaticPod, c *corev1.Container, p *corev1.Probe, t handlerTarget, kind string, cause error) {
 	grace := gracePeriodOf(sp.Pod)
 	if p.TerminationGracePeriodSeconds != nil {
 		grace = *p.TerminationGracePeriodSeconds
@@ -198,14 +205,13 @@ func (pr *prober) kill(ctx context.Context, sp *manifest.StaticPod, c *corev1.Co
 	deadline := time.Now().Add(time.Duration(grace) * time.Second)
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		hctx, cancel := context.WithDeadline(ctx, deadline)
-		t := handlerTarget{containerID: id, host: "127.0.0.1", ports: c.Ports}
 		if err := pr.l.runHandler(hctx, c.Lifecycle.PreStop, t, time.Until(deadline)); err != nil {
 			pr.l.log.Warn("preStop hook failed", "pod", sp.Key(), "container", c.Name, "err", err)
 		}
 		cancel()
 		grace = max(int64(time.Until(deadline).Round(time.Second).Seconds()), minStopGrace)
 	}
-	if err := pr.l.rt.StopContainer(ctx, id, grace); err != nil {
+	if err := pr.l.rt.StopContainer(ctx, t.containerID, grace); err != nil {
 		pr.l.log.Error("kill container after probe failure", "pod", sp.Key(), "container", c.Name, "err", err)
 	}
 	pr.l.Wake()

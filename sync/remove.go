@@ -145,12 +145,9 @@ func (l *Loop) stopContainer(ctx context.Context, key string, c *observedContain
 	if raw := ann[runtime.AnnotationPreStopHandler]; raw != "" {
 		var h corev1.LifecycleHandler
 		if err := json.Unmarshal([]byte(raw), &h); err == nil {
-			host := podIP
-			if host == "" {
-				host = "127.0.0.1"
-			}
 			hctx, cancel := context.WithDeadline(ctx, deadline)
-			err := l.runHandler(hctx, &h, handlerTarget{containerID: c.c.Id, host: host}, time.Until(deadline))
+			// A hostNetwork sandbox has no IP of its own: the node's is used.
+			err := l.runHandler(hctx, &h, handlerTarget{containerID: c.c.Id, host: l.probeHost(false, podIP)}, time.Until(deadline))
 			cancel()
 			if err != nil {
 				l.log.Warn("preStop hook failed", "pod", key, "container", c.name(), "err", err)

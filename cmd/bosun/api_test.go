@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,12 +134,21 @@ func TestClientVerbsGolden(t *testing.T) {
 func TestClientErrors(t *testing.T) {
 	sock := serveFake(t, t.TempDir())
 	missing := filepath.Join(t.TempDir(), "nope.sock")
+	// A socket file with no server behind it, as a killed bosun leaves it.
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
 	for _, tc := range []struct {
 		args []string
 		want string
 		code int
 	}{
-		{[]string{"ps", "--api-socket", missing}, "cannot reach bosun at " + missing, 1},
+		{[]string{"ps", "--api-socket", missing}, "bosun is not running (no server at " + missing + ")", 1},
+		{[]string{"ps", "--api-socket", stale}, "bosun is not running (no server at " + stale + ")", 1},
 		{[]string{"inspect", "--api-socket", sock, "nothere"}, `no pod "nothere"`, 1},
 		{[]string{"logs", "--api-socket", sock, "crashy"}, "several containers: choose one with -c (main, side)", 2},
 		{[]string{"logs", "--api-socket", sock, "etcd", "--previous"}, "has no previous instance", 1},

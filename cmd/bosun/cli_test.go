@@ -111,6 +111,10 @@ fileCheckFrequency: 7s
 syncFrequency: 2m
 containerLogMaxFiles: 3
 cgroupDriver: systemd
+healthzBindAddress: 127.0.0.1
+healthzPort: 10300
+crashLoopBackOff: {maxContainerRestartPeriod: 5s}
+rotateCertificates: true
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +126,9 @@ cgroupDriver: systemd
 	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "")
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "")
 	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "")
+	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "")
+	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "")
+	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "")
 	fs.StringVar(&f.config, "config", "", "")
 	if err := fs.Parse([]string{"--config", cfg, "--pod-logs-dir", "/from/flag/logs"}); err != nil {
 		t.Fatal(err)
@@ -132,5 +139,35 @@ cgroupDriver: systemd
 	if f.manifestPath != "/from/config/manifests" || f.podLogsDir != "/from/flag/logs" || f.fileCheck != 7*time.Second ||
 		f.syncFrequency != 2*time.Minute || f.logMaxFiles != 3 || f.cgroupDriver != "systemd" {
 		t.Errorf("flags after --config: %+v (the command line must win)", f)
+	}
+	if f.healthzAddr != "127.0.0.1:10300" || f.backoffMax != 5*time.Second || f.backoffInitial != 5*time.Second ||
+		strings.Join(f.configIgnored, ",") != "rotateCertificates" {
+		t.Errorf("healthz %q, backoff %v..%v, ignored %v: want the file's healthz address and backoff maximum (the start no larger)",
+			f.healthzAddr, f.backoffInitial, f.backoffMax, f.configIgnored)
+	}
+
+	// The flag wins over the file's healthz address.
+	if err := fs.Parse([]string{"--config", cfg, "--healthz-bind-address", "127.0.0.1:10555"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyConfig(fs, &f); err != nil || f.healthzAddr != "127.0.0.1:10555" {
+		t.Errorf("--healthz-bind-address with --config: %q, %v", f.healthzAddr, err)
+	}
+}
+
+func TestProfilingNeedsLoopbackOrConsent(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:10290", ":10290", "192.0.2.1:10290"} {
+		_, _, err := runCLI("run", "--profiling", "--metrics-bind-address", addr,
+			"--root-dir", t.TempDir(), "--pod-logs-dir", t.TempDir(), "--container-runtime-endpoint", "unix:///nonexistent/cri.sock")
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--allow-remote-profiling") {
+			t.Errorf("--profiling on %s: %v, want a usage error naming --allow-remote-profiling", addr, err)
+		}
+	}
+}
+
+func TestNodeIPMustBeAnIP(t *testing.T) {
+	_, _, err := runCLI("run", "--node-ip", "node1.example", "--root-dir", t.TempDir(), "--pod-logs-dir", t.TempDir())
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `--node-ip "node1.example": not an IP address`) {
+		t.Errorf("--node-ip of a name: %v", err)
 	}
 }

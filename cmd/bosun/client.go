@@ -5,7 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"net"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -25,11 +26,17 @@ func apiSocketFlag(fs *flag.FlagSet) *string {
 }
 
 // dialAPI connects to a running bosun. The error names the socket and says
-// what to check.
+// what to check: a missing socket and a stale one (left by a bosun that was
+// killed: connection refused) both mean that bosun is not running.
 func dialAPI(ctx context.Context, socket string) (bosunv1.BosunClient, func(), error) {
-	if _, err := os.Stat(socket); err != nil {
-		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w (is `bosun run` running, with this --api-socket?)", socket, errors.Unwrap(err))
+	probe, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, nil, fmt.Errorf("bosun is not running (no server at %s)", socket)
 	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w", socket, err)
+	}
+	probe.Close()
 	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w", socket, err)

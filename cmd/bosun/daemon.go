@@ -46,11 +46,15 @@ type daemonFlags struct {
 	healthzAddr     string
 	metricsAddr     string
 	profiling       bool
+	remoteProfiling bool
+	nodeIP          string
 	logMaxSize      string
 	logMaxFiles     int
 	logLinksDir     string
 	cgroupDriver    string
 	resolvConf      string
+	// configIgnored lists the fields of --config that bosun has no use for.
+	configIgnored []string
 }
 
 const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
@@ -73,10 +77,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
 	fs.StringVar(&f.apiSocket, "api-socket", defaultAPISocket, "unix socket of bosun's API for the CLI (empty: none)")
 	fs.StringVar(&f.apiSocketGroup, "api-socket-group", "", "group allowed to use the API socket (default: root only)")
-	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file: staticPodPath, fileCheckFrequency, syncFrequency, containerRuntimeEndpoint, podLogsDir, containerLogMaxSize, containerLogMaxFiles, cgroupDriver and resolvConf are honoured; flags win")
+	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file (as kubeadm writes it): staticPodPath, containerRuntimeEndpoint, podLogsDir, fileCheckFrequency, syncFrequency, healthzBindAddress and healthzPort, containerLogMaxSize, containerLogMaxFiles, cgroupDriver, resolvConf, crashLoopBackOff.maxContainerRestartPeriod, clusterDNS and clusterDomain are honoured (0s means the default); flags win")
 	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "address of /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:10290", "address of Prometheus /metrics (empty: off)")
-	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address")
+	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address (a loopback address unless --allow-remote-profiling)")
+	fs.BoolVar(&f.remoteProfiling, "allow-remote-profiling", false, "allow --profiling on a metrics address that is not loopback")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: probes and hooks of hostNetwork pods go there, and status.hostIP (default: the IPv4 address of the default route's interface)")
 	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
 	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
@@ -91,6 +97,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := applyConfig(fs, &f); err != nil {
 		return err
 	}
+	if f.profiling && !f.remoteProfiling && f.metricsAddr != "" && !endpoints.Loopback(f.metricsAddr) {
+		return &usageError{fmt.Sprintf("--profiling on --metrics-bind-address %q, which is not a loopback address, would serve /debug/pprof to the network: add --allow-remote-profiling if that is meant", f.metricsAddr)}
+	}
+	if f.nodeIP != "" && net.ParseIP(f.nodeIP) == nil {
+		return &usageError{fmt.Sprintf("--node-ip %q: not an IP address", f.nodeIP)}
+	}
 	logMaxSize, err := resource.ParseQuantity(f.logMaxSize)
 	if err != nil || logMaxSize.Sign() <= 0 {
 		return &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
@@ -104,6 +116,12 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log, err := newLogger(stderr, f.logFormat, f.verbosity)
 	if err != nil {
 		return err
+	}
+	if len(f.configIgnored) > 0 {
+		log.Warn("config fields bosun has no use for are ignored", "file", f.config, "fields", strings.Join(f.configIgnored, ","))
+	}
+	if f.nodeIP == "" {
+		f.nodeIP = host.IP()
 	}
 	if f.node == "" {
 		f.node = defaultNodeName()
@@ -157,7 +175,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		BackoffInitial: f.backoffInitial,
 		BackoffMax:     f.backoffMax,
 		Node: runtime.Node{
-			Name: f.node, HostIP: host.IP(), PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
+			Name: f.node, HostIP: f.nodeIP, PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
 			AppArmor: host.AppArmor(), CgroupDriver: f.cgroupDriver, DNS: host.DNS(f.resolvConf),
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
 		},
@@ -230,6 +248,15 @@ func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
 	take("container-log-max-files", c.ContainerLogMaxFiles > 0, func() { f.logMaxFiles = c.ContainerLogMaxFiles })
 	take("cgroup-driver", c.CgroupDriver != "", func() { f.cgroupDriver = c.CgroupDriver })
 	take("resolv-conf", c.ResolvConf != "", func() { f.resolvConf = c.ResolvConf })
+	take("healthz-bind-address", c.HealthzSet, func() { f.healthzAddr = c.HealthzAddress })
+	take("crash-loop-backoff-max", c.MaxContainerRestartPeriod > 0, func() {
+		f.backoffMax = c.MaxContainerRestartPeriod
+		// The kubelet starts the backoff at the maximum when that is smaller.
+		if !set["crash-loop-backoff-initial"] {
+			f.backoffInitial = min(f.backoffInitial, f.backoffMax)
+		}
+	})
+	f.configIgnored = c.Ignored
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -170,10 +171,13 @@ func eventToProto(e sync.Event) *bosunv1.Event {
 	return &bosunv1.Event{TimeUnixNano: e.Time.UnixNano(), Type: string(e.Type), Pod: e.Pod, Container: e.Container, File: e.File, Message: e.Message}
 }
 
-// Listen opens the API socket: its directory is created 0700 (0750 with a
-// group), a stale socket is replaced, and the socket is made 0600 (0660 and
-// owned by group when one is given). It refuses to take over the socket of
-// a bosun that still answers.
+// Listen opens the API socket. A directory it has to create is made 0700
+// (0750 and owned by group when one is given); an existing directory is
+// used as it is, never chmodded, and refused when group or others may
+// write it, when it is owned by another user, or when a directory above it
+// may be written by others (a sticky one such as /tmp excepted). A stale
+// socket is replaced; the socket of a bosun that still answers is not. The
+// socket is made 0600 (0660 and owned by group when one is given).
 func Listen(path, group string) (net.Listener, error) {
 	gid := -1
 	if group != "" {
@@ -188,10 +192,8 @@ func Listen(path, group string) (net.Listener, error) {
 	if gid >= 0 {
 		dirMode, sockMode = 0o750, 0o660
 	}
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("api socket %s: %w", path, err)
-	}
-	if err := os.Chmod(dir, dirMode); err != nil {
+	created, err := socketDir(dir, dirMode)
+	if err != nil {
 		return nil, fmt.Errorf("api socket %s: %w", path, err)
 	}
 	if fi, err := os.Lstat(path); err == nil {
@@ -215,12 +217,60 @@ func Listen(path, group string) (net.Listener, error) {
 		return nil, fmt.Errorf("api socket %s: %w", path, err)
 	}
 	if gid >= 0 {
-		if err := errors.Join(os.Chown(path, -1, gid), os.Chown(dir, -1, gid)); err != nil {
+		err := os.Chown(path, -1, gid)
+		if created {
+			err = errors.Join(err, os.Chown(dir, -1, gid))
+		}
+		if err != nil {
 			l.Close()
 			return nil, fmt.Errorf("api socket %s: %w", path, err)
 		}
 	}
 	return l, nil
+}
+
+// socketDir makes sure dir is fit to hold the API socket and reports
+// whether it created dir (with mode, whatever the umask).
+func socketDir(dir string, mode os.FileMode) (bool, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return false, err
+		}
+		if err := os.Mkdir(dir, mode); err != nil {
+			return false, err
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			return false, err
+		}
+		created = true
+	}
+	for d, first := dir, true; ; d, first = filepath.Dir(d), false {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return false, err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case !fi.IsDir():
+			return false, fmt.Errorf("directory %s: not a directory", d)
+		case !ok:
+			return false, fmt.Errorf("directory %s: no owner information", d)
+		case st.Uid != 0 && int(st.Uid) != os.Geteuid():
+			return false, fmt.Errorf("directory %s: owned by uid %d, not by root: another user could replace the socket", d, st.Uid)
+		case first && fi.Mode().Perm()&0o022 != 0:
+			return false, fmt.Errorf("directory %s: mode %v lets group or others write there: use a directory only root can write, or a new one bosun creates", d, fi.Mode().Perm())
+		case fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0:
+			return false, fmt.Errorf("directory %s above the socket: mode %v lets group or others replace what is below", d, fi.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return created, nil
+		}
+	}
 }
 
 // Serve serves the API on l until ctx ends.

@@ -119,6 +119,21 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)
 }
 
+// Loopback reports whether a host:port address listens only on loopback:
+// "localhost" or a loopback IP. An empty host (all interfaces), another
+// name, or a malformed address is not.
+func Loopback(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Config says what to serve where. An empty address serves nothing there;
 // equal addresses share one server.
 type Config struct {

@@ -10,21 +10,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-logr/logr"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// IP is the first global unicast IPv4 address of the host, "" if none.
+// IP is the node's IP as the kubelet chooses it without --node-ip: the
+// global address of the default route's interface, IPv4 first
+// (k8s.io/apimachinery's ChooseHostInterface); "" when there is none.
 func IP() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
+	return ipFrom(func() (net.IP, error) { return utilnet.ChooseHostInterfaceWithLogger(logr.Discard()) })
+}
+
+func ipFrom(choose func() (net.IP, error)) string {
+	ip, err := choose()
+	if err != nil || ip == nil {
 		return ""
 	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	return ""
+	return ip.String()
 }
 
 // DNS parses a resolv.conf (the host's resolvers, for dnsPolicy Default).
