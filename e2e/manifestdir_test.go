@@ -200,3 +200,46 @@ func TestManifestDirectoryRemovedKeepsPodsAndConvergesWhenBack(t *testing.T) {
 		t.Error("no log line that the directory is back")
 	}
 }
+
+func TestManifestFileNames(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	// kops and kube-up name their manifests *.manifest.
+	e.write("kube-apiserver.manifest", sleeperPod("apiserver", "Always"))
+	// A backup is never read, and bosun ps says so.
+	e.write("x.yaml.bak", sleeperPod("backup", "Always"))
+	e.waitRunning("apiserver", "main")
+	want := filepath.Join(e.dir, "x.yaml.bak") + "   an editor or package manager leftover (*.bak)"
+	eventually(t, 10*time.Second, "bosun ps listing the backup as ignored", func() bool {
+		return strings.Contains(e.cli("ps"), want)
+	})
+	out := e.cli("ps")
+	if !strings.Contains(out, "IGNORED FILES (not read as manifests):") || strings.Contains(out, "kube-apiserver.manifest   ") {
+		t.Errorf("bosun ps:\n%s\nwant the backup, and only it, under IGNORED FILES", out)
+	}
+	mark := len(e.log())
+	e.waitRelists(mark, 2)
+	if n := len(e.pod("backup").sandboxes); n != 0 {
+		t.Errorf("%d sandboxes made from a backup file", n)
+	}
+}
+
+func TestSingleManifestFileRunsAndFollowsEdits(t *testing.T) {
+	e := newEnv(t)
+	path := filepath.Join(e.dir, "single.yaml")
+	e.runFlags = append(e.runFlags, "--pod-manifest-path", path)
+	e.write("single.yaml", sleeperPod("single", "Always"))
+	e.write("other.yaml", sleeperPod("other", "Always")) // a neighbour: not read
+	e.startBosun()
+	first := e.waitRunning("single", "main")
+
+	// An edit renamed over the file replaces the pod.
+	e.write("single.yaml", onePod("single", "Always", 1, "sleep", "3601"))
+	eventually(t, 30*time.Second, "the edited pod running", func() bool {
+		c := e.pod("single").running("main")
+		return c != nil && c.Id != first.Id
+	})
+	if n := len(e.pod("other").sandboxes); n != 0 {
+		t.Errorf("%d sandboxes made from a file next to the single manifest", n)
+	}
+}
