@@ -460,3 +460,41 @@ func TestReadFileNeverReturnsASwappedInFile(t *testing.T) {
 		t.Fatal("no read succeeded")
 	}
 }
+
+func TestSourceRefusesBigAndForeignFiles(t *testing.T) {
+	s, dir := newTestSource(t)
+	writeFile(t, filepath.Join(dir, "big.yaml"), base+"# "+strings.Repeat("x", MaxSize)+"\n", 0o600)
+	want := map[string]string{"big.yaml": "larger than the limit of 1048576; refused"}
+	if os.Geteuid() == 0 {
+		foreign := filepath.Join(dir, "foreign.yaml")
+		writeFile(t, foreign, base, 0o600)
+		if err := os.Chown(foreign, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		want["foreign.yaml"] = "owned by uid 65534, not root or bosun's uid 0 (mode 0600); refused"
+	}
+	s.Scan()
+	snap := s.Snapshot()
+	for name, msg := range want {
+		if err := snap.Errors[filepath.Join(dir, name)]; err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", name, err, msg)
+		}
+	}
+	if len(snap.Pods) != 0 {
+		t.Errorf("pods %v", podNames(snap))
+	}
+}
+
+func TestSourceRefusesAnUnsafeDirectory(t *testing.T) {
+	s, dir := newTestSource(t)
+	writeFile(t, filepath.Join(dir, "p.yaml"), base, 0o600)
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	s.Scan()
+	snap := s.Snapshot()
+	want := "manifest directory " + dir + ": mode 1777 is writable by group or others"
+	if snap.Available || snap.Err == nil || !strings.Contains(snap.Err.Error(), want) || len(snap.Pods) != 0 {
+		t.Errorf("available %v err %v pods %v; want unavailable with %q", snap.Available, snap.Err, podNames(snap), want)
+	}
+}
