@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// names lists the entries of dir, sorted; none when it does not exist.
+func names(dir string) []string {
+	es, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// podLogDir is the log directory of a pod of this test with uid.
+func (e *env) podLogDir(name, uid string) string {
+	return filepath.Join(e.logsDir, "default_"+e.podName(name)+"_"+uid)
+}
+
+// links lists the log links bosun made for pod name.
+func (e *env) links(name string) []string {
+	var out []string
+	for _, n := range names(e.linksDir) {
+		if strings.HasPrefix(n, e.podName(name)+"_default_") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestCrashLoopKeepsTheCurrentAndPreviousLogsAndLinksThem(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("crash.yaml", onePod("crash", "Always", 1, "sh", "-c", "echo run $(date +%s%N); exit 1"))
+	eventually(t, 60*time.Second, "five restarts", func() bool {
+		c := e.pod("crash").container("main")
+		return c != nil && c.Metadata.Attempt >= 5
+	})
+	var files, links, want, wantLinks []string
+	eventually(t, 20*time.Second, "the current and previous log files only, each linked", func() bool {
+		p := e.pod("crash")
+		c := p.container("main")
+		if c == nil {
+			return false
+		}
+		dir := filepath.Join(e.podLogDir("crash", p.ready().Metadata.Uid), "main")
+		files, links = names(dir), e.links("crash")
+		want = []string{fmt.Sprintf("%d.log", c.Metadata.Attempt-1), fmt.Sprintf("%d.log", c.Metadata.Attempt)}
+		slices.Sort(want)
+		wantLinks = nil
+		for _, c := range p.containers {
+			wantLinks = append(wantLinks, e.podName("crash")+"_default_main-"+c.Id+".log")
+		}
+		slices.Sort(wantLinks)
+		return slices.Equal(files, want) && slices.Equal(links, wantLinks)
+	})
+	for _, l := range links {
+		target, err := os.Readlink(filepath.Join(e.linksDir, l))
+		if err != nil || !strings.HasPrefix(target, e.logsDir+"/") {
+			t.Errorf("link %s -> %s (%v), want a file below %s", l, target, err, e.logsDir)
+		}
+	}
+	// The container keeps crashing: a restart between ps and the read may
+	// take the file away; the next try reads the new previous one.
+	eventually(t, 10*time.Second, "logs --previous", func() bool {
+		out, err := e.cliErr("logs", "crash", "--previous")
+		return err == nil && strings.HasPrefix(out, "run ")
+	})
+}
+
+func TestRemovedAndReplacedPodsTakeTheirLogsAlong(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("gone.yaml", sleeperPod("gone", "Always"))
+	e.write("edit.yaml", sleeperPod("edit", "Always"))
+	e.waitRunning("gone", "main")
+	e.waitRunning("edit", "main")
+	goneDir := e.podLogDir("gone", e.pod("gone").ready().Metadata.Uid)
+	oldDir := e.podLogDir("edit", e.pod("edit").ready().Metadata.Uid)
+	for _, d := range []string{goneDir, oldDir} {
+		if _, err := os.Stat(filepath.Join(d, "main", "0.log")); err != nil {
+			t.Fatalf("no log file to begin with: %v", err)
+		}
+	}
+	if len(e.links("gone")) != 1 || len(e.links("edit")) != 1 {
+		t.Fatalf("links %v, want one per pod", names(e.linksDir))
+	}
+
+	e.write("edit.yaml", onePod("edit", "Always", 1, "sleep", "3601"))
+	eventually(t, 30*time.Second, "the replaced pod's old log directory gone", func() bool {
+		_, err := os.Stat(oldDir)
+		return os.IsNotExist(err)
+	})
+	c := e.waitRunning("edit", "main")
+	if got := e.links("edit"); len(got) != 1 || !strings.HasSuffix(got[0], c.Id+".log") {
+		t.Errorf("links of the replaced pod %v, want only the new container's", got)
+	}
+
+	e.remove("gone.yaml")
+	eventually(t, 30*time.Second, "the removed pod's log directory and link gone", func() bool {
+		_, err := os.Stat(goneDir)
+		return os.IsNotExist(err) && len(e.links("gone")) == 0
+	})
+	if _, err := os.Stat(e.podLogDir("edit", e.pod("edit").ready().Metadata.Uid)); err != nil {
+		t.Errorf("the log directory of the pod that runs: %v", err)
+	}
+}
+
+func TestNeverPodThatRanIsNotRunAgainWhenItsSandboxDies(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("once.yaml", onePod("once", "Never", 1, "sh", "-c", "echo done"))
+	eventually(t, 30*time.Second, "the container exited 0", func() bool {
+		c := e.pod("once").container("main")
+		return c != nil && c.State == runtimeapi.ContainerState_CONTAINER_EXITED
+	})
+	sb := e.pod("once").ready()
+	mark := len(e.log())
+	if err := syscall.Kill(containerPID(t, sb.Id), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the sandbox seen dead", func() bool {
+		return e.pod("once").ready() == nil && strings.Contains(e.logSince(mark), "no new sandbox")
+	})
+	e.waitRelists(len(e.log()), 3)
+	p := e.pod("once")
+	if len(p.sandboxes) != 1 || p.sandboxes[0].Id != sb.Id {
+		t.Errorf("sandboxes %v, want only the dead one %s", p.sandboxes, sb.Id)
+	}
+	for _, call := range mutatingCalls(e.logSince(mark)) {
+		if call != "StopPodSandbox" {
+			t.Errorf("after the sandbox died bosun made a %s call", call)
+		}
+	}
+	if got := e.psPods()[e.podName("once")].Phase; got != "Succeeded" {
+		t.Errorf("phase %q, want Succeeded", got)
+	}
+}
