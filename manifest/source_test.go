@@ -13,10 +13,20 @@ import (
 func newTestSource(t *testing.T) (*Source, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "manifests")
+	mkdir(t, dir, 0o700)
+	return NewSource(SourceConfig{Path: dir, Node: testNode}), dir
+}
+
+// mkdir makes dir with exactly mode (the umask and os.Mkdir drop the
+// sticky and group/other write bits).
+func mkdir(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	return NewSource(SourceConfig{Path: dir, Node: testNode}), dir
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -44,9 +54,7 @@ func TestSourceReadsOnlyManifestNames(t *testing.T) {
 	for _, name := range []string{".hidden.yaml", "a.yaml~", "a.yaml.bak", "a.yaml.swp", "a.yaml.dpkg-old", "notes.txt", "b.yml", "kube-apiserver.manifest", "c.json"} {
 		writeFile(t, filepath.Join(dir, name), strings.Replace(base, "name: p", "name: "+clean.Replace(name), 1), 0o600)
 	}
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, filepath.Join(dir, "sub"), 0o700)
 	writeFile(t, filepath.Join(dir, "sub", "c.yaml"), strings.Replace(base, "name: p", "name: c", 1), 0o600)
 	s.Scan()
 	snap := s.Snapshot()
@@ -94,9 +102,7 @@ func TestIgnoredReason(t *testing.T) {
 func newFileSource(t *testing.T, name string) (*Source, string, <-chan struct{}) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o700)
 	path := filepath.Join(dir, name)
 	writeFile(t, path, base, 0o600)
 	notified := make(chan struct{}, 16)
@@ -149,12 +155,7 @@ func TestSingleFileSourceFollowsRenameOverAndDelete(t *testing.T) {
 
 func TestSingleFileSourceChecksItsDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o777)
 	path := filepath.Join(dir, "p.yaml")
 	writeFile(t, path, base, 0o600)
 	s := NewSource(SourceConfig{Path: path, Node: testNode})
@@ -242,9 +243,7 @@ func TestSourceRefusesUnsafeFiles(t *testing.T) {
 
 func TestSourceWatchNotifiesOnChange(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o700)
 	notified := make(chan struct{}, 16)
 	s := NewSource(SourceConfig{Path: dir, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
 		Notify: func() { notified <- struct{}{} }})
@@ -265,9 +264,7 @@ func TestSourceWatchNotifiesOnChange(t *testing.T) {
 
 func TestSourceReadsAFileWrittenInChunksOnce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o700)
 	f := filepath.Join(dir, "p.yaml")
 	writeFile(t, f, base, 0o600)
 	var seen []string
@@ -311,15 +308,11 @@ func TestSourceReadsAFileWrittenInChunksOnce(t *testing.T) {
 
 func TestSymlinksWithAllowSymlinks(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o700)
 	// Link targets outside the manifest directory need safe directories up
 	// to /, which the sticky /tmp of t.TempDir is not.
 	targets := filepath.Join(safeTempDir(t), "targets")
-	if err := os.Mkdir(targets, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, targets, 0o700)
 	writeFile(t, filepath.Join(targets, "good.yaml"), base, 0o600)
 	writeFile(t, filepath.Join(targets, "open.yaml"), strings.Replace(base, "name: p", "name: o", 1), 0o666)
 	for link, target := range map[string]string{"good.yaml": "good.yaml", "open.yaml": "open.yaml", "dangling.yaml": "missing.yaml"} {
@@ -371,22 +364,13 @@ func safeTempDir(t *testing.T) string {
 
 func TestSymlinkTargetsNeedSafeDirectoriesUpToRoot(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	mkdir(t, dir, 0o700)
 	root := safeTempDir(t)
 	// Each target sits in a safe 0700 directory; what differs is its parent.
 	for name, mode := range map[string]os.FileMode{"ok": 0o755, "open": 0o777, "group": 0o775, "sticky": 0o777 | os.ModeSticky} {
 		parent := filepath.Join(root, name)
-		if err := os.Mkdir(parent, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(parent, mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(filepath.Join(parent, "safe"), 0o700); err != nil {
-			t.Fatal(err)
-		}
+		mkdir(t, parent, mode)
+		mkdir(t, filepath.Join(parent, "safe"), 0o700)
 		writeFile(t, filepath.Join(parent, "safe", "t.yaml"), strings.Replace(base, "name: p", "name: "+name, 1), 0o600)
 		if err := os.Symlink(filepath.Join(parent, "safe", "t.yaml"), filepath.Join(dir, name+".yaml")); err != nil {
 			t.Fatal(err)
@@ -488,7 +472,7 @@ func TestSourceRefusesBigAndForeignFiles(t *testing.T) {
 func TestSourceRefusesAnUnsafeDirectory(t *testing.T) {
 	s, dir := newTestSource(t)
 	writeFile(t, filepath.Join(dir, "p.yaml"), base, 0o600)
-	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil { // newTestSource made it
 		t.Fatal(err)
 	}
 	s.Scan()
