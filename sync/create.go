@@ -14,6 +14,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/podfs"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -24,7 +25,7 @@ const cleanupTimeout = 30 * time.Second
 // config and IP (empty for hostNetwork pods).
 func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attempt uint32) (string, *runtimeapi.PodSandboxConfig, string, error) {
 	cfg := runtime.SandboxConfig(sp, attempt, l.cfg.Node, l.clk.Now())
-	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
+	if err := podfs.MkdirIn(l.cfg.Node.PodLogsDir, cfg.LogDirectory, 0o755); err != nil {
 		return "", nil, "", fmt.Errorf("pod %s: log directory: %w", sp.Key(), err)
 	}
 	id, err := l.rt.RunPodSandbox(ctx, cfg, "")

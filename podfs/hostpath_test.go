@@ -1,4 +1,4 @@
-package sync
+package podfs
 
 import (
 	"net"
@@ -48,18 +48,5 @@ func TestCheckHostPath(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "new2/file")); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("FileOrCreate made %v %v, want 0644", fi, err)
-	}
-}
-
-func TestHostsFile(t *testing.T) {
-	pod := &corev1.Pod{}
-	pod.Name = "web"
-	pod.Spec.Hostname, pod.Spec.Subdomain = "w1", "svc"
-	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"a.example", "b.example"}}}
-	got := hostsFile(pod, "prod", "10.88.7.9")
-	for _, want := range []string{"127.0.0.1\tlocalhost\n", "10.88.7.9\tw1.svc.prod.svc.cluster.local\tw1\n", "10.0.0.9\ta.example\tb.example\n"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("hosts file lacks %q:\n%s", want, got)
-		}
 	}
 }

@@ -1,0 +1,80 @@
+package podfs
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// hostsName is the pod's /etc/hosts below its directory.
+const hostsName = "etc-hosts"
+
+// writeHosts makes the pod's /etc/hosts hold content and returns its host
+// path. An unchanged file is left alone, so it is written once per pod and
+// content (not at every container start). A change goes to a temporary
+// file in the pod directory that is synced and renamed over the old one: a
+// full disk leaves the old file whole, and containers that have the old one
+// mounted keep reading a complete file. The pod directory is bosun's alone;
+// no container controls a name on the way.
+func writeHosts(pod *podRoot, content string) (string, error) {
+	if old, err := pod.root.ReadFile(hostsName); err == nil && bytes.Equal(old, []byte(content)) {
+		return pod.path(hostsName), nil
+	}
+	tmp := "." + hostsName + "." + strings.ToLower(rand.Text()[:10])
+	fh, err := pod.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = fh.WriteString(content)
+	err = errors.Join(err, fh.Chmod(0o644), fh.Sync(), fh.Close())
+	if err == nil {
+		err = pod.root.Rename(tmp, hostsName)
+	}
+	if err != nil {
+		return "", errors.Join(fmt.Errorf("write %s: %w", pod.path(hostsName), err), pod.root.Remove(tmp))
+	}
+	if d, err := pod.root.Open("."); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return pod.path(hostsName), nil
+}
+
+// hostsFile is the /etc/hosts bosun mounts into pods, as the kubelet writes it.
+func hostsFile(pod *corev1.Pod, namespace, podIP string) string {
+	var b strings.Builder
+	b.WriteString("# Managed by bosun: changes are lost.\n")
+	if pod.Spec.HostNetwork {
+		if host, err := os.ReadFile("/etc/hosts"); err == nil {
+			b.Write(host)
+			if len(host) > 0 && host[len(host)-1] != '\n' {
+				b.WriteByte('\n')
+			}
+		}
+	} else {
+		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+		hostname := pod.Spec.Hostname
+		if hostname == "" {
+			hostname = pod.Name
+		}
+		if podIP != "" {
+			if pod.Spec.Subdomain != "" {
+				fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", podIP, hostname, pod.Spec.Subdomain, namespace, hostname)
+			} else {
+				fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
+			}
+		}
+	}
+	if len(pod.Spec.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, a := range pod.Spec.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+		}
+	}
+	return b.String()
+}
