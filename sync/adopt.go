@@ -16,6 +16,9 @@ import (
 type observedPod struct {
 	key       string
 	sandboxes []*observedSandbox
+	// kubelet holds a kubelet's static pod sandboxes of the same name, to
+	// take over (only with Config.TakeOver).
+	kubelet []*observedSandbox
 }
 
 type observedSandbox struct {

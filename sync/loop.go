@@ -54,6 +54,10 @@ type Config struct {
 	// LogLinksDir, if set, gets the kubelet's link to each container's log
 	// (/var/log/containers, where log collectors look).
 	LogLinksDir string
+	// TakeOver makes bosun stop and remove a kubelet's static pod of the
+	// same name as a manifest's just before it starts its own, one pod at a
+	// time, etcd first.
+	TakeOver bool
 	// OnFirstSync, if set, is called once, when the first sync is done.
 	OnFirstSync func()
 }
@@ -91,6 +95,8 @@ type Loop struct {
 	lastAttempt time.Time
 	status      []PodStatus
 	manifests   []ManifestStatus
+	// takingOver is set while a kubelet's pod is being taken over.
+	takingOver bool
 }
 
 type podError struct {
@@ -258,6 +264,10 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	l.runtimeUp()
 	l.sourceState(snap)
 	desired := l.desiredSet(ctx, snap, observed)
+	if err := l.observeKubelet(ctx, desired, observed); err != nil {
+		l.runtimeDown(err)
+		return start.Add(time.Second)
+	}
 	l.lookUpIPs(ctx, desired, observed)
 	l.prober.sync(ctx, desired, observed)
 	keys := make([]string, 0, len(desired)+len(observed))
@@ -270,6 +280,9 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		}
 	}
 	sort.Strings(keys)
+	if l.cfg.TakeOver {
+		takeOverFirst(keys)
+	}
 
 	var next time.Time
 	later := func(t time.Time) {
@@ -300,6 +313,12 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 		if p.empty() {
 			continue
 		}
+		if len(p.takeOver) > 0 {
+			if l.takingOver {
+				continue // one pod at a time; the one in flight wakes the loop
+			}
+			l.takingOver = true
+		}
 		l.busy[key] = true
 		l.wg.Add(1)
 		go l.apply(ctx, p)
@@ -324,6 +343,9 @@ func (l *Loop) apply(ctx context.Context, p podPlan) {
 	err := l.execute(ctx, p)
 	l.mu.Lock()
 	delete(l.busy, p.key)
+	if len(p.takeOver) > 0 {
+		l.takingOver = false
+	}
 	if err != nil && ctx.Err() == nil {
 		// The first retry is at once, then with the crash loop backoff.
 		k := "pod:" + p.key
@@ -342,6 +364,9 @@ func (l *Loop) apply(ctx context.Context, p podPlan) {
 
 // execute runs a plan's steps in order.
 func (l *Loop) execute(ctx context.Context, p podPlan) error {
+	if err := l.takeOver(ctx, p); err != nil {
+		return err
+	}
 	if p.desired != nil && len(p.kill) > 0 && p.create {
 		if err := l.replace(ctx, p); err != nil {
 			return err

@@ -17,6 +17,9 @@ type podPlan struct {
 	desired *manifest.StaticPod
 	// kill lists sandboxes to stop and remove with their containers.
 	kill []*observedSandbox
+	// takeOver lists a kubelet's sandboxes of the pod to stop and remove
+	// before bosun creates its own.
+	takeOver []*observedSandbox
 	// create asks for a new sandbox with attempt; otherwise sandbox is the
 	// current one.
 	create  bool
@@ -55,7 +58,7 @@ type containerStart struct {
 
 // empty reports whether the plan does nothing now.
 func (p *podPlan) empty() bool {
-	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 && len(p.stop) == 0 && p.finish == nil
+	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 && len(p.stop) == 0 && p.finish == nil && len(p.takeOver) == 0
 }
 
 // carriedContainer is what a dead sandbox left of one container: its last
@@ -145,6 +148,9 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 			return p
 		}
 		p.create = true
+		if obs != nil {
+			p.takeOver = obs.kubelet
+		}
 		if sameUID {
 			p.attempt = maxAttempt + 1
 		}

@@ -51,6 +51,7 @@ type daemonFlags struct {
 	logMaxSize      string
 	logMaxFiles     int
 	logLinksDir     string
+	takeOver        bool
 	cgroupDriver    string
 	resolvConf      string
 	// configIgnored lists the fields of --config that bosun has no use for.
@@ -86,6 +87,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
 	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
+	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
 	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "cgroup driver of the runtime: cgroupfs or systemd")
 	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration for pods with dnsPolicy Default (or ClusterFirst, without a cluster DNS)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
@@ -183,6 +185,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		LogMaxSize:  logMaxSize.Value(),
 		LogMaxFiles: f.logMaxFiles,
 		LogLinksDir: f.logLinksDir,
+		TakeOver:    f.takeOver,
 		OnFirstSync: func() {
 			if err := notifier.Notify("READY=1"); err != nil {
 				log.Warn("systemd notify", "err", err)
