@@ -69,8 +69,8 @@ spec:
 		body, _ = get("http://" + ip + ":8080/")
 		return body != ""
 	})
-	if body != "net\n" {
-		t.Errorf("page %q, want the pod's hostname %q", body, "net\n")
+	if want := e.podName("net") + "\n"; body != want {
+		t.Errorf("page %q, want the pod's hostname %q (<name>-<node>, as the kubelet names it)", body, want)
 	}
 }
 

@@ -318,3 +318,27 @@ func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout 
 	}
 	return r.ExitCode, append(r.Stdout, r.Stderr...), nil
 }
+
+// CgroupDriver asks the runtime which cgroup driver it uses (CRI
+// RuntimeConfig): "systemd" or "cgroupfs", or "" when it answers without a
+// Linux config. A runtime that does not serve the call (containerd before
+// 2.0) gives an error wrapping ErrUnimplemented.
+func (c *Client) CgroupDriver(ctx context.Context) (string, error) {
+	ctx, cancel := withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.rt.RuntimeConfig(ctx, &runtimeapi.RuntimeConfigRequest{})
+	if err != nil {
+		return "", mapError("RuntimeConfig", err)
+	}
+	if r.GetLinux() == nil {
+		return "", nil
+	}
+	switch d := r.GetLinux().GetCgroupDriver(); d {
+	case runtimeapi.CgroupDriver_SYSTEMD:
+		return CgroupDriverSystemd, nil
+	case runtimeapi.CgroupDriver_CGROUPFS:
+		return CgroupDriverCgroupfs, nil
+	default:
+		return "", fmt.Errorf("RuntimeConfig: unknown cgroup driver %d", d)
+	}
+}

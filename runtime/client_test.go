@@ -25,6 +25,19 @@ type fakeCRI struct {
 	runtimeReady bool
 	stopErr      error
 	listErr      error
+	// cgroupDriver answers RuntimeConfig; cgroupErr fails it.
+	cgroupDriver *runtimeapi.CgroupDriver
+	cgroupErr    error
+}
+
+func (f *fakeCRI) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
+	if f.cgroupErr != nil {
+		return nil, f.cgroupErr
+	}
+	if f.cgroupDriver == nil {
+		return &runtimeapi.RuntimeConfigResponse{}, nil
+	}
+	return &runtimeapi.RuntimeConfigResponse{Linux: &runtimeapi.LinuxRuntimeConfiguration{CgroupDriver: *f.cgroupDriver}}, nil
 }
 
 func (f *fakeCRI) Version(context.Context, *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
@@ -139,5 +152,48 @@ func TestGRPCCodesBecomeSentinels(t *testing.T) {
 	if n := calls["ListPodSandbox Internal"] + calls["ListPodSandbox NotFound"] + calls["ListPodSandbox Unavailable"] +
 		calls["ListPodSandbox DeadlineExceeded"] + calls["ListPodSandbox Unimplemented"] + calls["ListPodSandbox AlreadyExists"]; n != 6 {
 		t.Errorf("ListPodSandbox observed %d times by code (%v), want 6", n, calls)
+	}
+}
+
+func TestChooseCgroupDriver(t *testing.T) {
+	ctx := context.Background()
+	systemd, cgroupfs := runtimeapi.CgroupDriver_SYSTEMD, runtimeapi.CgroupDriver_CGROUPFS
+	unimplemented := status.Error(codes.Unimplemented, "unknown method RuntimeConfig")
+	for _, tc := range []struct {
+		name       string
+		driver     *runtimeapi.CgroupDriver
+		err        error
+		configured string
+		want       CgroupDriverChoice
+		wantErr    string
+	}{
+		{"the runtime's systemd is used when nothing is configured", &systemd, nil, "", CgroupDriverChoice{Driver: "systemd", From: "runtime"}, ""},
+		{"the runtime's answer wins over a configured driver that disagrees", &cgroupfs, nil, "systemd",
+			CgroupDriverChoice{Driver: "cgroupfs", From: "runtime", Overruled: "systemd"}, ""},
+		{"a configured driver that agrees is not overruled", &systemd, nil, "systemd", CgroupDriverChoice{Driver: "systemd", From: "runtime"}, ""},
+		{"a runtime without RuntimeConfig (containerd 1.x) leaves the configured driver", nil, unimplemented, "systemd",
+			CgroupDriverChoice{Driver: "systemd", From: "flag or config"}, ""},
+		{"a runtime without RuntimeConfig and nothing configured gives cgroupfs", nil, unimplemented, "", CgroupDriverChoice{Driver: "cgroupfs", From: "default"}, ""},
+		{"a runtime that answers without a Linux config leaves the configured driver", nil, nil, "systemd",
+			CgroupDriverChoice{Driver: "systemd", From: "flag or config"}, ""},
+		{"another runtime error is returned", nil, status.Error(codes.Internal, "boom"), "", CgroupDriverChoice{}, "cgroup driver: RuntimeConfig: boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := Dial(ctx, serve(t, &fakeCRI{apiVersion: "v1", runtimeReady: true, cgroupDriver: tc.driver, cgroupErr: tc.err}, true), discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got, err := ChooseCgroupDriver(ctx, c.CgroupDriver, tc.configured)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Errorf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
 	}
 }

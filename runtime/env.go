@@ -88,8 +88,9 @@ func formatMap(m map[string]string) string {
 }
 
 // ResourceValue is the value of a resourceFieldRef: the container's request
-// or limit divided by the divisor and rounded up; a limit the container does
-// not set is the node's allocatable amount.
+// (defaulted to its limit, as the API server does) or limit divided by the
+// divisor and rounded up; a limit the container does not set is the node's
+// allocatable amount.
 func ResourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector, node Node) string {
 	var q resource.Quantity
 	name, kind := ref.Resource, ""
@@ -98,9 +99,10 @@ func ResourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector, node 
 	} else if r, ok := strings.CutPrefix(name, "requests."); ok {
 		kind, name = "requests", r
 	}
-	list := c.Resources.Limits
+	resources := withDefaultRequests(c.Resources)
+	list := resources.Limits
 	if kind == "requests" {
-		list = c.Resources.Requests
+		list = resources.Requests
 	}
 	v, ok := list[corev1.ResourceName(name)]
 	switch {

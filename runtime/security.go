@@ -18,8 +18,17 @@ var (
 	defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
-// SeccompDir is where Localhost seccomp profiles live below --root-dir.
-const SeccompDir = "seccomp"
+// DefaultSeccompProfileRoot is where the kubelet (<its root-dir>/seccomp)
+// and the security-profiles-operator keep Localhost seccomp profiles.
+const DefaultSeccompProfileRoot = "/var/lib/kubelet/seccomp"
+
+// seccompRoot is the directory of Localhost seccomp profiles.
+func (n Node) seccompRoot() string {
+	if n.SeccompProfileRoot != "" {
+		return n.SeccompProfileRoot
+	}
+	return DefaultSeccompProfileRoot
+}
 
 // effective merges a container's security context over the pod's, as the
 // kubelet does for the fields both have.
@@ -63,23 +72,23 @@ func RunAsNonRoot(pod *corev1.Pod, c *corev1.Container) (bool, *int64) {
 }
 
 // SeccompLocalhostPath is the file of a container's Localhost seccomp
-// profile, "" when it has none.
-func SeccompLocalhostPath(rootDir string, pod *corev1.Pod, c *corev1.Container) string {
+// profile below the node's seccomp profile root, "" when it has none.
+func SeccompLocalhostPath(node Node, pod *corev1.Pod, c *corev1.Container) string {
 	e := merged(pod, c)
 	if e.seccomp != nil && e.seccomp.Type == corev1.SeccompProfileTypeLocalhost && e.seccomp.LocalhostProfile != nil {
-		return filepath.Join(rootDir, SeccompDir, *e.seccomp.LocalhostProfile)
+		return filepath.Join(node.seccompRoot(), *e.seccomp.LocalhostProfile)
 	}
 	return ""
 }
 
-// seccompProfile translates a seccomp profile; nil means RuntimeDefault,
-// which bosun sends explicitly.
-func seccompProfile(rootDir string, p *corev1.SeccompProfile, privileged bool) (*runtimeapi.SecurityProfile, string) {
+// seccompProfile translates a seccomp profile, with Localhost profiles below
+// profileRoot; nil means RuntimeDefault, which bosun sends explicitly.
+func seccompProfile(profileRoot string, p *corev1.SeccompProfile, privileged bool) (*runtimeapi.SecurityProfile, string) {
 	switch {
 	case privileged && p == nil, p != nil && p.Type == corev1.SeccompProfileTypeUnconfined:
 		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}, "unconfined"
 	case p != nil && p.Type == corev1.SeccompProfileTypeLocalhost && p.LocalhostProfile != nil:
-		path := filepath.Join(rootDir, SeccompDir, *p.LocalhostProfile)
+		path := filepath.Join(profileRoot, *p.LocalhostProfile)
 		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: path}, "localhost/" + path
 	}
 	return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_RuntimeDefault}, "runtime/default"
@@ -127,7 +136,7 @@ func supplementalGroups(psc *corev1.PodSecurityContext) []int64 {
 }
 
 // sandboxSecurity translates the pod-level security context.
-func sandboxSecurity(pod *corev1.Pod, rootDir string) *runtimeapi.LinuxSandboxSecurityContext {
+func sandboxSecurity(pod *corev1.Pod, seccompRoot string) *runtimeapi.LinuxSandboxSecurityContext {
 	sc := &runtimeapi.LinuxSandboxSecurityContext{
 		NamespaceOptions: namespaceOptions(pod),
 		Privileged:       podPrivileged(pod),
@@ -145,13 +154,13 @@ func sandboxSecurity(pod *corev1.Pod, rootDir string) *runtimeapi.LinuxSandboxSe
 		seccomp = psc.SeccompProfile
 	}
 	// Older runtimes read only the deprecated string field: send both.
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, seccomp, sc.Privileged) //nolint:staticcheck // see above
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(seccompRoot, seccomp, sc.Privileged) //nolint:staticcheck // see above
 	return sc
 }
 
 // containerSecurity translates a container's security context, merged over
 // the pod's.
-func containerSecurity(pod *corev1.Pod, c *corev1.Container, rootDir string, hostHasAppArmor bool) *runtimeapi.LinuxContainerSecurityContext {
+func containerSecurity(pod *corev1.Pod, c *corev1.Container, seccompRoot string, hostHasAppArmor bool) *runtimeapi.LinuxContainerSecurityContext {
 	e := merged(pod, c)
 	sc := &runtimeapi.LinuxContainerSecurityContext{
 		NamespaceOptions:   containerNamespaces(pod),
@@ -178,7 +187,7 @@ func containerSecurity(pod *corev1.Pod, c *corev1.Container, rootDir string, hos
 		}
 	}
 	// Older runtimes read only the deprecated string fields: send both.
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(rootDir, e.seccomp, sc.Privileged) //nolint:staticcheck // see above
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(seccompRoot, e.seccomp, sc.Privileged) //nolint:staticcheck // see above
 	if !sc.Privileged {
 		sc.Apparmor, sc.ApparmorProfile = appArmorProfile(e.appArmor, hostHasAppArmor) //nolint:staticcheck // see above
 	}

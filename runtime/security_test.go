@@ -59,12 +59,6 @@ func TestSecurityTranslation(t *testing.T) {
 					t.Errorf("sandbox user %v", sb.Linux.SecurityContext.RunAsUser)
 				}
 			}},
-		{"a Localhost seccomp profile lives below the root dir", "securityContext: {seccompProfile: {type: Localhost, localhostProfile: audit.json}}", "imagePullPolicy: Never",
-			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
-				if c.Seccomp.LocalhostRef != "/var/lib/bosun/seccomp/audit.json" {
-					t.Errorf("seccomp %v", c.Seccomp)
-				}
-			}},
 		{"hostPID and hostIPC use the node's namespaces", "hostPID: true\n  hostIPC: true", "imagePullPolicy: Never",
 			func(t *testing.T, sb *runtimeapi.PodSandboxConfig, c *runtimeapi.LinuxContainerSecurityContext) {
 				ns := c.NamespaceOptions
@@ -92,19 +86,30 @@ func TestSecurityTranslation(t *testing.T) {
 	}
 }
 
-func TestDNSConfig(t *testing.T) {
-	host := &runtimeapi.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"corp"}}
-	sp := staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsConfig: {searches: [extra], options: [{name: ndots, value: \"2\"}]}", 1), "CONTAINER", "imagePullPolicy: Never", 1))
-	got := DNSConfig(sp.Pod, host)
-	if strings.Join(got.Servers, ",") != "192.0.2.53" || strings.Join(got.Searches, ",") != "corp,extra" || strings.Join(got.Options, ",") != "ndots:2" {
-		t.Errorf("ClusterFirst with dnsConfig: %v", got)
-	}
-	sp = staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsPolicy: None\n  dnsConfig: {nameservers: [1.1.1.1]}", 1), "CONTAINER", "imagePullPolicy: Never", 1))
-	if got := DNSConfig(sp.Pod, host); strings.Join(got.Servers, ",") != "1.1.1.1" || len(got.Searches) != 0 {
-		t.Errorf("None: %v", got)
-	}
-	sp = staticPod(t, strings.Replace(strings.Replace(securityPod, "SPEC", "dnsPolicy: Default", 1), "CONTAINER", "imagePullPolicy: Never", 1))
-	if got := DNSConfig(sp.Pod, host); got != nil {
-		t.Errorf("Default without dnsConfig: %v, want nil (the runtime copies the host's)", got)
+func TestLocalhostSeccompProfiles(t *testing.T) {
+	own := testNode
+	own.SeccompProfileRoot = "/etc/bosun/seccomp"
+	for _, tc := range []struct {
+		name string
+		node Node
+		want string
+	}{
+		{"a Localhost profile is where the kubelet and the security-profiles-operator put it", testNode, "/var/lib/kubelet/seccomp/profiles/audit.json"},
+		{"--seccomp-profile-root moves it", own, "/etc/bosun/seccomp/profiles/audit.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := staticPod(t, strings.NewReplacer("SPEC", "securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/audit.json}}",
+				"CONTAINER", "imagePullPolicy: Never").Replace(securityPod))
+			c := &sp.Pod.Spec.Containers[0]
+			sc := ContainerConfig(sp, c, 0, tc.node, ContainerExtras{}).Linux.SecurityContext
+			sb := SandboxConfig(sp, 0, tc.node, t0).Linux.SecurityContext
+			//nolint:staticcheck // the deprecated field is sent for older runtimes
+			if sc.Seccomp.LocalhostRef != tc.want || sc.SeccompProfilePath != "localhost/"+tc.want || sb.Seccomp.LocalhostRef != tc.want {
+				t.Errorf("container seccomp %v, sandbox %v, want %s", sc.Seccomp, sb.Seccomp, tc.want)
+			}
+			if got := SeccompLocalhostPath(tc.node, sp.Pod, c); got != tc.want {
+				t.Errorf("SeccompLocalhostPath = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -41,21 +41,30 @@ type Node struct {
 	HostIP     string
 	PodLogsDir string
 	RootDir    string
+	// SeccompProfileRoot is the directory of Localhost seccomp profiles;
+	// empty means DefaultSeccompProfileRoot.
+	SeccompProfileRoot string
 	// AppArmor is whether the host has AppArmor enabled.
 	AppArmor bool
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
-	// DNS is the host's resolver configuration (dnsPolicy Default).
+	// DNS is the parsed --resolv-conf (dnsPolicy Default); nil when there is
+	// none (--resolv-conf ""), as the kubelet's empty resolvConf.
 	DNS *runtimeapi.DNSConfig
+	// ClusterDNS and ClusterDomain are the kubelet's clusterDNS (server IPs)
+	// and clusterDomain, for dnsPolicy ClusterFirst.
+	ClusterDNS    []string
+	ClusterDomain string
 	// CPUs and MemoryBytes are the node's allocatable resources, the values
-	// of resourceFieldRef limits that a container does not set.
+	// of resourceFieldRef limits that a container does not set; MemoryBytes
+	// is also the machine's memory capacity of the OOM score.
 	CPUs        int64
 	MemoryBytes int64
 }
 
 // CgroupParent is the cgroup of a pod's containers.
 func CgroupParent(driver, uid string) string {
-	if driver == "systemd" {
+	if driver == CgroupDriverSystemd {
 		return "bosun-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice"
 	}
 	return "/bosun/pod" + uid
@@ -89,62 +98,65 @@ func SandboxConfig(sp *manifest.StaticPod, attempt uint32, node Node, seen time.
 			Attempt:   attempt,
 		},
 		LogDirectory: PodLogDir(node.PodLogsDir, sp.Namespace, sp.Name, sp.UID),
-		DnsConfig:    DNSConfig(pod, node.DNS),
+		DnsConfig:    DNSConfig(pod, node),
 		PortMappings: portMappings(pod),
 		Labels:       labels,
 		Annotations:  annotations,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent:    CgroupParent(node.CgroupDriver, sp.UID),
-			SecurityContext: sandboxSecurity(pod, node.RootDir),
+			SecurityContext: sandboxSecurity(pod, node.seccompRoot()),
 			Sysctls:         sysctls(pod),
 		},
 	}
 	if !pod.Spec.HostNetwork {
-		cfg.Hostname = podHostname(pod)
+		cfg.Hostname = kernelHostname(sp, node.ClusterDomain)
 	}
 	return cfg
 }
 
-// DNSConfig is a pod's resolver configuration. Without a cluster DNS,
-// ClusterFirst falls back to the host's resolvers (Default), as the kubelet
-// does; dnsConfig adds to it, and None uses dnsConfig alone. nil lets the
-// runtime use the host's /etc/resolv.conf.
-func DNSConfig(pod *corev1.Pod, host *runtimeapi.DNSConfig) *runtimeapi.DNSConfig {
-	extra := pod.Spec.DNSConfig
-	if pod.Spec.DNSPolicy != corev1.DNSNone && extra == nil {
-		return nil
+// The kernel's limits on a hostname, and on the FQDN of setHostnameAsFQDN.
+const (
+	hostnameMaxLen = 63
+	fqdnMaxLen     = 64
+)
+
+// PodHostnameAndDomain are the hostname and domain the kubelet gives a pod
+// (for its sandbox and /etc/hosts): spec.hostnameOverride when set, with no
+// domain; else spec.hostname, or the pod's name as the kubelet names a static
+// pod (<name>-<node>); cut to 63 characters without a trailing '-' or '.'.
+// The domain is <subdomain>.<namespace>.svc.<clusterDomain> when
+// spec.subdomain is set, else "".
+func PodHostnameAndDomain(sp *manifest.StaticPod, clusterDomain string) (hostname, domain string) {
+	pod := sp.Pod
+	if o := pod.Spec.HostnameOverride; o != nil {
+		return truncateHostname(*o), ""
 	}
-	out := &runtimeapi.DNSConfig{}
-	if pod.Spec.DNSPolicy != corev1.DNSNone && host != nil {
-		out.Servers = append(out.Servers, host.Servers...)
-		out.Searches = append(out.Searches, host.Searches...)
-		out.Options = append(out.Options, host.Options...)
+	hostname = sp.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
 	}
-	if extra != nil {
-		out.Servers = append(out.Servers, extra.Nameservers...)
-		out.Searches = append(out.Searches, extra.Searches...)
-		for _, o := range extra.Options {
-			if o.Value != nil {
-				out.Options = append(out.Options, o.Name+":"+*o.Value)
-			} else {
-				out.Options = append(out.Options, o.Name)
-			}
-		}
+	if pod.Spec.Subdomain != "" {
+		domain = pod.Spec.Subdomain + "." + sp.Namespace + ".svc." + clusterDomain
 	}
-	return out
+	return truncateHostname(hostname), domain
 }
 
-// podHostname is spec.hostname, else the pod's name cut to 63 characters
-// without a trailing dash or dot, as the kubelet does.
-func podHostname(pod *corev1.Pod) string {
-	if pod.Spec.Hostname != "" {
-		return pod.Spec.Hostname
+func truncateHostname(h string) string {
+	if len(h) <= hostnameMaxLen {
+		return h
 	}
-	h := pod.Name
-	if len(h) > 63 {
-		h = strings.TrimRight(h[:63], "-.")
+	return strings.TrimRight(h[:hostnameMaxLen], "-.")
+}
+
+// kernelHostname is the sandbox's hostname: the pod's hostname, or its FQDN
+// with setHostnameAsFQDN and a domain. The kubelet refuses to start a pod
+// whose FQDN is over 64 characters; bosun then keeps the short hostname.
+func kernelHostname(sp *manifest.StaticPod, clusterDomain string) string {
+	host, domain := PodHostnameAndDomain(sp, clusterDomain)
+	if fqdn := sp.Pod.Spec.SetHostnameAsFQDN; fqdn != nil && *fqdn && domain != "" && len(host)+1+len(domain) <= fqdnMaxLen {
+		return host + "." + domain
 	}
-	return h
+	return host
 }
 
 func portMappings(pod *corev1.Pod) []*runtimeapi.PortMapping {
@@ -210,8 +222,8 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		}
 	}
 	env, vars := containerEnv(sp, c, node, x.PodIP)
-	resources := Resources(c.Resources)
-	resources.OomScoreAdj = criticalOOMScoreAdj
+	resources := Resources(withDefaultRequests(c.Resources))
+	resources.OomScoreAdj = OOMScoreAdj(pod, c, node.MemoryBytes)
 	return &runtimeapi.ContainerConfig{
 		Metadata:    &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: restartCount},
 		Image:       &runtimeapi.ImageSpec{Image: c.Image},
@@ -228,7 +240,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		Tty:         c.TTY,
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       resources,
-			SecurityContext: containerSecurity(pod, c, node.RootDir, node.AppArmor),
+			SecurityContext: containerSecurity(pod, c, node.seccompRoot(), node.AppArmor),
 		},
 	}
 }
@@ -247,10 +259,6 @@ func ContainerKind(pod *corev1.Pod, name string) string {
 	}
 	return "app"
 }
-
-// criticalOOMScoreAdj is the kubelet's OOM score for critical pods, which
-// static pods always are. A runtime with restrict_oom_score_adj clamps it.
-const criticalOOMScoreAdj = -997
 
 // gracePeriod is the pod's terminationGracePeriodSeconds, 30 when unset.
 func gracePeriod(pod *corev1.Pod) int64 {

@@ -61,8 +61,8 @@ func TestSandboxConfig(t *testing.T) {
 				t.Errorf("network %v hostname %q", c.Linux.SecurityContext.NamespaceOptions.Network, c.Hostname)
 			}
 		}},
-		{"pod network pod gets POD mode and its name as hostname", "hostNetwork: false", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
-			if c.Linux.SecurityContext.NamespaceOptions.Network != runtimeapi.NamespaceMode_POD || c.Hostname != "web" {
+		{"pod network pod gets POD mode and the kubelet's name of a static pod as hostname", "hostNetwork: false", func(t *testing.T, c *runtimeapi.PodSandboxConfig) {
+			if c.Linux.SecurityContext.NamespaceOptions.Network != runtimeapi.NamespaceMode_POD || c.Hostname != "web-node1" {
 				t.Errorf("network %v hostname %q", c.Linux.SecurityContext.NamespaceOptions.Network, c.Hostname)
 			}
 		}},
@@ -97,6 +97,43 @@ func TestSandboxConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := staticPod(t, strings.Replace(podYAML, "%s", tc.spec, 1))
 			tc.check(t, SandboxConfig(sp, 3, testNode, seen))
+		})
+	}
+}
+
+func TestPodHostname(t *testing.T) {
+	name58 := strings.Repeat("a", 58)
+	name62 := strings.Repeat("b", 62)
+	for _, tc := range []struct {
+		name, meta, spec string
+		node             Node
+		hostname, domain string
+		sandbox          string
+	}{
+		{"the hostname is the pod's name with the lowercase node name", "web", "hostNetwork: false", testNode,
+			"web-node1", "", "web-node1"},
+		{"spec.hostname wins over the name", "web", "hostname: box", testNode, "box", "", "box"},
+		{"a name over 63 characters is cut to 63", name58, "hostNetwork: false", testNode,
+			name58 + "-node", "", name58 + "-node"},
+		{"a cut that ends in a dash loses the dash", name62, "hostNetwork: false", testNode,
+			name62, "", name62},
+		{"a subdomain gives the domain below the cluster domain", "web", "hostname: box\n  subdomain: sub", Node{ClusterDomain: "cluster.local"},
+			"box", "sub.kube-system.svc.cluster.local", "box"},
+		{"setHostnameAsFQDN makes the sandbox's hostname the FQDN", "web", "hostname: box\n  subdomain: sub\n  setHostnameAsFQDN: true", Node{ClusterDomain: "cluster.local"},
+			"box", "sub.kube-system.svc.cluster.local", "box.sub.kube-system.svc.cluster.local"},
+		{"hostnameOverride wins over everything and has no domain", "web", "hostname: box\n  subdomain: sub\n  hostnameOverride: other.example", Node{ClusterDomain: "cluster.local"},
+			"other.example", "", "other.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := strings.Replace(strings.Replace(podYAML, "%s", tc.spec, 1), "name: web\n", "name: "+tc.meta+"\n", 1)
+			sp := staticPod(t, y)
+			host, domain := PodHostnameAndDomain(sp, tc.node.ClusterDomain)
+			if host != tc.hostname || domain != tc.domain {
+				t.Errorf("hostname %q domain %q, want %q %q", host, domain, tc.hostname, tc.domain)
+			}
+			if got := SandboxConfig(sp, 0, tc.node, t0).Hostname; got != tc.sandbox {
+				t.Errorf("sandbox hostname %q, want %q", got, tc.sandbox)
+			}
 		})
 	}
 }

@@ -33,7 +33,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, err)
 	}
 	ip := ""
-	if !sp.Pod.Spec.HostNetwork && sp.Pod.Spec.DNSPolicy == corev1.DNSClusterFirst {
+	if runtime.MissingClusterDNS(sp.Pod, l.cfg.Node) {
 		l.reportOnce(ctx, slog.LevelWarn, "dns:"+sp.Key(), fmt.Sprintf("pod %s: dnsPolicy ClusterFirst without a cluster DNS: the pod uses the host's resolvers (Default)", sp.Key()))
 	}
 	if !sp.Pod.Spec.HostNetwork {
@@ -70,7 +70,7 @@ func (l *Loop) startContainer(ctx context.Context, sp *manifest.StaticPod, sandb
 	if err := checkNonRoot(sp.Pod, c, img); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	if p := runtime.SeccompLocalhostPath(l.cfg.Node.RootDir, sp.Pod, c); p != "" {
+	if p := runtime.SeccompLocalhostPath(l.cfg.Node, sp.Pod, c); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s: seccomp profile %s: %w", where, p, errors.Unwrap(err))
 		}

@@ -54,6 +54,9 @@ type daemonFlags struct {
 	takeOver        bool
 	cgroupDriver    string
 	resolvConf      string
+	clusterDNS      string
+	clusterDomain   string
+	seccompRoot     string
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -88,8 +91,11 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
 	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
 	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
-	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "cgroup driver of the runtime: cgroupfs or systemd")
-	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration for pods with dnsPolicy Default (or ClusterFirst, without a cluster DNS)")
+	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "", "cgroup driver, cgroupfs or systemd, for a runtime that does not say which it uses (containerd 1.x); the runtime's answer wins (default: cgroupfs)")
+	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration of pods with dnsPolicy Default (or ClusterFirst without --cluster-dns); empty: 127.0.0.1")
+	fs.StringVar(&f.clusterDNS, "cluster-dns", "", "comma-separated IPs of the cluster DNS, for pods with dnsPolicy ClusterFirst")
+	fs.StringVar(&f.clusterDomain, "cluster-domain", "", "the cluster's DNS domain, searched by ClusterFirst pods (e.g. cluster.local)")
+	fs.StringVar(&f.seccompRoot, "seccomp-profile-root", runtime.DefaultSeccompProfileRoot, "directory of Localhost seccomp profiles")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
 		return err
 	}
@@ -109,8 +115,22 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil || logMaxSize.Sign() <= 0 {
 		return &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
 	}
-	if f.cgroupDriver != "cgroupfs" && f.cgroupDriver != "systemd" {
+	if f.cgroupDriver != "" && f.cgroupDriver != runtime.CgroupDriverCgroupfs && f.cgroupDriver != runtime.CgroupDriverSystemd {
 		return &usageError{fmt.Sprintf("--cgroup-driver must be cgroupfs or systemd, not %q", f.cgroupDriver)}
+	}
+	var clusterDNS []string
+	for _, ip := range strings.Split(f.clusterDNS, ",") {
+		if ip = strings.TrimSpace(ip); ip == "" {
+			continue
+		}
+		if net.ParseIP(ip) == nil {
+			return &usageError{fmt.Sprintf("--cluster-dns %q: %q is not an IP address", f.clusterDNS, ip)}
+		}
+		clusterDNS = append(clusterDNS, ip)
+	}
+	dns, err := runtime.ReadResolvConf(f.resolvConf)
+	if err != nil {
+		return fmt.Errorf("--resolv-conf: %w", err)
 	}
 	if f.logMaxFiles < 2 {
 		return &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
@@ -144,8 +164,16 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer client.Close()
+	cgroups, err := runtime.ChooseCgroupDriver(ctx, client.CgroupDriver, f.cgroupDriver)
+	if err != nil {
+		return fmt.Errorf("container runtime endpoint %s: %w", f.endpoint, err)
+	}
 	log.Info("bosun started", "version", version, "node", f.node, "manifests", f.manifestPath,
-		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint)
+		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint,
+		"cgroupDriver", cgroups.Driver, "cgroupDriverFrom", cgroups.From)
+	if cgroups.Overruled != "" {
+		log.Warn("the runtime's cgroup driver wins over the one configured", "runtime", cgroups.Driver, "configured", cgroups.Overruled)
+	}
 	if !info.NetworkReady {
 		log.Warn("runtime network not ready; only hostNetwork pods can start", "reason", info.NetworkReason)
 	}
@@ -178,7 +206,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		BackoffMax:     f.backoffMax,
 		Node: runtime.Node{
 			Name: f.node, HostIP: f.nodeIP, PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
-			AppArmor: host.AppArmor(), CgroupDriver: f.cgroupDriver, DNS: host.DNS(f.resolvConf),
+			AppArmor: host.AppArmor(), CgroupDriver: cgroups.Driver, DNS: dns,
+			ClusterDNS: clusterDNS, ClusterDomain: f.clusterDomain, SeccompProfileRoot: f.seccompRoot,
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
 		},
 		OnSync:      metrics.ObserveSync,
@@ -251,6 +280,8 @@ func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
 	take("container-log-max-files", c.ContainerLogMaxFiles > 0, func() { f.logMaxFiles = c.ContainerLogMaxFiles })
 	take("cgroup-driver", c.CgroupDriver != "", func() { f.cgroupDriver = c.CgroupDriver })
 	take("resolv-conf", c.ResolvConf != "", func() { f.resolvConf = c.ResolvConf })
+	take("cluster-dns", len(c.ClusterDNS) > 0, func() { f.clusterDNS = strings.Join(c.ClusterDNS, ",") })
+	take("cluster-domain", c.ClusterDomain != "", func() { f.clusterDomain = c.ClusterDomain })
 	take("healthz-bind-address", c.HealthzSet, func() { f.healthzAddr = c.HealthzAddress })
 	take("crash-loop-backoff-max", c.MaxContainerRestartPeriod > 0, func() {
 		f.backoffMax = c.MaxContainerRestartPeriod
