@@ -169,7 +169,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("container runtime endpoint %s: %w", f.endpoint, err)
 	}
 	log.Info("bosun started", "version", version, "node", f.node, "manifests", f.manifestPath,
-		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint,
+		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint, "nodeIP", f.nodeIP,
 		"cgroupDriver", cgroups.Driver, "cgroupDriverFrom", cgroups.From)
 	if cgroups.Overruled != "" {
 		log.Warn("the runtime's cgroup driver wins over the one configured", "runtime", cgroups.Driver, "configured", cgroups.Overruled)
