@@ -452,19 +452,23 @@ func ReadFile(name string, allowSymlinks bool) ([]byte, error) {
 // openProblem says why name could not be opened. The Lstat here only words
 // the message; the decision was the open's.
 func openProblem(name string, allowSymlinks bool, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is in the FileError already
+	}
 	fi, lerr := os.Lstat(name)
 	switch {
 	case lerr != nil:
-		return errors.Unwrap(err).Error()
+		return err.Error()
 	case fi.Mode()&fs.ModeSymlink != 0 && !allowSymlinks:
 		return "is a symbolic link; refused without --allow-symlinks"
 	case fi.Mode()&fs.ModeSymlink != 0:
 		target, _ := os.Readlink(name)
-		return fmt.Sprintf("symbolic link to %s: %v", target, errors.Unwrap(err))
+		return fmt.Sprintf("symbolic link to %s: %v", target, err)
 	case !fi.Mode().IsRegular():
 		return fmt.Sprintf("not a regular file (%s); refused", fi.Mode().Type())
 	}
-	return errors.Unwrap(err).Error()
+	return err.Error()
 }
 
 // checkTargetDirs checks, for an opened manifest that resolved outside the
@@ -485,8 +489,10 @@ func checkTargetDirs(f *os.File, name string) error {
 		return fmt.Errorf("resolve the opened file: %w", rerr)
 	}
 	dir := filepath.Dir(target)
-	if own, err := filepath.EvalSymlinks(filepath.Dir(name)); err == nil && own == dir {
-		return nil // in the directory the caller checked
+	if own, err := filepath.EvalSymlinks(filepath.Dir(name)); err == nil {
+		if own, err = filepath.Abs(own); err == nil && own == dir {
+			return nil // in the directory the caller checked
+		}
 	}
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Lstat(d)
