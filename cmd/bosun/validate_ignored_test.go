@@ -44,3 +44,17 @@ func TestValidateReadsManifestFilesAndListsIgnoredOnes(t *testing.T) {
 		t.Errorf("json output %+v", got)
 	}
 }
+
+func TestValidateRefusesAUIDThatIsAPath(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "escape.yaml")
+	if err := os.WriteFile(f, []byte(strings.Replace(goodPod, "  name: good\n", "  name: good\n  uid: ../../../..\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI("validate", f)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("validate: %v, want exit 1", err)
+	}
+	if want := f + `:5: metadata.uid: "../../../..": must be a UUID or a DNS-1123 label`; !strings.HasPrefix(out, want) {
+		t.Errorf("output %q, want it to start with %q", out, want)
+	}
+}
