@@ -246,12 +246,18 @@ func TestRestartPolicies(t *testing.T) {
 	}
 	uid := p.ready().Metadata.Uid
 	logDir := filepath.Join(e.logsDir, "default_"+e.podName("always")+"_"+uid, "fail")
-	for _, n := range []string{"0.log", "1.log", "2.log", "3.log"} {
-		b, err := os.ReadFile(filepath.Join(logDir, n))
-		if err != nil || !strings.Contains(string(b), "stdout F run") {
-			t.Errorf("log %s: %q, %v; want each attempt's own log file", n, b, err)
+	// Each attempt has its own log file; bosun keeps the newest and the one
+	// before (for logs --previous).
+	eventually(t, 10*time.Second, "the newest and the previous attempt's own log files", func() bool {
+		c := e.pod("always").container("fail")
+		for _, n := range []uint32{c.Metadata.Attempt - 1, c.Metadata.Attempt} {
+			b, err := os.ReadFile(filepath.Join(logDir, fmt.Sprintf("%d.log", n)))
+			if err != nil || !strings.Contains(string(b), "stdout F run") {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }
 
 func TestSemanticChangeReplacesPodOtherChangesDoNothing(t *testing.T) {
@@ -331,10 +337,9 @@ spec:
 	polite := e.waitRunning("term", "polite")
 	stubborn := e.waitRunning("term", "stubborn")
 	uid := e.pod("term").ready().Metadata.Uid
-	logOf := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(e.logsDir, "default_"+e.podName("term")+"_"+uid, name, "0.log"))
-		return string(b)
-	}
+	dir := filepath.Join(e.logsDir, "default_"+e.podName("term")+"_"+uid)
+	logs := map[string]func() string{"polite": keepLog(t, filepath.Join(dir, "polite", "0.log")), "stubborn": keepLog(t, filepath.Join(dir, "stubborn", "0.log"))}
+	logOf := func(name string) string { return logs[name]() }
 	eventually(t, 10*time.Second, "both containers up", func() bool {
 		return strings.Contains(logOf("polite"), "F up") && strings.Contains(logOf("stubborn"), "F up")
 	})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,21 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
+
+// keepLog opens a container's log file, so that a test can read what the
+// container wrote until its end after bosun removed the file with its pod.
+func keepLog(t *testing.T, path string) (read func() string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return func() string {
+		b, _ := io.ReadAll(io.NewSectionReader(f, 0, 1<<30))
+		return string(b)
+	}
+}
 
 // names lists the entries of dir, sorted; none when it does not exist.
 func names(dir string) []string {

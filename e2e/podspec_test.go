@@ -281,15 +281,12 @@ spec:
 	}
 	p := e.pod("init")
 	side, main := p.running("side"), p.running("main")
+	dir := filepath.Join(e.logsDir, "default_"+e.podName("init")+"_"+p.ready().Metadata.Uid)
+	readMain, readSide := keepLog(t, filepath.Join(dir, "main", "0.log")), keepLog(t, filepath.Join(dir, "side", "0.log"))
 	e.remove("init.yaml")
 	eventually(t, 30*time.Second, "the pod removed", func() bool { return len(e.pod("init").sandboxes) == 0 })
 	// The sidecar stopped after main: its stop message came after main's.
-	uid := p.ready().Metadata.Uid
-	read := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(e.logsDir, "default_"+e.podName("init")+"_"+uid, name, "0.log"))
-		return string(b)
-	}
-	mainLog, sideLog := read("main"), read("side")
+	mainLog, sideLog := readMain(), readSide()
 	mi, si := strings.Index(mainLog, "main-stopped"), strings.Index(sideLog, "side-stopped")
 	if mi < 0 || si < 0 {
 		t.Fatalf("stop messages missing: main %q side %q (%s %s)", mainLog, sideLog, main.Id, side.Id)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,36 +200,67 @@ func (l *Loop) podLogDir(m *runtimeapi.PodSandboxMetadata) string {
 	return dir
 }
 
-// containerLog is the log file of one instance of a container of sandbox
-// s, or "" when it would not be two levels below the pod's log directory.
-func (l *Loop) containerLog(s *observedSandbox, c *observedContainer) string {
+// pruneLogs removes the log links of the containers of sandbox s that are
+// gone, and, for each container name with one gone, the log files (rotated
+// ones included) of every restart count but the newest and the one before,
+// which `bosun logs --previous` reads. started holds the restart counts of
+// instances just started in s, which s.containers does not list yet. With
+// started nil, s itself is gone and a new sandbox continues the counts:
+// only the newest files stay, the previous ones of the next instance.
+func (l *Loop) pruneLogs(s *observedSandbox, gone map[string]bool, started map[string]uint32) {
+	keep := map[string]map[uint32]bool{}
+	touched := map[string]bool{}
+	for _, c := range s.containers { // newest first
+		name := c.name()
+		if keep[name] == nil {
+			newest := c.restartCount
+			if rc, ok := started[name]; ok {
+				newest = rc
+			}
+			keep[name] = map[uint32]bool{newest: true}
+			if newest > 0 && started != nil {
+				keep[name][newest-1] = true
+			}
+		}
+		if gone[c.c.Id] {
+			touched[name] = true
+			l.unlinkLog(s.sb.GetMetadata(), name, c.c.Id)
+		}
+	}
 	dir := l.podLogDir(s.sb.GetMetadata())
 	if dir == "" {
-		return ""
+		return
 	}
-	p := filepath.Join(dir, runtime.ContainerLogPath(c.name(), c.restartCount))
-	if filepath.Dir(filepath.Dir(p)) != dir {
-		return ""
-	}
-	return p
-}
-
-// removeContainerLogs removes the log files (rotated ones included) and the
-// log links of container instances of sandbox s.
-func (l *Loop) removeContainerLogs(s *observedSandbox, cs ...*observedContainer) {
-	for _, c := range cs {
-		l.unlinkLog(s.sb.GetMetadata(), c.name(), c.c.Id)
-		log := l.containerLog(s, c)
-		if log == "" {
+	for name := range touched {
+		cdir := filepath.Join(dir, name)
+		if filepath.Dir(cdir) != dir {
 			continue
 		}
-		rotated, _ := rotatedLogs(log, false)
-		for _, f := range append(rotated, log) {
-			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				l.log.Warn("remove container log", "pod", runtime.Describe(s.sb.GetMetadata()), "container", c.name(), "file", f, "err", err)
+		entries, err := os.ReadDir(cdir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			count, ok := logCount(e.Name())
+			if !ok || keep[name][count] {
+				continue
+			}
+			if err := os.Remove(filepath.Join(cdir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				l.log.Warn("remove container log", "pod", runtime.Describe(s.sb.GetMetadata()), "container", name, "file", e.Name(), "err", err)
 			}
 		}
 	}
+}
+
+// logCount is the restart count of a container log file name:
+// <count>.log, or a rotated <count>.log.<suffix>.
+func logCount(name string) (uint32, bool) {
+	num, rest, ok := strings.Cut(name, ".log")
+	if !ok || (rest != "" && !strings.HasPrefix(rest, ".")) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	return uint32(n), err == nil
 }
 
 // removePodLogs removes the log directory of the pod of sandbox s and the

@@ -52,6 +52,13 @@ func (h *harness) logFiles() []string {
 func TestLogsOfRemovedContainersGoKeepingThePreviousOne(t *testing.T) {
 	h := newHarness(t, load(t, "/m/g.yaml", podYAML("g", "Always", "x", "main")))
 	h.sync()
+	h.writeLogs()
+	uid := h.status("default/g-node1").UID
+	dir := "default_g-node1_" + uid + "/main/"
+	rotated := filepath.Join(h.loop.cfg.Node.PodLogsDir, dir, "0.log.20260101-000000.gz")
+	if err := os.WriteFile(rotated, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for range 4 {
 		h.writeLogs()
 		h.rt.exit(h.mustRun("g-node1/main").Id, 1)
@@ -59,10 +66,19 @@ func TestLogsOfRemovedContainersGoKeepingThePreviousOne(t *testing.T) {
 		h.settle()
 	}
 	h.writeLogs()
-	uid := h.status("default/g-node1").UID
-	dir := "default_g-node1_" + uid + "/main/"
 	if got, want := h.logFiles(), []string{dir + "3.log", dir + "4.log"}; !slices.Equal(got, want) {
 		t.Errorf("log files %v, want %v (current and previous)", got, want)
+	}
+	// In CrashLoopBackOff only the exited instance is left, and the log
+	// before it stays for --previous.
+	h.rt.exit(h.mustRun("g-node1/main").Id, 1)
+	h.sync()
+	h.sync()
+	if n := len(h.rt.containers); n != 1 {
+		t.Fatalf("%d containers in backoff, want 1", n)
+	}
+	if got, want := h.logFiles(), []string{dir + "3.log", dir + "4.log"}; !slices.Equal(got, want) {
+		t.Errorf("in backoff, log files %v, want %v (last and previous)", got, want)
 	}
 }
 

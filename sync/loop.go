@@ -412,17 +412,24 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
 		}
 	}
+	started := map[string]uint32{}
 	for _, s := range p.starts {
 		if err := l.startContainer(ctx, p.desired, sandboxID, sandboxCfg, podIP, s); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		started[s.spec.Name] = s.restartCount
 	}
+	gone := map[string]bool{}
 	for _, c := range p.removes {
 		if err := l.rt.RemoveContainer(ctx, c.c.Id); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
 			continue
 		}
-		l.removeContainerLogs(p.sandbox, c)
+		gone[c.c.Id] = true
+	}
+	if len(gone) > 0 {
+		l.pruneLogs(p.sandbox, gone, started)
 	}
 	return errors.Join(errs...)
 }

@@ -42,7 +42,11 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killR
 	}
 	l.mu.Unlock()
 	if reason == reasonDied {
-		l.removeContainerLogs(s, olderInstances(s.containers)...)
+		gone := map[string]bool{}
+		for _, c := range s.containers {
+			gone[c.c.Id] = true
+		}
+		l.pruneLogs(s, gone, nil)
 	} else {
 		l.removePodDir(s.uid())
 		l.removePodLogs(s)
@@ -102,20 +106,6 @@ func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) 
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	return nil
-}
-
-// olderInstances returns all but the newest instance of each container
-// (instances are sorted newest first).
-func olderInstances(cs []*observedContainer) []*observedContainer {
-	seen := map[string]bool{}
-	var out []*observedContainer
-	for _, c := range cs {
-		if seen[c.name()] {
-			out = append(out, c)
-		}
-		seen[c.name()] = true
-	}
-	return out
 }
 
 // stopContainers runs the preStop hooks of containers and stops them, all
