@@ -217,6 +217,10 @@ func TestManifestFileNames(t *testing.T) {
 	if !strings.Contains(out, "IGNORED FILES (not read as manifests):") || strings.Contains(out, "kube-apiserver.manifest   ") {
 		t.Errorf("bosun ps:\n%s\nwant the backup, and only it, under IGNORED FILES", out)
 	}
+	// An ignored file is no manifest error.
+	if v, ok := value(scrape(t, e.httpAddr()), "bosun_manifest_errors", nil); !ok || v != 0 {
+		t.Errorf("bosun_manifest_errors = %v (found %v), want 0 with only an ignored file", v, ok)
+	}
 	mark := len(e.log())
 	e.waitRelists(mark, 2)
 	if n := len(e.pod("backup").sandboxes); n != 0 {
