@@ -39,6 +39,13 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
+// scanOnce scans a new Source of cfg once and returns its snapshot.
+func scanOnce(cfg SourceConfig) Snapshot {
+	s := NewSource(cfg)
+	s.Scan()
+	return s.Snapshot()
+}
+
 func podNames(s Snapshot) []string {
 	var out []string
 	for _, p := range s.Pods {
@@ -158,9 +165,7 @@ func TestSingleFileSourceChecksItsDirectory(t *testing.T) {
 	mkdir(t, dir, 0o777)
 	path := filepath.Join(dir, "p.yaml")
 	writeFile(t, path, base, 0o600)
-	s := NewSource(SourceConfig{Path: path, Node: testNode})
-	s.Scan()
-	if snap := s.Snapshot(); snap.Available || snap.Err == nil || !strings.Contains(snap.Err.Error(), "mode 0777 is writable") {
+	if snap := scanOnce(SourceConfig{Path: path, Node: testNode}); snap.Available || snap.Err == nil || !strings.Contains(snap.Err.Error(), "mode 0777 is writable") {
 		t.Errorf("available %v err %v; want the world-writable directory refused", snap.Available, snap.Err)
 	}
 }
@@ -320,9 +325,7 @@ func TestSymlinksWithAllowSymlinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := NewSource(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
-	s.Scan()
-	snap := s.Snapshot()
+	snap := scanOnce(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
 	if got := podNames(snap); len(got) != 1 || got[0] != "p-node1" {
 		t.Errorf("pods %v, want only the good link's", got)
 	}
@@ -376,9 +379,7 @@ func TestSymlinkTargetsNeedSafeDirectoriesUpToRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := NewSource(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
-	s.Scan()
-	snap := s.Snapshot()
+	snap := scanOnce(SourceConfig{Path: dir, Node: testNode, AllowSymlinks: true})
 	if got := podNames(snap); len(got) != 1 || got[0] != "ok-node1" {
 		t.Errorf("pods %v, want only the one whose directories are safe", got)
 	}
