@@ -95,6 +95,9 @@ type fileState struct {
 
 // NewSource returns a Source for cfg; call Run to start watching.
 func NewSource(cfg SourceConfig) *Source {
+	// Event names are the watched directory joined with an entry's name:
+	// a clean path compares equal to them.
+	cfg.Path = filepath.Clean(cfg.Path)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}

@@ -113,7 +113,8 @@ func newFileSource(t *testing.T, name string) (*Source, string, <-chan struct{})
 	path := filepath.Join(dir, name)
 	writeFile(t, path, base, 0o600)
 	notified := make(chan struct{}, 16)
-	s := NewSource(SourceConfig{Path: path, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
+	// A path as a user may write it: the source compares it with event names.
+	s := NewSource(SourceConfig{Path: dir + "//" + name, Node: testNode, Period: time.Hour, Settle: 10 * time.Millisecond,
 		Notify: func() { notified <- struct{}{} }})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
