@@ -346,7 +346,9 @@ spec:
 }
 
 func TestProbesAndHooks(t *testing.T) {
-	e := newEnv(t)
+	// Probes of a hostNetwork pod go to the node IP: --node-ip makes it
+	// loopback, the only address e2e traffic may go to.
+	e := newEnv(t, "--node-ip", "127.0.0.1")
 	e.startBosun()
 	port := freePort(t)
 	marks := t.TempDir()
