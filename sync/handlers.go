@@ -172,7 +172,7 @@ func httpCheck(ctx context.Context, g *corev1.HTTPGetAction, t handlerTarget, ti
 		if loc, err := resp.Location(); err == nil {
 			where = loc.Redacted()
 		}
-		return fmt.Sprintf("HTTP probe of %s stopped at a redirect (%d to %s), not followed to another host: counted as success", u.Redacted(), resp.StatusCode, where), nil
+		return fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", u.Redacted(), resp.StatusCode, where), nil
 	}
 	if len(body) > maxQuotedBody {
 		body = body[:maxQuotedBody]

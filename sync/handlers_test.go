@@ -101,7 +101,7 @@ func TestHTTPCheckFollowsRedirectsOnlyToTheSameHost(t *testing.T) {
 	}
 	// A redirect to another host is not followed: success with a warning.
 	w, err := get("/other-host")
-	if err != nil || !strings.Contains(w, "not followed to another host") || !strings.Contains(w, "localhost:"+strconv.Itoa(otherPort)) {
+	if err != nil || !strings.Contains(w, "redirect that is not followed (302 to http://localhost:") || !strings.Contains(w, "localhost:"+strconv.Itoa(otherPort)) {
 		t.Errorf("redirect to another host: %q, %v; want success with a warning", w, err)
 	}
 	if other.Load() != 1 {
