@@ -59,6 +59,7 @@ setsid bin/bosun run \
 	--container-runtime-endpoint "unix://$SOCK" \
 	--root-dir "$DEMO/root" \
 	--pod-logs-dir "$DEMO/logs" \
+	--container-log-links-dir "$DEMO/containers" \
 	--hostname-override demo \
 	--api-socket "$API_SOCK" \
 	>"$DEMO/bosun.log" 2>&1 </dev/null &
