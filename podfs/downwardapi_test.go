@@ -3,6 +3,7 @@ package podfs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -104,4 +105,11 @@ func TestDownwardAPINeverFollowsAPlantedLink(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(vol, "labels")); err != nil || string(b) != `app="changed"` {
 		t.Errorf("labels reads %q %v after the restart, want app=\"changed\"", b, err)
 	}
+}
+
+func TestDownwardAPIRefusesReservedNames(t *testing.T) {
+	f := newFS(t)
+	sp, c := loadPod(t, strings.Replace(downwardPod, "path: labels", "path: ..data/labels", 1))
+	_, err := f.PrepareMounts(sp, c, 0, "")
+	mustContain(t, err, "may not start with '..'")
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // subPathPod has an emptyDir mounted whole and at /sub with the given
-// subPath or subPathExpr; $(DIR) expands to abs/expr.
+// subPath or subPathExpr; $(DIR) expands to abs/expr, $(UP) to ../...
 func subPathPod(sub string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -19,7 +19,7 @@ spec:
   containers:
   - name: main
     image: busybox
-    env: [{name: DIR, value: abs/expr}]
+    env: [{name: DIR, value: abs/expr}, {name: UP, value: ../..}]
     volumeMounts:
     - {name: data, mountPath: /data}
     - {name: data, mountPath: /sub, %s}
@@ -52,14 +52,16 @@ func TestSubPathNeverLeavesTheVolume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, mount := range []string{
-		"subPath: abs", "subPath: abs/new", "subPath: up/new/deeper", "subPath: file",
-		"subPathExpr: $(DIR)",
+	for mount, want := range map[string]string{
+		"subPath: abs": "outside the volume", "subPath: abs/new": "outside the volume",
+		"subPath: up/new/deeper": "outside the volume", "subPath: file": "outside the volume",
+		"subPathExpr: $(DIR)": "outside the volume", "subPathExpr: $(UP)/x": "may not contain '..'",
+		"subPathExpr: /$(DIR)": "may not be absolute",
 	} {
 		t.Run(mount, func(t *testing.T) {
 			sp, c := loadPod(t, subPathPod(mount))
 			_, err := f.PrepareMounts(sp, c, 1, "")
-			mustContain(t, err, "outside the volume")
+			mustContain(t, err, want)
 		})
 	}
 	entries, _ := os.ReadDir(outside)
