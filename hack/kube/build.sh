@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 ROOT=$(cd ../.. && pwd)
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3} CGO_ENABLED=0 GOFLAGS=-mod=mod
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
-ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+ETCD_VERSION=${ETCD_VERSION:-v3.7.0}
 KUBE_BIN=$ROOT/bin/kube-$KUBE_VERSION
 ETCD_BIN=$ROOT/bin/etcd-$ETCD_VERSION
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubeadm)
