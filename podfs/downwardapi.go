@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,11 @@ const (
 	dataLink    = "..data"
 	dataLinkTmp = "..data_tmp"
 )
+
+// writers serializes the writers of downwardAPI volumes and /etc/hosts
+// files: two containers of one pod may start at once, and one must not
+// remove the data directory that the other has just made current.
+var writers sync.Mutex
 
 // file is one file of a downwardAPI volume.
 type file struct {
@@ -54,7 +60,7 @@ func (f *FS) downwardAPIFiles(sp *manifest.StaticPod, c *corev1.Container, v *co
 		} else if v.DownwardAPI.DefaultMode != nil {
 			mode = os.FileMode(*v.DownwardAPI.DefaultMode)
 		}
-		files[filepath.Clean(item.Path)] = file{data: []byte(value), mode: mode.Perm()}
+		files[item.Path] = file{data: []byte(value), mode: mode.Perm()}
 	}
 	return files
 }
@@ -78,12 +84,14 @@ func writeDownwardAPI(pod *podRoot, name string, files map[string]file) (string,
 		if err := checkRel(p); err != nil {
 			return "", fmt.Errorf("item %w", err)
 		}
-		top, _, _ := strings.Cut(p, "/")
+		top, _, _ := strings.Cut(filepath.Clean(p), "/")
 		if strings.HasPrefix(top, "..") {
 			return "", fmt.Errorf("item path %q: may not start with '..' (reserved)", p)
 		}
 		tops[top] = true
 	}
+	writers.Lock()
+	defer writers.Unlock()
 	if err := pod.root.MkdirAll(rel, 0o755); err != nil {
 		return "", err
 	}

@@ -22,6 +22,8 @@ const hostsName = "etc-hosts"
 // mounted keep reading a complete file. The pod directory is bosun's alone;
 // no container controls a name on the way.
 func writeHosts(pod *podRoot, content string) (string, error) {
+	writers.Lock()
+	defer writers.Unlock()
 	if old, err := pod.root.ReadFile(hostsName); err == nil && bytes.Equal(old, []byte(content)) {
 		return pod.path(hostsName), nil
 	}

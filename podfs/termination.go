@@ -1,6 +1,7 @@
 package podfs
 
 import (
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -67,7 +68,7 @@ func (f *FS) TerminationMessage(uid, container string, restartCount uint32) stri
 	}
 	buf := make([]byte, min(fi.Size(), maxTerminationMessage))
 	n, err := fh.ReadAt(buf, fi.Size()-int64(len(buf)))
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return ""
 	}
 	return strings.TrimSpace(string(buf[:n]))
