@@ -47,8 +47,10 @@ func writeHosts(pod *podRoot, content string) (string, error) {
 	return pod.path(hostsName), nil
 }
 
-// hostsFile is the /etc/hosts bosun mounts into pods, as the kubelet writes it.
-func hostsFile(pod *corev1.Pod, namespace, podIP string) string {
+// hostsFile is the /etc/hosts bosun mounts into pods, as the kubelet writes
+// it: the pod's own line names its hostname and, with a subdomain, its FQDN
+// (runtime.PodHostnameAndDomain, so it agrees with the sandbox's hostname).
+func hostsFile(pod *corev1.Pod, hostname, domain, podIP string) string {
 	var b strings.Builder
 	b.WriteString("# Managed by bosun: changes are lost.\n")
 	if pod.Spec.HostNetwork {
@@ -60,13 +62,9 @@ func hostsFile(pod *corev1.Pod, namespace, podIP string) string {
 		}
 	} else {
 		b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-		hostname := pod.Spec.Hostname
-		if hostname == "" {
-			hostname = pod.Name
-		}
 		if podIP != "" {
-			if pod.Spec.Subdomain != "" {
-				fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.cluster.local\t%s\n", podIP, hostname, pod.Spec.Subdomain, namespace, hostname)
+			if domain != "" {
+				fmt.Fprintf(&b, "%s\t%s.%s\t%s\n", podIP, hostname, domain, hostname)
 			} else {
 				fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
 			}

@@ -17,7 +17,7 @@ func TestHostsFile(t *testing.T) {
 	pod.Name = "web"
 	pod.Spec.Hostname, pod.Spec.Subdomain = "w1", "svc"
 	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"a.example", "b.example"}}}
-	got := hostsFile(pod, "prod", "10.88.7.9")
+	got := hostsFile(pod, "w1", "svc.prod.svc.cluster.local", "10.88.7.9")
 	for _, want := range []string{"127.0.0.1\tlocalhost\n", "10.88.7.9\tw1.svc.prod.svc.cluster.local\tw1\n", "10.0.0.9\ta.example\tb.example\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("hosts file lacks %q:\n%s", want, got)
@@ -48,7 +48,8 @@ func TestHostsFileIsWrittenOncePerContent(t *testing.T) {
 	if _, err := f.PrepareMounts(sp, c, 0, "10.0.0.3"); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "10.0.0.3\tplain\n") {
+	// The pod's line names the hostname the sandbox has: <name>-<node>.
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "10.0.0.3\t"+sp.Name+"\n") || sp.Name == "plain" {
 		t.Errorf("/etc/hosts after the IP changed:\n%s", b)
 	}
 }

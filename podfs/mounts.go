@@ -62,7 +62,8 @@ func (f *FS) PrepareMounts(sp *manifest.StaticPod, c *corev1.Container, restartC
 		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: p, HostPath: file})
 	}
 	if !covered["/etc/hosts"] && (!sp.Pod.Spec.HostNetwork || len(sp.Pod.Spec.HostAliases) > 0) {
-		file, err := writeHosts(pod, hostsFile(sp.Pod, sp.Namespace, podIP))
+		hostname, domain := runtime.PodHostnameAndDomain(sp, f.Node.ClusterDomain)
+		file, err := writeHosts(pod, hostsFile(sp.Pod, hostname, domain, podIP))
 		if err != nil {
 			return nil, fmt.Errorf("/etc/hosts: %w", err)
 		}
