@@ -75,15 +75,24 @@ spec:
 }
 
 func TestExitsAreSeenThroughEventsWithoutRelisting(t *testing.T) {
-	// No periodic relist for a minute: only runtime events can make bosun
-	// see the exits in time.
-	e := newEnv(t, "--sync-frequency=60s", "--crash-loop-backoff-initial=100ms", "--crash-loop-backoff-max=100ms")
+	// No full relist and no container relist for a minute: only runtime
+	// events can make bosun see the exits in time.
+	e := newEnv(t, "--sync-frequency=60s", "--container-relist-period=60s",
+		"--crash-loop-backoff-initial=100ms", "--crash-loop-backoff-max=100ms")
+	mark := len(e.log())
 	e.startBosun()
 	e.write("blink.yaml", onePod("blink", "Always", 30, "sh", "-c", "sleep 0.2; exit 1"))
 	eventually(t, 15*time.Second, "three restarts seen through events", func() bool {
 		c := e.pod("blink").container("main")
 		return c != nil && c.Metadata.Attempt >= 3
 	})
+	// A stream that kept breaking would wake the loop every second instead:
+	// that is a relist too, not the event path this test is about.
+	for _, fallback := range []string{"relisting containers", "container event stream broken"} {
+		if strings.Contains(e.logSince(mark), fallback) {
+			t.Errorf("bosun saw the exits through a fallback (%q in its log), not through events", fallback)
+		}
+	}
 }
 
 func TestForeignPodsAreNeverTouched(t *testing.T) {

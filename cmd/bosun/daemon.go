@@ -34,6 +34,7 @@ type daemonFlags struct {
 	podLogsDir      string
 	fileCheck       time.Duration
 	syncFrequency   time.Duration
+	relistPeriod    time.Duration
 	backoffInitial  time.Duration
 	backoffMax      time.Duration
 	allowSymlinks   bool
@@ -73,6 +74,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "root of the pods' log directories")
 	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "period of the full rescan of the manifest directory")
 	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "period of the full relist of the runtime")
+	fs.DurationVar(&f.relistPeriod, "container-relist-period", time.Second, "period of the container relist when the runtime has no event stream (containerd 1.6 without its task events)")
 	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
 	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
 	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 5*time.Millisecond, "quiet time after a file event before the directory is read")
@@ -202,6 +204,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Source:         src,
 		Log:            log,
 		SyncFrequency:  f.syncFrequency,
+		RelistPeriod:   f.relistPeriod,
 		BackoffInitial: f.backoffInitial,
 		BackoffMax:     f.backoffMax,
 		Node: runtime.Node{
