@@ -101,6 +101,11 @@ func validateVolumes(p *problems, pod *corev1.Pod) map[string]bool {
 			for j, item := range v.DownwardAPI.Items {
 				itf := fmt.Sprintf("%s.downwardAPI.items[%d]", f, j)
 				validateRelPath(p, itf+".path", item.Path, false)
+				if first, _, _ := strings.Cut(item.Path, "/"); first != ".." && strings.HasPrefix(first, "..") {
+					// As the API server: such names would collide with the
+					// atomic writer's own ..data and timestamped directories.
+					p.add(itf+".path", "%q may not start with '..' (the volume's own ..data and timestamped directories)", item.Path)
+				}
 				switch {
 				case item.FieldRef != nil && item.ResourceFieldRef != nil, item.FieldRef == nil && item.ResourceFieldRef == nil:
 					p.add(itf, "needs exactly one of fieldRef and resourceFieldRef")
