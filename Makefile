@@ -11,7 +11,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
 
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: help build unit e2e e2e-containerd2 e2e-controlplane test bench demo demo-stop lint fmt vet verify generate clean
+.PHONY: help build unit fuzz e2e e2e-containerd2 e2e-controlplane test bench demo demo-stop lint fmt vet verify vulncheck generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,13 @@ build: ## build bin/bosun
 
 unit: ## unit tests with the race detector (fakes only, no root needed)
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+
+FUZZTIME ?= 60s
+FUZZTIME_SHORT ?= 20s
+fuzz: ## the fuzz targets: manifest decoder $(FUZZTIME), path helper and CRI log reader $(FUZZTIME_SHORT) each (seeds in */testdata/fuzz)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./manifest/
+	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME_SHORT) ./podfs/
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME_SHORT) ./runtime/crilog/
 
 e2e: ## end-to-end tests of the built binary against a private containerd (root)
 	hack/containerd.sh install
@@ -51,7 +58,7 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm's control plane under
 	$(CONTROLPLANE_ENV) $(GO) test -count=1 -v -timeout 15m ./e2e/controlplane/
 	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 15m ./e2e/controlplane/
 
-test: unit e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
+test: unit fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 
 bench: ## benchmark against a private containerd (root, ~3 min): bench/results.{json,txt}
 	hack/containerd.sh install
@@ -79,7 +86,10 @@ lint: vet $(TOOLS)/golangci-lint ## golangci-lint with the linters of .golangci.
 generate: ## regenerate proto/ (protoc from Debian, plugins pinned in hack/tools)
 	hack/generate.sh
 
-verify: vet lint ## gofmt, vet, lint, and proto/ identical to what generate makes
+vulncheck: ## govulncheck against a vulnerability database built offline from golang.org/x/vulndb
+	hack/vulncheck.sh
+
+verify: vet lint vulncheck ## gofmt, vet, lint, govulncheck, and proto/ identical to what generate makes
 	hack/generate.sh verify
 
 clean: ## remove build output
