@@ -54,6 +54,10 @@ start() {
 		-e "s|conf_dir = '/etc/cni/net.d'|conf_dir = '$dir/cni'|" \
 		-e 's|SystemdCgroup = true|SystemdCgroup = false|' \
 		"$dir/config.toml.default" >"$dir/config.toml"
+	# A second runc handler, runc-alt, for pods with runtimeClassName (e2e).
+	local rt='plugins."io.containerd.grpc.v1.cri".containerd.runtimes'
+	grep -qF "io.containerd.cri.v1.runtime" "$dir/config.toml" && rt="plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes"
+	printf '\n[%s.runc-alt]\n  runtime_type = "io.containerd.runc.v2"\n' "$rt" >>"$dir/config.toml"
 	for want in 'restrict_oom_score_adj = true' "$PAUSE_IMAGE" '/usr/lib/cni' "$dir/cni"; do
 		grep -qF "$want" "$dir/config.toml" || { echo "containerd config: could not set $want" >&2; exit 1; }
 	done

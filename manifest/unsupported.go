@@ -22,7 +22,6 @@ type field struct {
 func validateUnsupported(p *problems, pod *corev1.Pod) {
 	s := &pod.Spec
 	for _, f := range []field{
-		{"spec.runtimeClassName", s.RuntimeClassName != nil},
 		{"spec.hostUsers", s.HostUsers != nil},
 		{"spec.overhead", len(s.Overhead) > 0},
 		{"spec.readinessGates", len(s.ReadinessGates) > 0},

@@ -37,6 +37,13 @@ func Validate(pod *corev1.Pod, node string) error {
 	default:
 		p.add("spec.restartPolicy", "unsupported value %q: must be Always, OnFailure or Never", s.RestartPolicy)
 	}
+	if rc := s.RuntimeClassName; rc != nil {
+		// bosun has no RuntimeClass objects: the name is the CRI runtime
+		// handler. Validated as the API server validates the name.
+		for _, msg := range validation.IsDNS1123Subdomain(*rc) {
+			p.add("spec.runtimeClassName", "%q: %s", *rc, msg)
+		}
+	}
 	if d := s.ActiveDeadlineSeconds; d != nil && *d < 1 {
 		p.add("spec.activeDeadlineSeconds", "must be >= 1, not %d", *d)
 	}

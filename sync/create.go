@@ -28,9 +28,10 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 	if err := podfs.MkdirIn(l.cfg.Node.PodLogsDir, cfg.LogDirectory, 0o755); err != nil {
 		return "", nil, "", fmt.Errorf("pod %s: log directory: %w", sp.Key(), err)
 	}
-	id, err := l.rt.RunPodSandbox(ctx, cfg, "")
+	handler := runtime.RuntimeHandler(sp.Pod)
+	id, err := l.rt.RunPodSandbox(ctx, cfg, handler)
 	if err != nil {
-		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, err)
+		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, runtime.HandlerError(handler, err))
 	}
 	ip := ""
 	if runtime.MissingClusterDNS(sp.Pod, l.cfg.Node) {

@@ -1,0 +1,78 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// specPod is a one-container busybox pod with extra spec lines (indented
+// two spaces, under spec) and extra container lines (indented four).
+func specPod(name, spec, container string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  terminationGracePeriodSeconds: 1
+%s  containers:
+  - name: main
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+%s`, name, spec, container)
+}
+
+// TestRuntimeClassName runs a pod on containerd's second runc handler
+// (runc-alt, configured by hack/containerd.sh), adopts it after a restart of
+// bosun without a CRI call, and shows a clear error for a handler containerd
+// does not know, retried without touching the other pod.
+func TestRuntimeClassName(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("alt.yaml", specPod("alt", "  runtimeClassName: runc-alt\n", ""))
+	c := e.waitRunning("alt", "main")
+	sb := e.pod("alt").ready()
+	st, err := cri.PodSandboxStatus(context.Background(), sb.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := st.GetRuntimeHandler(); h != "runc-alt" {
+		t.Errorf("sandbox runtime handler %q, want runc-alt", h)
+	}
+
+	// Adoption: a new bosun keeps the pod as it is.
+	e.stopBosun(syscall.SIGTERM)
+	mark := len(e.log())
+	e.startBosun()
+	e.waitRelists(mark, 3)
+	if calls := mutatingCalls(e.logSince(mark)); len(calls) > 0 {
+		t.Errorf("after a restart of bosun, CRI calls %v for a pod with runtimeClassName", calls)
+	}
+	if now := e.pod("alt").running("main"); now == nil || now.Id != c.Id {
+		t.Fatalf("container after a restart of bosun: %v, want %s still running", now, c.Id)
+	}
+
+	e.write("nope.yaml", specPod("nope", "  runtimeClassName: nope\n", ""))
+	want := `spec.runtimeClassName "nope": the runtime has no handler "nope" configured`
+	eventually(t, 30*time.Second, "bosun ps showing the unknown handler", func() bool {
+		p, ok := e.psPods()[e.podName("nope")]
+		return ok && strings.Contains(p.SyncError, want) && strings.Contains(p.SyncError, `no runtime for "nope" is configured`)
+	})
+	if ev := e.cli("events"); !strings.Contains(ev, e.podName("nope")) || !strings.Contains(ev, want) {
+		t.Errorf("events do not name the pod and the handler:\n%s", ev)
+	}
+	// Retried: with the e2e backoff of 1s..2s, several attempts within 6 s.
+	eventually(t, 15*time.Second, "three attempts at the pod with the unknown handler", func() bool {
+		return strings.Count(e.log(), `no runtime for \"nope\"`) >= 3
+	})
+	if n := len(e.pod("nope").sandboxes); n != 0 {
+		t.Errorf("pod with an unknown handler has %d sandboxes", n)
+	}
+	if now := e.pod("alt").running("main"); now == nil || now.Id != c.Id {
+		t.Errorf("the other pod was affected: %v, want %s still running", now, c.Id)
+	}
+}
