@@ -16,6 +16,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-sh/bosun/podfs"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -193,8 +194,8 @@ func (l *Loop) runLogMaintenance(ctx context.Context) {
 func (l *Loop) podLogDir(m *runtimeapi.PodSandboxMetadata) string {
 	root := filepath.Clean(l.cfg.Node.PodLogsDir)
 	dir := runtime.PodLogDir(root, m.GetNamespace(), m.GetName(), m.GetUid())
-	if filepath.Dir(dir) != root || filepath.Base(dir) == ".." {
-		l.log.Warn("pod log directory outside of --pod-logs-dir; left alone", "pod", m.GetNamespace()+"/"+m.GetName(), "path", dir)
+	if err := podfs.Component(filepath.Base(dir)); err != nil || filepath.Dir(dir) != root {
+		l.log.Warn("pod log directory outside of --pod-logs-dir; left alone", "pod", m.GetNamespace()+"/"+m.GetName(), "path", dir, "err", err)
 		return ""
 	}
 	return dir
@@ -232,10 +233,10 @@ func (l *Loop) pruneLogs(s *observedSandbox, gone map[string]bool, started map[s
 		return
 	}
 	for name := range touched {
-		cdir := filepath.Join(dir, name)
-		if filepath.Dir(cdir) != dir {
+		if podfs.Component(name) != nil {
 			continue
 		}
+		cdir := filepath.Join(dir, name)
 		entries, err := os.ReadDir(cdir)
 		if err != nil {
 			continue
@@ -288,7 +289,7 @@ func (l *Loop) logLink(m *runtimeapi.PodSandboxMetadata, container, id string) s
 		name = name[:maxFileName-len(".log")]
 	}
 	name += ".log"
-	if strings.ContainsRune(name, '/') || name == ".." {
+	if podfs.Component(name) != nil {
 		return ""
 	}
 	return filepath.Join(l.cfg.LogLinksDir, name)
