@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,4 +78,58 @@ func TestRuntimeClassName(t *testing.T) {
 	if now := e.pod("alt").running("main"); now == nil || now.Id != c.Id {
 		t.Errorf("the other pod was affected: %v, want %s still running", now, c.Id)
 	}
+}
+
+// memoryCgroup is the memory cgroup (v1 hierarchy) of a host process.
+func memoryCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "memory") {
+			return f[2]
+		}
+	}
+	t.Fatalf("no memory cgroup (v1) for pid %d:\n%s", pid, b)
+	return ""
+}
+
+// TestPodCgroupHasTheSumOfTheContainersLimits checks on the host that the
+// pod cgroup above a container's cgroup has the sum of the containers'
+// memory limits (32Mi + 64Mi), as under the kubelet, and that it goes with
+// the pod.
+func TestPodCgroupHasTheSumOfTheContainersLimits(t *testing.T) {
+	e := newEnv(t)
+	e.startBosun()
+	e.write("sum.yaml", specPod("sum", "", "    resources: {limits: {memory: 32Mi}}\n")+`  - name: second
+    image: docker.io/library/busybox:1.36
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    resources: {limits: {memory: 64Mi}}
+`)
+	c := e.waitRunning("sum", "main")
+	e.waitRunning("sum", "second")
+	own := memoryCgroup(t, containerPID(t, c.Id))
+	pod := filepath.Dir(own)
+	read := func(cg, file string) string {
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", cg, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := read(own, "memory.limit_in_bytes"); got != "33554432" {
+		t.Errorf("container cgroup %s memory limit %s, want 33554432 (32Mi)", own, got)
+	}
+	if got := read(pod, "memory.limit_in_bytes"); got != "100663296" {
+		t.Errorf("pod cgroup %s memory limit %s, want 100663296 (96Mi)", pod, got)
+	}
+	e.remove("sum.yaml")
+	eventually(t, 30*time.Second, "the pod removed", func() bool { return len(e.pod("sum").sandboxes) == 0 })
+	eventually(t, 10*time.Second, "the pod cgroup removed", func() bool {
+		_, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", pod))
+		return os.IsNotExist(err)
+	})
 }

@@ -28,6 +28,9 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 	if err := podfs.MkdirIn(l.cfg.Node.PodLogsDir, cfg.LogDirectory, 0o755); err != nil {
 		return "", nil, "", fmt.Errorf("pod %s: log directory: %w", sp.Key(), err)
 	}
+	if err := l.writePodCgroup(ctx, sp); err != nil {
+		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, err)
+	}
 	handler := runtime.RuntimeHandler(sp.Pod)
 	id, err := l.rt.RunPodSandbox(ctx, cfg, handler)
 	if err != nil {

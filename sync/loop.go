@@ -60,6 +60,9 @@ type Config struct {
 	TakeOver bool
 	// OnFirstSync, if set, is called once, when the first sync is done.
 	OnFirstSync func()
+	// PodCgroupRoot, if set, is the cgroupfs mount (/sys/fs/cgroup) below
+	// which bosun writes each pod's cgroup limits (cgroupfs driver only).
+	PodCgroupRoot string
 }
 
 // Loop keeps what runs equal to what the manifests say.

@@ -50,6 +50,7 @@ func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killR
 	} else {
 		l.removePodDir(s.uid())
 		l.removePodLogs(s)
+		l.removePodCgroup(key, s.uid())
 	}
 	l.log.Info("sandbox removed", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "reason", string(reason), "file", s.manifest())
 	typ := EventPodRemoved

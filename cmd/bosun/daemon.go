@@ -20,6 +20,7 @@ import (
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/systemd"
 	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/podcgroup"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/proto/server"
 	"github.com/bosun-sh/bosun/runtime"
@@ -223,6 +224,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				log.Warn("systemd notify", "err", err)
 			}
 		},
+		PodCgroupRoot: podcgroup.Root,
 	})
 	metrics.Watch(loop)
 	serveHTTP, err := endpoints.Listen(endpoints.Config{HealthzAddr: f.healthzAddr, MetricsAddr: f.metricsAddr,
