@@ -12,23 +12,6 @@ import (
 	"time"
 )
 
-// specPod is a one-container busybox pod with extra spec lines (indented
-// two spaces, under spec) and extra container lines (indented four).
-func specPod(name, spec, container string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  terminationGracePeriodSeconds: 1
-%s  containers:
-  - name: main
-    image: docker.io/library/busybox:1.36
-    imagePullPolicy: Never
-    command: ["sleep", "3600"]
-%s`, name, spec, container)
-}
-
 // TestRuntimeClassName runs a pod on containerd's second runc handler
 // (runc-alt, configured by hack/containerd.sh), adopts it after a restart of
 // bosun without a CRI call, and shows a clear error for a handler containerd
@@ -36,7 +19,7 @@ spec:
 func TestRuntimeClassName(t *testing.T) {
 	e := newEnv(t)
 	e.startBosun()
-	e.write("alt.yaml", specPod("alt", "  runtimeClassName: runc-alt\n", ""))
+	e.write("alt.yaml", podWith("alt", "  runtimeClassName: runc-alt", ""))
 	c := e.waitRunning("alt", "main")
 	sb := e.pod("alt").ready()
 	st, err := cri.PodSandboxStatus(context.Background(), sb.Id)
@@ -59,7 +42,7 @@ func TestRuntimeClassName(t *testing.T) {
 		t.Fatalf("container after a restart of bosun: %v, want %s still running", now, c.Id)
 	}
 
-	e.write("nope.yaml", specPod("nope", "  runtimeClassName: nope\n", ""))
+	e.write("nope.yaml", podWith("nope", "  runtimeClassName: nope", ""))
 	want := `spec.runtimeClassName "nope": the runtime has no handler "nope" configured`
 	eventually(t, 30*time.Second, "bosun ps showing the unknown handler", func() bool {
 		p, ok := e.psPods()[e.podName("nope")]
@@ -103,7 +86,7 @@ func memoryCgroup(t *testing.T, pid int) string {
 func TestPodCgroupHasTheSumOfTheContainersLimits(t *testing.T) {
 	e := newEnv(t)
 	e.startBosun()
-	e.write("sum.yaml", specPod("sum", "", "    resources: {limits: {memory: 32Mi}}\n")+`  - name: second
+	e.write("sum.yaml", podWith("sum", "", "    resources: {limits: {memory: 32Mi}}")+`  - name: second
     image: docker.io/library/busybox:1.36
     imagePullPolicy: Never
     command: ["sleep", "3600"]

@@ -7,13 +7,18 @@ import (
 	"testing"
 )
 
-func read(t *testing.T, p string) string {
+// expect checks the content of files below root.
+func expect(t *testing.T, root string, files map[string]string) {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+	for f, want := range files {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != want {
+			t.Errorf("%s = %q, want %q", f, b, want)
+		}
 	}
-	return string(b)
 }
 
 // v1Root is a cgroup v1 (or hybrid) layout: one directory per hierarchy,
@@ -36,29 +41,21 @@ func TestWriteV1(t *testing.T) {
 	if err := Write(root, "/bosun/podabc", Limits{CPUShares: 768, CPUQuota: 75000, MemoryBytes: 96 * mi}); err != nil {
 		t.Fatal(err)
 	}
-	for f, want := range map[string]string{
+	expect(t, root, map[string]string{
 		"memory/bosun/podabc/memory.limit_in_bytes":  "100663296",
 		"cpu,cpuacct/bosun/podabc/cpu.shares":        "768",
 		"cpu,cpuacct/bosun/podabc/cpu.cfs_period_us": "100000",
 		"cpu,cpuacct/bosun/podabc/cpu.cfs_quota_us":  "75000",
-	} {
-		if got := read(t, filepath.Join(root, f)); got != want {
-			t.Errorf("%s = %q, want %q", f, got, want)
-		}
-	}
+	})
 	// Again without limits: "no limit" is written over the old values.
 	if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2}); err != nil {
 		t.Fatal(err)
 	}
-	for f, want := range map[string]string{
+	expect(t, root, map[string]string{
 		"memory/bosun/podabc/memory.limit_in_bytes": "-1",
 		"cpu/bosun/podabc/cpu.shares":               "2",
 		"cpu/bosun/podabc/cpu.cfs_quota_us":         "-1",
-	} {
-		if got := read(t, filepath.Join(root, f)); got != want {
-			t.Errorf("%s = %q, want %q", f, got, want)
-		}
-	}
+	})
 }
 
 func TestWriteV2(t *testing.T) {
@@ -69,25 +66,17 @@ func TestWriteV2(t *testing.T) {
 	if err := Write(root, "/bosun/podabc", Limits{CPUShares: 1024, CPUQuota: 50000, MemoryBytes: 96 * mi}); err != nil {
 		t.Fatal(err)
 	}
-	for f, want := range map[string]string{
+	expect(t, root, map[string]string{
 		"cgroup.subtree_control":       "+cpu +memory",
 		"bosun/cgroup.subtree_control": "+cpu +memory",
 		"bosun/podabc/memory.max":      "100663296",
 		"bosun/podabc/cpu.max":         "50000 100000",
 		"bosun/podabc/cpu.weight":      "39",
-	} {
-		if got := read(t, filepath.Join(root, f)); got != want {
-			t.Errorf("%s = %q, want %q", f, got, want)
-		}
-	}
+	})
 	if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2}); err != nil {
 		t.Fatal(err)
 	}
-	for f, want := range map[string]string{"bosun/podabc/memory.max": "max", "bosun/podabc/cpu.max": "max 100000", "bosun/podabc/cpu.weight": "1"} {
-		if got := read(t, filepath.Join(root, f)); got != want {
-			t.Errorf("%s = %q, want %q", f, got, want)
-		}
-	}
+	expect(t, root, map[string]string{"bosun/podabc/memory.max": "max", "bosun/podabc/cpu.max": "max 100000", "bosun/podabc/cpu.weight": "1"})
 }
 
 func TestParentMustBeClean(t *testing.T) {

@@ -7,11 +7,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// RuntimeHandler is the CRI runtime handler of a pod's sandbox: its
+// Handler is the CRI runtime handler of a pod's sandbox: its
 // spec.runtimeClassName, or "" (the runtime's default). Static pods have no
 // API server and so no RuntimeClass objects whose handler field the kubelet
 // would map: for bosun the RuntimeClass name is the handler.
-func RuntimeHandler(pod *corev1.Pod) string {
+func Handler(pod *corev1.Pod) string {
 	if rc := pod.Spec.RuntimeClassName; rc != nil {
 		return *rc
 	}

@@ -7,14 +7,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-func TestRuntimeHandler(t *testing.T) {
+func TestHandler(t *testing.T) {
 	pod := &corev1.Pod{}
-	if h := RuntimeHandler(pod); h != "" {
+	if h := Handler(pod); h != "" {
 		t.Errorf("no runtimeClassName: handler %q, want \"\"", h)
 	}
 	rc := "runc-alt"
 	pod.Spec.RuntimeClassName = &rc
-	if h := RuntimeHandler(pod); h != "runc-alt" {
+	if h := Handler(pod); h != "runc-alt" {
 		t.Errorf("runtimeClassName runc-alt: handler %q", h)
 	}
 }

@@ -31,7 +31,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 	if err := l.writePodCgroup(ctx, sp); err != nil {
 		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, err)
 	}
-	handler := runtime.RuntimeHandler(sp.Pod)
+	handler := runtime.Handler(sp.Pod)
 	id, err := l.rt.RunPodSandbox(ctx, cfg, handler)
 	if err != nil {
 		return "", nil, "", fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, runtime.HandlerError(handler, err))
