@@ -32,9 +32,10 @@ func newRunner(t *testing.T) *runner {
 }
 
 // start starts bosun and waits for its first sync. No flag says where
-// /healthz is: the KubeletConfiguration kubeadm wrote (healthzBindAddress
-// 127.0.0.1, healthzPort 10248) decides, and kubeadm's wait-control-plane
-// looks there. The other flags keep the test's files in its own directory.
+// /healthz is or which runtime to use: the KubeletConfiguration kubeadm
+// wrote decides (healthzBindAddress 127.0.0.1 and healthzPort 10248, where
+// kubeadm's wait-control-plane looks; containerRuntimeEndpoint, kubeadm's
+// criSocket). The other flags keep the test's files in its own directory.
 func (r *runner) start() {
 	r.t.Helper()
 	if r.cmd != nil {
@@ -49,7 +50,6 @@ func (r *runner) start() {
 	args := []string{"run",
 		"--config", "/var/lib/kubelet/config.yaml",
 		"--pod-manifest-path", "/etc/kubernetes/manifests",
-		"--container-runtime-endpoint", endpoint,
 		"--hostname-override", nodeName,
 		"--root-dir", filepath.Join(work, "root"),
 		"--pod-logs-dir", filepath.Join(work, "pods"),

@@ -16,6 +16,10 @@ import (
 
 const apiserverManifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
+// settle is how long kube-apiserver runs before the test stops it while
+// bosun is killed.
+const settle = 30 * time.Second
+
 // kubeadmConfig is what a user gives kubeadm for a node run by bosun: the
 // node's address and name, the CRI socket, and a kubelet configuration whose
 // cgroup driver matches the runtime's (the test's containerd uses cgroupfs).
@@ -212,10 +216,7 @@ func (f *faults) containerdRestarted(t *testing.T) {
 // etcdKilled: etcd's process dies; bosun restarts it and the data reads back.
 func (f *faults) etcdKilled(t *testing.T) {
 	f.r.t = t
-	etcd := containers(t)["etcd"]
-	if etcd == nil {
-		t.Fatal("etcd does not run")
-	}
+	etcd := running(t, "etcd")
 	p := f.api.startProber(f.object, f.want)
 	pid := taskPID(t, etcd.Id)
 	killed := time.Now()
@@ -259,11 +260,25 @@ func taskPID(t *testing.T, id string) int {
 	return 0
 }
 
+// running returns the running container name, failing the test without one.
+func running(t *testing.T, name string) *runtimeapi.Container {
+	t.Helper()
+	c := containers(t)[name]
+	if c == nil {
+		t.Fatalf("%s does not run", name)
+	}
+	return c
+}
+
 // addFlag returns the kube-apiserver manifest with one more flag after the
 // command's first line.
-func addFlag(t *testing.T, manifest []byte, flag string) []byte {
+func addFlag(t *testing.T, flag string) []byte {
 	t.Helper()
 	const cmd = "    - kube-apiserver\n"
+	manifest, err := os.ReadFile(apiserverManifest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := string(manifest)
 	if !strings.Contains(s, cmd) {
 		t.Fatalf("%s has no line %q", apiserverManifest, cmd)
@@ -285,15 +300,8 @@ func writeInPlace(t *testing.T, b []byte) {
 // start and 0.5 s of API downtime.
 func (f *faults) apiserverUpgrade(t *testing.T) {
 	f.r.t = t
-	old := containers(t)["kube-apiserver"]
-	if old == nil {
-		t.Fatal("kube-apiserver does not run")
-	}
-	orig, err := os.ReadFile(apiserverManifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upgraded := addFlag(t, orig, "--profiling=false")
+	old := running(t, "kube-apiserver")
+	upgraded := addFlag(t, "--profiling=false")
 
 	p := f.api.startProber(f.object, f.want)
 	writeInPlace(t, append(upgraded[:len(upgraded)/2:len(upgraded)/2], "\n\t- {broken\n"...))
@@ -381,17 +389,18 @@ func logMutating(t *testing.T, who, log string) {
 // stop and before it started the new one; the next bosun finishes the job.
 func (f *faults) bosunKilledMidUpgrade(t *testing.T) {
 	f.r.t = t
-	old := containers(t)["kube-apiserver"]
-	if old == nil {
-		t.Fatal("kube-apiserver does not run")
-	}
-	orig, err := os.ReadFile(apiserverManifest)
+	old := running(t, "kube-apiserver")
+	// A kube-apiserver that gets SIGTERM in its first seconds takes longer
+	// than the grace period to shut down (seen in this test): let the one the
+	// last upgrade started settle, so that what is measured is bosun's part.
+	st, err := cri.ContainerStatus(context.Background(), old.Id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(time.Until(time.Unix(0, st.StartedAt).Add(settle)))
 	p := f.api.startProber(f.object, f.want)
 	written := time.Now()
-	writeInPlace(t, addFlag(t, orig, "--event-ttl=2h"))
+	writeInPlace(t, addFlag(t, "--event-ttl=2h"))
 	// The old apiserver fails /readyz from the moment it has SIGTERM, and
 	// takes seconds to shut down: bosun is inside StopContainer.
 	eventually(t, time.Minute, "the old kube-apiserver to begin its shutdown", func() bool {
