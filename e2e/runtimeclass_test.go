@@ -111,8 +111,8 @@ func TestPodCgroupHasTheSumOfTheContainersLimits(t *testing.T) {
 	}
 	e.remove("sum.yaml")
 	eventually(t, 30*time.Second, "the pod removed", func() bool { return len(e.pod("sum").sandboxes) == 0 })
-	eventually(t, 10*time.Second, "the pod cgroup removed", func() bool {
-		_, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", pod))
-		return os.IsNotExist(err)
+	eventually(t, 10*time.Second, "the pod cgroup removed from every hierarchy", func() bool {
+		left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", pod))
+		return len(left) == 0
 	})
 }
