@@ -74,6 +74,10 @@ func newEnv(t *testing.T, flags ...string) *env {
 			"--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s",
 			// Relist every second, so "nothing happened after N relists" is quick to see.
 			"--sync-frequency=1s",
+			// Probes and hooks of hostNetwork pods without a host go to the
+			// node IP: tests send traffic to loopback only, never to this
+			// machine's own address.
+			"--node-ip=127.0.0.1",
 		}, flags...),
 	}
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
