@@ -114,7 +114,8 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		}
 		return p
 	}
-	var current, dead *observedSandbox
+	var dead *observedSandbox
+	current := keeper(sandboxes, desired)
 	var maxAttempt uint32
 	sameUID := false
 	for _, s := range sandboxes {
@@ -129,8 +130,7 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 			continue
 		}
 		switch {
-		case current == nil && s.ready():
-			current = s
+		case s == current:
 		case current == nil && dead == nil:
 			dead = s
 			p.kill = append(p.kill, s)
@@ -190,6 +190,33 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 	}
 	planContainers(&p, desired, current, env)
 	return p
+}
+
+// keeper is the ready sandbox of the desired uid and hash to keep, nil if
+// none. Two such sandboxes are never bosun's doing: a second one was made
+// behind its back, or a RunPodSandbox that timed out succeeded after all.
+// Unlike the kubelet, which keeps the newest, bosun keeps the one with the
+// most running containers, so that containers that run are never restarted
+// for a sandbox that has none; among equals the newest attempt (sandboxes
+// come newest first), as the kubelet does.
+func keeper(sandboxes []*observedSandbox, desired *manifest.StaticPod) *observedSandbox {
+	var best *observedSandbox
+	bestRunning := -1
+	for _, s := range sandboxes {
+		if !s.ready() || s.uid() != desired.UID || s.hash() != desired.Hash {
+			continue
+		}
+		running := 0
+		for _, c := range s.containers {
+			if c.c.GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				running++
+			}
+		}
+		if running > bestRunning {
+			best, bestRunning = s, running
+		}
+	}
+	return best
 }
 
 // deadline is when a pod's activeDeadlineSeconds ends, counted from its

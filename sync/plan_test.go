@@ -129,3 +129,54 @@ func TestOnFailureContainerThatSucceededIsNotStartedInTheNewSandbox(t *testing.T
 		t.Errorf("starts %v, want none: a succeeded in the dead sandbox", p.starts)
 	}
 }
+
+func TestPlanKeepsOneOfTwoReadySandboxes(t *testing.T) {
+	cases := []struct {
+		name         string
+		older, newer []instance
+		keep         string // "older" or "newer"
+	}{
+		{name: "a duplicate without containers beside one that runs: the running one is kept",
+			older: []instance{{"a", 0, "running"}, {"b", 0, "running"}}, keep: "older"},
+		{name: "the newer runs its containers, the older is empty: the newer is kept",
+			newer: []instance{{"a", 0, "running"}, {"b", 0, "running"}}, keep: "newer"},
+		{name: "more running containers wins over newer",
+			older: []instance{{"a", 0, "running"}, {"b", 0, "running"}}, newer: []instance{{"a", 0, "running"}, {"b", 0, 1}}, keep: "older"},
+		{name: "equal: the newest attempt is kept, as the kubelet does",
+			older: []instance{{"a", 0, "running"}}, newer: []instance{{"a", 0, "running"}}, keep: "newer"},
+		{name: "both empty: the newest attempt is kept",
+			keep: "newer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := load(t, "/m/p.yaml", podYAML("p", "Always", "x", "a", "b"))
+			older := deadSandbox(sp.UID, sp.Hash, 0, tc.older...)
+			newer := deadSandbox(sp.UID, sp.Hash, 1, tc.newer...)
+			older.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
+			newer.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
+			env := planEnv{
+				now:     time.Unix(1_800_000_000, 0),
+				ready:   func(string, time.Time, time.Time, uint32) time.Time { return time.Time{} },
+				started: func(string, *corev1.Container) bool { return true },
+			}
+			p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{newer, older}}, false, env)
+			keep, kill := newer, older
+			if tc.keep == "older" {
+				keep, kill = older, newer
+			}
+			if p.create || p.sandbox != keep {
+				t.Fatalf("plan keeps %v (create %v), want the %s sandbox", p.sandbox, p.create, tc.keep)
+			}
+			if len(p.kill) != 1 || p.kill[0] != kill {
+				t.Errorf("plan kills %v, want only the other sandbox", p.kill)
+			}
+			for _, s := range p.starts {
+				for _, c := range keep.containers {
+					if c.name() == s.spec.Name && !c.exited() {
+						t.Errorf("plan starts %s again although it runs in the kept sandbox", s.spec.Name)
+					}
+				}
+			}
+		})
+	}
+}
