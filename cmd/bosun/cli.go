@@ -34,6 +34,8 @@ Usage:
   bosun events [-f] [--since]  what bosun did and saw
   bosun logs POD [-c NAME] [-f] [--previous] [--tail N] [--timestamps]
                                a container's log
+  bosun wait POD...|--all --for=ready|running|deleted [--timeout 2m]
+                               wait for pods; on timeout print why and exit 1
   bosun validate FILE|DIR...   check manifests offline, as the daemon would (exit 1 on error)
   bosun version                print the version
 
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEvents(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return runLogs(ctx, args[1:], stdout, stderr)
+	case "wait":
+		return runWait(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "bosun %s\n", version)
 		return nil

@@ -66,7 +66,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // interleave moves flags after the pod name to the front, so that
-// "bosun logs POD -f" works as with kubectl.
+// "bosun logs POD -f" works as with kubectl (logs and wait use it).
 func interleave(args []string) []string {
 	var flags, rest []string
 	for i := 0; i < len(args); i++ {
@@ -78,7 +78,7 @@ func interleave(args []string) []string {
 		case strings.HasPrefix(a, "-"):
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if (name == "c" || name == "tail" || name == "api-socket") && i+1 < len(args) {
+			if (name == "c" || name == "tail" || name == "api-socket" || name == "for" || name == "timeout") && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}
