@@ -171,6 +171,26 @@ func short(id string) string {
 	return id
 }
 
+// Reasons of an image that is not there, as the kubelet shows them: a pull
+// that failed, and an image missing under imagePullPolicy Never.
+const (
+	reasonErrImagePull      = "ErrImagePull"
+	reasonErrImageNeverPull = "ErrImageNeverPull"
+	// reasonImagePullBackOff is an ErrImagePull waiting for its retry.
+	reasonImagePullBackOff = "ImagePullBackOff"
+)
+
+// imageError is a container's image that is not there: the pull failed
+// (ErrImagePull) or is not allowed (ErrImageNeverPull). The pod's sync is
+// retried with its backoff; the status shows the reason on the container.
+type imageError struct {
+	container, image, reason string
+	err                      error
+}
+
+func (e *imageError) Error() string { return e.err.Error() }
+func (e *imageError) Unwrap() error { return e.err }
+
 // ensureImage applies the container's imagePullPolicy and returns the image.
 func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg *runtimeapi.PodSandboxConfig) (*runtimeapi.Image, error) {
 	if c.ImagePullPolicy != corev1.PullAlways {
@@ -182,12 +202,13 @@ func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg 
 			return img, nil
 		}
 		if c.ImagePullPolicy == corev1.PullNever {
-			return nil, fmt.Errorf("image %s is not present and imagePullPolicy is Never", c.Image)
+			return nil, &imageError{container: c.Name, image: c.Image, reason: reasonErrImageNeverPull,
+				err: fmt.Errorf("image %s is not present and imagePullPolicy is Never", c.Image)}
 		}
 	}
 	start := l.clk.Now()
 	if err := l.rt.PullImage(ctx, c.Image, sandboxCfg); err != nil {
-		return nil, err
+		return nil, &imageError{container: c.Name, image: c.Image, reason: reasonErrImagePull, err: err}
 	}
 	l.log.Info("image pulled", "image", c.Image, "duration", l.clk.Now().Sub(start))
 	img, err := l.rt.ImageStatus(ctx, c.Image)

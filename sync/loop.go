@@ -299,7 +299,7 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	for _, key := range keys {
 		protected := l.protected(snap, observed[key])
 		status = append(status, podStatus(statusInput{
-			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, protected: protected,
+			key: key, desired: desired[key], obs: observed[key], syncErr: l.podErr[key].err, syncRetry: l.podErr[key].retry, protected: protected,
 			manErr: l.manifestError(snap, desired[key], observed[key]), ready: l.backoff.readyAt, now: start,
 			podLogsDir: l.cfg.Node.PodLogsDir, ips: l.ips, nodeIP: l.cfg.Node.HostIP, probes: l.prober.status,
 			termMessage: l.terminationMessage, finished: l.finished,

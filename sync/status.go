@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,10 +100,12 @@ type ManifestStatus struct {
 
 // statusInput is everything one status computation reads.
 type statusInput struct {
-	key        string
-	desired    *manifest.StaticPod
-	obs        *observedPod
-	syncErr    error
+	key     string
+	desired *manifest.StaticPod
+	obs     *observedPod
+	syncErr error
+	// syncRetry is when a failed sync is tried again.
+	syncRetry  time.Time
 	protected  bool
 	manErr     error
 	ready      readyFunc
@@ -184,6 +187,7 @@ func podStatus(in statusInput) PodStatus {
 	for i := range cs {
 		cs[i].Init = i < len(spec.InitContainers)
 	}
+	imageWaiting(cs, in)
 	st.Containers = cs
 	initDone, initText, initFailed := initProgress(cs, spec)
 	app := cs[len(spec.InitContainers):]
@@ -198,7 +202,7 @@ func podStatus(in statusInput) PodStatus {
 		st.Phase, st.Reason = "Failed", "Init:Error"
 	case !initDone && sb != nil:
 		st.Phase = "Pending"
-		if r := summarize(cs[:len(spec.InitContainers)], st.SyncError, true); r == "CrashLoopBackOff" || r == "Error" {
+		if r := summarize(cs[:len(spec.InitContainers)], st.SyncError, true); r == "CrashLoopBackOff" || r == "Error" || r == reasonErrImagePull || r == reasonImagePullBackOff || r == reasonErrImageNeverPull {
 			st.Reason = "Init:" + r
 		} else {
 			st.Reason = initText
@@ -334,6 +338,27 @@ func phaseOf(cs []ContainerStatus, policy corev1.RestartPolicy) string {
 	return "Running"
 }
 
+// imageWaiting shows a container whose image is not there as the kubelet
+// does: waiting with ErrImagePull just after a failed pull,
+// ImagePullBackOff until the retry, or ErrImageNeverPull, with the error.
+func imageWaiting(cs []ContainerStatus, in statusInput) {
+	var ie *imageError
+	if !errors.As(in.syncErr, &ie) {
+		return
+	}
+	for i := range cs {
+		c := &cs[i]
+		if c.Name != ie.container || c.State == "Running" || c.Reason == "CrashLoopBackOff" {
+			continue
+		}
+		c.State, c.Reason, c.Message = "Waiting", ie.reason, ie.Error()
+		if ie.reason == reasonErrImagePull && in.syncRetry.After(in.now) {
+			c.Reason, c.BackoffUntil = reasonImagePullBackOff, in.syncRetry
+			c.Message = fmt.Sprintf("Back-off %s pulling image %q: %v", in.syncRetry.Sub(in.now).Round(time.Second), ie.image, ie.err)
+		}
+	}
+}
+
 // summarize is the STATUS column of `bosun ps`: the first waiting or
 // terminated reason of a container, as kubectl shows it.
 func summarize(cs []ContainerStatus, syncErr string, haveSandbox bool) string {
@@ -343,10 +368,7 @@ func summarize(cs []ContainerStatus, syncErr string, haveSandbox bool) string {
 		}
 	}
 	if syncErr != "" {
-		switch {
-		case strings.Contains(syncErr, "PullImage") || strings.Contains(syncErr, "imagePullPolicy is Never"):
-			return "ImagePullBackOff"
-		case !haveSandbox:
+		if !haveSandbox {
 			return "SandboxError"
 		}
 		return "CreateContainerError"

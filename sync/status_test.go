@@ -94,10 +94,50 @@ func TestStatusOfCompletedFailedAndRemovedPods(t *testing.T) {
 func TestStatusOfAPodThatCannotStart(t *testing.T) {
 	y := strings.Replace(podYAML("img", "Always", "x", "main"), "image: busybox:1.36", "image: missing:1", 1)
 	h := newHarness(t, load(t, "/m/img.yaml", y))
-	h.sync()
-	h.sync()
+	h.sync() // the pull fails; the first retry is at once
+	h.sync() // and fails again: now the retry waits 10s
 	st := h.status("default/img-node1")
+	if c := st.Containers[0]; st.Reason != "ErrImagePull" || c.Reason != "ErrImagePull" || !strings.Contains(c.Message, "PullImage missing:1") {
+		t.Errorf("right after a failed pull: status %s, container %+v", st.Reason, c)
+	}
+	h.sync()
+	st = h.status("default/img-node1")
+	c := st.Containers[0]
 	if st.Reason != "ImagePullBackOff" || !strings.Contains(st.SyncError, "PullImage missing:1") {
 		t.Errorf("status %s, error %q", st.Reason, st.SyncError)
+	}
+	if c.State != "Waiting" || c.Reason != "ImagePullBackOff" || !c.BackoffUntil.Equal(h.clock.Now().Add(10*time.Second)) ||
+		c.Message != `Back-off 10s pulling image "missing:1": PullImage missing:1: no registry reachable` {
+		t.Errorf("container %+v", c)
+	}
+	// The image arrives (imported by hand): the retry at the end of the
+	// back-off starts the container.
+	h.rt.mu.Lock()
+	h.rt.images["missing:1"] = true
+	h.rt.mu.Unlock()
+	h.clock.Add(10 * time.Second)
+	h.sync()
+	h.mustRun("img-node1/main")
+	h.sync()
+	if st := h.status("default/img-node1"); st.Reason != "Running" || st.SyncError != "" {
+		t.Errorf("after the image arrived: %s %q", st.Reason, st.SyncError)
+	}
+}
+
+func TestStatusOfAMissingImageThatMustNotBePulled(t *testing.T) {
+	y := strings.Replace(podYAML("never", "Always", "x", "main"), "image: busybox:1.36", "image: missing:1\n    imagePullPolicy: Never", 1)
+	h := newHarness(t, load(t, "/m/never.yaml", y))
+	h.sync()
+	h.sync()
+	st := h.status("default/never-node1")
+	c := st.Containers[0]
+	if st.Reason != "ErrImageNeverPull" || c.State != "Waiting" || c.Reason != "ErrImageNeverPull" ||
+		c.Message != "image missing:1 is not present and imagePullPolicy is Never" {
+		t.Errorf("status %s, container %+v", st.Reason, c)
+	}
+	for _, m := range h.rt.mutations() {
+		if m == "PullImage" {
+			t.Errorf("a pull under imagePullPolicy Never")
+		}
 	}
 }
