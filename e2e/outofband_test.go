@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,6 +127,96 @@ func TestDuplicateSandboxOneKept(t *testing.T) {
 	for _, call := range mutatingCalls(e.logSince(mark)) {
 		if call != "StopPodSandbox" && call != "RemovePodSandbox" {
 			t.Errorf("removing the duplicate made a %s call", call)
+		}
+	}
+}
+
+// psRow is the `bosun ps` line of pod name, "" if none.
+func (e *env) psRow(name string) string {
+	e.t.Helper()
+	for _, l := range strings.Split(e.cli("ps"), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == e.podName(name) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestMissingImageWaitsThenStartsOnceImported: a pod whose image is not in
+// containerd and cannot be pulled waits in ImagePullBackOff, shown by `bosun
+// ps` and `bosun inspect` with the error, while other pods run; tagging the
+// image into containerd by hand makes it start at the next retry, without
+// restarting bosun and in the same sandbox.
+func TestMissingImageWaitsThenStartsOnceImported(t *testing.T) {
+	const missing = "docker.io/library/nothere:1"
+	e := newEnv(t)
+	e.startBosun()
+	written := time.Now()
+	e.write("img.yaml", strings.Replace(sleeperPod("img", "Always"), busybox, missing, 1))
+	e.write("other.yaml", sleeperPod("other", "Always"))
+	e.waitRunning("other", "main")
+
+	eventually(t, 2*time.Minute, "the first failed pull in bosun ps", func() bool {
+		r := e.psRow("img")
+		return strings.Contains(r, "ErrImagePull") || strings.Contains(r, "ImagePullBackOff")
+	})
+	t.Logf("a failed pull of %s is shown %v after the manifest was written", missing, time.Since(written).Round(time.Millisecond))
+	eventually(t, 2*time.Minute, "ImagePullBackOff in bosun ps", func() bool {
+		return strings.Contains(e.psRow("img"), "ImagePullBackOff")
+	})
+	insp := e.cli("inspect", "img")
+	if !strings.Contains(insp, "Waiting (ImagePullBackOff)") || !strings.Contains(insp, `pulling image "`+missing+`"`) || !strings.Contains(insp, "PullImage "+missing) {
+		t.Errorf("bosun inspect does not show the back-off and the pull error:\n%s", insp)
+	}
+	sb := e.pod("img").ready()
+	if sb == nil {
+		t.Fatal("no sandbox for the pod waiting for its image")
+	}
+
+	out, err := exec.Command("ctr", "--address", filepath.Join(containerdDir, "containerd.sock"), "-n", "k8s.io", "images", "tag", busybox, missing).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tag %s as %s: %v\n%s", busybox, missing, err, out)
+	}
+	imported := time.Now()
+	// The back-off here is at most 2 s (--crash-loop-backoff-max), plus
+	// one failing pull that may be under way.
+	eventually(t, 90*time.Second, "the pod running once its image is there", func() bool {
+		return e.pod("img").running("main") != nil
+	})
+	t.Logf("the pod runs %v after its image was imported", time.Since(imported).Round(time.Millisecond))
+	if p := e.pod("img"); len(p.sandboxes) != 1 || p.ready().Id != sb.Id {
+		t.Errorf("the pod got a new sandbox for its image: %v, want %s", p.sandboxes, sb.Id)
+	}
+	eventually(t, 10*time.Second, "Running in bosun ps", func() bool {
+		return strings.Contains(e.psRow("img"), "Running")
+	})
+	if strings.Count(e.log(), "=== bosun start") != 1 {
+		t.Errorf("bosun was restarted")
+	}
+}
+
+// TestMissingImageWithPullPolicyNeverIsNotPulled: ErrImageNeverPull is
+// shown and no pull is attempted.
+func TestMissingImageWithPullPolicyNeverIsNotPulled(t *testing.T) {
+	const missing = "docker.io/library/neverhere:1"
+	e := newEnv(t)
+	e.startBosun()
+	mark := len(e.log())
+	y := strings.Replace(sleeperPod("never", "Always"), "image: "+busybox+"\n    imagePullPolicy: IfNotPresent", "image: "+missing+"\n    imagePullPolicy: Never", 1)
+	if !strings.Contains(y, "imagePullPolicy: Never") {
+		t.Fatal("the manifest has no imagePullPolicy: Never")
+	}
+	e.write("never.yaml", y)
+	eventually(t, 30*time.Second, "ErrImageNeverPull in bosun ps", func() bool {
+		return strings.Contains(e.psRow("never"), "ErrImageNeverPull")
+	})
+	if insp := e.cli("inspect", "never"); !strings.Contains(insp, "image "+missing+" is not present and imagePullPolicy is Never") {
+		t.Errorf("bosun inspect does not say why:\n%s", insp)
+	}
+	e.waitRelists(mark, 3)
+	for _, c := range mutatingCalls(e.logSince(mark)) {
+		if c == "PullImage" {
+			t.Errorf("bosun pulled an image under imagePullPolicy Never")
 		}
 	}
 }
