@@ -26,3 +26,8 @@ const (
 func ManagedSelector() map[string]string {
 	return map[string]string{LabelManaged: "true"}
 }
+
+// AnnotationSpec is the decoded, defaulted Pod spec (compact JSON) of the
+// version a sandbox runs, for `bosun diff`; it is no hash input. Sandboxes
+// made by bosun before it lack it.
+const AnnotationSpec = "bosun.dev/spec"

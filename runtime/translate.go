@@ -89,6 +89,9 @@ func SandboxConfig(sp *manifest.StaticPod, attempt uint32, node Node, seen time.
 	annotations[AnnotationConfigSource] = "file"
 	annotations[AnnotationConfigSeen] = seen.UTC().Format(time.RFC3339Nano)
 	annotations[AnnotationManifest] = sp.File
+	if spec, err := json.Marshal(pod.Spec); err == nil {
+		annotations[AnnotationSpec] = string(spec)
+	}
 
 	cfg := &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{

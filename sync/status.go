@@ -41,6 +41,11 @@ type PodStatus struct {
 	// ManifestError is set while the pod's manifest does not load and the
 	// pod runs from its last good version (or from what was running).
 	ManifestError string
+	// RunningHash and RunningSpec are the hash and the Pod spec (JSON; empty
+	// for a sandbox made by an older bosun) of the version the pod's
+	// sandbox runs; empty when no sandbox runs.
+	RunningHash string
+	RunningSpec string
 }
 
 // Key is "namespace/name".
@@ -149,6 +154,7 @@ func podStatus(in statusInput) PodStatus {
 		st.SandboxID, st.Attempt = sb.sb.Id, sb.attempt()
 		st.UID, st.Hash, st.File = sb.uid(), sb.hash(), sb.manifest()
 		st.Created = time.Unix(0, sb.sb.CreatedAt)
+		st.RunningHash, st.RunningSpec = sb.hash(), sb.sb.GetAnnotations()[runtime.AnnotationSpec]
 	}
 	if in.desired != nil {
 		st.UID, st.Hash, st.File = in.desired.UID, in.desired.Hash, in.desired.File

@@ -36,6 +36,8 @@ Usage:
                                a container's log
   bosun wait POD...|--all --for=ready|running|deleted [--timeout 2m]
                                wait for pods; on timeout print why and exit 1
+  bosun diff [DIR]             what a sync would do now with DIR's manifests (default:
+                               bosun's own); exit 1 when something would change
   bosun validate FILE|DIR...   check manifests offline, as the daemon would (exit 1 on error)
   bosun version                print the version
 
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLogs(ctx, args[1:], stdout, stderr)
 	case "wait":
 		return runWait(ctx, args[1:], stdout, stderr)
+	case "diff":
+		return runDiff(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "bosun %s\n", version)
 		return nil

@@ -24,6 +24,212 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type DiffRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// dir is an absolute manifest directory or file; empty means bosun's own.
+	Dir           string `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffRequest) Reset() {
+	*x = DiffRequest{}
+	mi := &file_bosun_v1_bosun_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffRequest) ProtoMessage() {}
+
+func (x *DiffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bosun_v1_bosun_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffRequest.ProtoReflect.Descriptor instead.
+func (*DiffRequest) Descriptor() ([]byte, []int) {
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DiffRequest) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+type DiffResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Dir   string                 `protobuf:"bytes,1,opt,name=dir,proto3" json:"dir,omitempty"`
+	// actions are sorted by pod.
+	Actions []*PodAction `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	// manifest_errors are files that do not load; their pods keep running
+	// their last good version.
+	ManifestErrors []*ManifestError `protobuf:"bytes,3,rep,name=manifest_errors,json=manifestErrors,proto3" json:"manifest_errors,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DiffResponse) Reset() {
+	*x = DiffResponse{}
+	mi := &file_bosun_v1_bosun_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffResponse) ProtoMessage() {}
+
+func (x *DiffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bosun_v1_bosun_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffResponse.ProtoReflect.Descriptor instead.
+func (*DiffResponse) Descriptor() ([]byte, []int) {
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DiffResponse) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *DiffResponse) GetActions() []*PodAction {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *DiffResponse) GetManifestErrors() []*ManifestError {
+	if x != nil {
+		return x.ManifestErrors
+	}
+	return nil
+}
+
+// PodAction is one thing a sync would do.
+type PodAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// action is create, replace or remove.
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// pod is "namespace/name".
+	Pod  string `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// running_spec is the running version's Pod spec (JSON), empty when
+	// unknown (a sandbox made by an older bosun) or for create.
+	RunningSpec string `protobuf:"bytes,4,opt,name=running_spec,json=runningSpec,proto3" json:"running_spec,omitempty"`
+	// desired_spec is the file's Pod spec (JSON), empty for remove.
+	DesiredSpec   string `protobuf:"bytes,5,opt,name=desired_spec,json=desiredSpec,proto3" json:"desired_spec,omitempty"`
+	RunningHash   string `protobuf:"bytes,6,opt,name=running_hash,json=runningHash,proto3" json:"running_hash,omitempty"`
+	DesiredHash   string `protobuf:"bytes,7,opt,name=desired_hash,json=desiredHash,proto3" json:"desired_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodAction) Reset() {
+	*x = PodAction{}
+	mi := &file_bosun_v1_bosun_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodAction) ProtoMessage() {}
+
+func (x *PodAction) ProtoReflect() protoreflect.Message {
+	mi := &file_bosun_v1_bosun_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodAction.ProtoReflect.Descriptor instead.
+func (*PodAction) Descriptor() ([]byte, []int) {
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PodAction) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PodAction) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *PodAction) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *PodAction) GetRunningSpec() string {
+	if x != nil {
+		return x.RunningSpec
+	}
+	return ""
+}
+
+func (x *PodAction) GetDesiredSpec() string {
+	if x != nil {
+		return x.DesiredSpec
+	}
+	return ""
+}
+
+func (x *PodAction) GetRunningHash() string {
+	if x != nil {
+		return x.RunningHash
+	}
+	return ""
+}
+
+func (x *PodAction) GetDesiredHash() string {
+	if x != nil {
+		return x.DesiredHash
+	}
+	return ""
+}
+
 type GetInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -32,7 +238,7 @@ type GetInfoRequest struct {
 
 func (x *GetInfoRequest) Reset() {
 	*x = GetInfoRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[0]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +250,7 @@ func (x *GetInfoRequest) String() string {
 func (*GetInfoRequest) ProtoMessage() {}
 
 func (x *GetInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[0]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +263,7 @@ func (x *GetInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetInfoRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{0}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{3}
 }
 
 type Info struct {
@@ -77,7 +283,7 @@ type Info struct {
 
 func (x *Info) Reset() {
 	*x = Info{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[1]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +295,7 @@ func (x *Info) String() string {
 func (*Info) ProtoMessage() {}
 
 func (x *Info) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[1]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +308,7 @@ func (x *Info) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Info.ProtoReflect.Descriptor instead.
 func (*Info) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{1}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Info) GetVersion() string {
@@ -176,7 +382,7 @@ type ListPodsRequest struct {
 
 func (x *ListPodsRequest) Reset() {
 	*x = ListPodsRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[2]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +394,7 @@ func (x *ListPodsRequest) String() string {
 func (*ListPodsRequest) ProtoMessage() {}
 
 func (x *ListPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[2]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +407,7 @@ func (x *ListPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPodsRequest.ProtoReflect.Descriptor instead.
 func (*ListPodsRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{2}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{5}
 }
 
 type ListPodsResponse struct {
@@ -215,7 +421,7 @@ type ListPodsResponse struct {
 
 func (x *ListPodsResponse) Reset() {
 	*x = ListPodsResponse{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[3]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +433,7 @@ func (x *ListPodsResponse) String() string {
 func (*ListPodsResponse) ProtoMessage() {}
 
 func (x *ListPodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[3]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +446,7 @@ func (x *ListPodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPodsResponse.ProtoReflect.Descriptor instead.
 func (*ListPodsResponse) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{3}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListPodsResponse) GetPods() []*Pod {
@@ -274,7 +480,7 @@ type ManifestError struct {
 
 func (x *ManifestError) Reset() {
 	*x = ManifestError{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[4]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +492,7 @@ func (x *ManifestError) String() string {
 func (*ManifestError) ProtoMessage() {}
 
 func (x *ManifestError) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[4]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +505,7 @@ func (x *ManifestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestError.ProtoReflect.Descriptor instead.
 func (*ManifestError) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{4}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ManifestError) GetFile() string {
@@ -329,7 +535,7 @@ type IgnoredFile struct {
 
 func (x *IgnoredFile) Reset() {
 	*x = IgnoredFile{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +547,7 @@ func (x *IgnoredFile) String() string {
 func (*IgnoredFile) ProtoMessage() {}
 
 func (x *IgnoredFile) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[5]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +560,7 @@ func (x *IgnoredFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IgnoredFile.ProtoReflect.Descriptor instead.
 func (*IgnoredFile) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{5}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *IgnoredFile) GetFile() string {
@@ -380,7 +586,7 @@ type GetPodRequest struct {
 
 func (x *GetPodRequest) Reset() {
 	*x = GetPodRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +598,7 @@ func (x *GetPodRequest) String() string {
 func (*GetPodRequest) ProtoMessage() {}
 
 func (x *GetPodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[6]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +611,7 @@ func (x *GetPodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPodRequest.ProtoReflect.Descriptor instead.
 func (*GetPodRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{6}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetPodRequest) GetName() string {
@@ -440,7 +646,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +658,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[7]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +671,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{7}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Pod) GetNamespace() string {
@@ -597,7 +803,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +815,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[8]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +828,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{8}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Container) GetName() string {
@@ -743,7 +949,7 @@ type Termination struct {
 
 func (x *Termination) Reset() {
 	*x = Termination{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +961,7 @@ func (x *Termination) String() string {
 func (*Termination) ProtoMessage() {}
 
 func (x *Termination) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[9]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +974,7 @@ func (x *Termination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Termination.ProtoReflect.Descriptor instead.
 func (*Termination) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{9}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Termination) GetExitCode() int32 {
@@ -820,7 +1026,7 @@ type ProbeResult struct {
 
 func (x *ProbeResult) Reset() {
 	*x = ProbeResult{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1038,7 @@ func (x *ProbeResult) String() string {
 func (*ProbeResult) ProtoMessage() {}
 
 func (x *ProbeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[10]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1051,7 @@ func (x *ProbeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeResult.ProtoReflect.Descriptor instead.
 func (*ProbeResult) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{10}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ProbeResult) GetKind() string {
@@ -893,7 +1099,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +1111,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1124,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchEventsRequest) GetSinceUnixNano() int64 {
@@ -949,7 +1155,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1167,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1180,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{12}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -1023,7 +1229,21 @@ var File_bosun_v1_bosun_proto protoreflect.FileDescriptor
 
 const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"\n" +
-	"\x14bosun/v1/bosun.proto\x12\bbosun.v1\"\x10\n" +
+	"\x14bosun/v1/bosun.proto\x12\bbosun.v1\"\x1f\n" +
+	"\vDiffRequest\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\"\x91\x01\n" +
+	"\fDiffResponse\x12\x10\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir\x12-\n" +
+	"\aactions\x18\x02 \x03(\v2\x13.bosun.v1.PodActionR\aactions\x12@\n" +
+	"\x0fmanifest_errors\x18\x03 \x03(\v2\x17.bosun.v1.ManifestErrorR\x0emanifestErrors\"\xd5\x01\n" +
+	"\tPodAction\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x10\n" +
+	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\x12!\n" +
+	"\frunning_spec\x18\x04 \x01(\tR\vrunningSpec\x12!\n" +
+	"\fdesired_spec\x18\x05 \x01(\tR\vdesiredSpec\x12!\n" +
+	"\frunning_hash\x18\x06 \x01(\tR\vrunningHash\x12!\n" +
+	"\fdesired_hash\x18\a \x01(\tR\vdesiredHash\"\x10\n" +
 	"\x0eGetInfoRequest\"\xb2\x02\n" +
 	"\x04Info\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
@@ -1108,12 +1328,13 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"\x03pod\x18\x03 \x01(\tR\x03pod\x12\x1c\n" +
 	"\tcontainer\x18\x04 \x01(\tR\tcontainer\x12\x12\n" +
 	"\x04file\x18\x05 \x01(\tR\x04file\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage2\xf1\x01\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage2\xa8\x02\n" +
 	"\x05Bosun\x123\n" +
 	"\aGetInfo\x12\x18.bosun.v1.GetInfoRequest\x1a\x0e.bosun.v1.Info\x12A\n" +
 	"\bListPods\x12\x19.bosun.v1.ListPodsRequest\x1a\x1a.bosun.v1.ListPodsResponse\x120\n" +
 	"\x06GetPod\x12\x17.bosun.v1.GetPodRequest\x1a\r.bosun.v1.Pod\x12>\n" +
-	"\vWatchEvents\x12\x1c.bosun.v1.WatchEventsRequest\x1a\x0f.bosun.v1.Event0\x01B2Z0github.com/bosun-sh/bosun/proto/bosun/v1;bosunv1b\x06proto3"
+	"\vWatchEvents\x12\x1c.bosun.v1.WatchEventsRequest\x1a\x0f.bosun.v1.Event0\x01\x125\n" +
+	"\x04Diff\x12\x15.bosun.v1.DiffRequest\x1a\x16.bosun.v1.DiffResponseB2Z0github.com/bosun-sh/bosun/proto/bosun/v1;bosunv1b\x06proto3"
 
 var (
 	file_bosun_v1_bosun_proto_rawDescOnce sync.Once
@@ -1127,42 +1348,49 @@ func file_bosun_v1_bosun_proto_rawDescGZIP() []byte {
 	return file_bosun_v1_bosun_proto_rawDescData
 }
 
-var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_bosun_v1_bosun_proto_goTypes = []any{
-	(*GetInfoRequest)(nil),     // 0: bosun.v1.GetInfoRequest
-	(*Info)(nil),               // 1: bosun.v1.Info
-	(*ListPodsRequest)(nil),    // 2: bosun.v1.ListPodsRequest
-	(*ListPodsResponse)(nil),   // 3: bosun.v1.ListPodsResponse
-	(*ManifestError)(nil),      // 4: bosun.v1.ManifestError
-	(*IgnoredFile)(nil),        // 5: bosun.v1.IgnoredFile
-	(*GetPodRequest)(nil),      // 6: bosun.v1.GetPodRequest
-	(*Pod)(nil),                // 7: bosun.v1.Pod
-	(*Container)(nil),          // 8: bosun.v1.Container
-	(*Termination)(nil),        // 9: bosun.v1.Termination
-	(*ProbeResult)(nil),        // 10: bosun.v1.ProbeResult
-	(*WatchEventsRequest)(nil), // 11: bosun.v1.WatchEventsRequest
-	(*Event)(nil),              // 12: bosun.v1.Event
+	(*DiffRequest)(nil),        // 0: bosun.v1.DiffRequest
+	(*DiffResponse)(nil),       // 1: bosun.v1.DiffResponse
+	(*PodAction)(nil),          // 2: bosun.v1.PodAction
+	(*GetInfoRequest)(nil),     // 3: bosun.v1.GetInfoRequest
+	(*Info)(nil),               // 4: bosun.v1.Info
+	(*ListPodsRequest)(nil),    // 5: bosun.v1.ListPodsRequest
+	(*ListPodsResponse)(nil),   // 6: bosun.v1.ListPodsResponse
+	(*ManifestError)(nil),      // 7: bosun.v1.ManifestError
+	(*IgnoredFile)(nil),        // 8: bosun.v1.IgnoredFile
+	(*GetPodRequest)(nil),      // 9: bosun.v1.GetPodRequest
+	(*Pod)(nil),                // 10: bosun.v1.Pod
+	(*Container)(nil),          // 11: bosun.v1.Container
+	(*Termination)(nil),        // 12: bosun.v1.Termination
+	(*ProbeResult)(nil),        // 13: bosun.v1.ProbeResult
+	(*WatchEventsRequest)(nil), // 14: bosun.v1.WatchEventsRequest
+	(*Event)(nil),              // 15: bosun.v1.Event
 }
 var file_bosun_v1_bosun_proto_depIdxs = []int32{
-	7,  // 0: bosun.v1.ListPodsResponse.pods:type_name -> bosun.v1.Pod
-	4,  // 1: bosun.v1.ListPodsResponse.manifest_errors:type_name -> bosun.v1.ManifestError
-	5,  // 2: bosun.v1.ListPodsResponse.ignored_files:type_name -> bosun.v1.IgnoredFile
-	8,  // 3: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
-	9,  // 4: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
-	10, // 5: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
-	0,  // 6: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
-	2,  // 7: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
-	6,  // 8: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
-	11, // 9: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
-	1,  // 10: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
-	3,  // 11: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
-	7,  // 12: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
-	12, // 13: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	2,  // 0: bosun.v1.DiffResponse.actions:type_name -> bosun.v1.PodAction
+	7,  // 1: bosun.v1.DiffResponse.manifest_errors:type_name -> bosun.v1.ManifestError
+	10, // 2: bosun.v1.ListPodsResponse.pods:type_name -> bosun.v1.Pod
+	7,  // 3: bosun.v1.ListPodsResponse.manifest_errors:type_name -> bosun.v1.ManifestError
+	8,  // 4: bosun.v1.ListPodsResponse.ignored_files:type_name -> bosun.v1.IgnoredFile
+	11, // 5: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
+	12, // 6: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
+	13, // 7: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
+	3,  // 8: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
+	5,  // 9: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
+	9,  // 10: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
+	14, // 11: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
+	0,  // 12: bosun.v1.Bosun.Diff:input_type -> bosun.v1.DiffRequest
+	4,  // 13: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
+	6,  // 14: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
+	10, // 15: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
+	15, // 16: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
+	1,  // 17: bosun.v1.Bosun.Diff:output_type -> bosun.v1.DiffResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_bosun_v1_bosun_proto_init() }
@@ -1176,7 +1404,7 @@ func file_bosun_v1_bosun_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bosun_v1_bosun_proto_rawDesc), len(file_bosun_v1_bosun_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	Bosun_ListPods_FullMethodName    = "/bosun.v1.Bosun/ListPods"
 	Bosun_GetPod_FullMethodName      = "/bosun.v1.Bosun/GetPod"
 	Bosun_WatchEvents_FullMethodName = "/bosun.v1.Bosun/WatchEvents"
+	Bosun_Diff_FullMethodName        = "/bosun.v1.Bosun/Diff"
 )
 
 // BosunClient is the client API for Bosun service.
@@ -42,6 +43,9 @@ type BosunClient interface {
 	// WatchEvents sends the kept events since a time, then, with follow, new
 	// ones as they happen.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// Diff says what a sync would do now with the manifests of a directory
+	// (default: bosun's own), without doing it.
+	Diff(ctx context.Context, in *DiffRequest, opts ...grpc.CallOption) (*DiffResponse, error)
 }
 
 type bosunClient struct {
@@ -101,6 +105,16 @@ func (c *bosunClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Bosun_WatchEventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *bosunClient) Diff(ctx context.Context, in *DiffRequest, opts ...grpc.CallOption) (*DiffResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiffResponse)
+	err := c.cc.Invoke(ctx, Bosun_Diff_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BosunServer is the server API for Bosun service.
 // All implementations must embed UnimplementedBosunServer
 // for forward compatibility.
@@ -115,6 +129,9 @@ type BosunServer interface {
 	// WatchEvents sends the kept events since a time, then, with follow, new
 	// ones as they happen.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// Diff says what a sync would do now with the manifests of a directory
+	// (default: bosun's own), without doing it.
+	Diff(context.Context, *DiffRequest) (*DiffResponse, error)
 	mustEmbedUnimplementedBosunServer()
 }
 
@@ -136,6 +153,9 @@ func (UnimplementedBosunServer) GetPod(context.Context, *GetPodRequest) (*Pod, e
 }
 func (UnimplementedBosunServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedBosunServer) Diff(context.Context, *DiffRequest) (*DiffResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Diff not implemented")
 }
 func (UnimplementedBosunServer) mustEmbedUnimplementedBosunServer() {}
 func (UnimplementedBosunServer) testEmbeddedByValue()               {}
@@ -223,6 +243,24 @@ func _Bosun_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Bosun_WatchEventsServer = grpc.ServerStreamingServer[Event]
 
+func _Bosun_Diff_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiffRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BosunServer).Diff(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Bosun_Diff_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BosunServer).Diff(ctx, req.(*DiffRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Bosun_ServiceDesc is the grpc.ServiceDesc for Bosun service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -241,6 +279,10 @@ var Bosun_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPod",
 			Handler:    _Bosun_GetPod_Handler,
+		},
+		{
+			MethodName: "Diff",
+			Handler:    _Bosun_Diff_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+)
+
+const diffExample = `bosun diff
+  bosun diff ./manifests-next`
+
+// diffContext is how many unchanged lines surround a change.
+const diffContext = 3
+
+func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	socket := apiSocketFlag(fs)
+	if help, err := parseFlags(fs, interleave(args), stdout, stderr, diffExample); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return &usageError{"diff takes at most one DIR"}
+	}
+	var dir string
+	if fs.NArg() == 1 {
+		abs, err := filepath.Abs(fs.Arg(0))
+		if err != nil {
+			return fmt.Errorf("directory %s: %w", fs.Arg(0), err)
+		}
+		dir = abs
+	}
+	c, closeConn, err := dialAPI(ctx, *socket)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	resp, err := c.Diff(ctx, &bosunv1.DiffRequest{Dir: dir})
+	if err != nil {
+		return apiError(err)
+	}
+	printDiff(stdout, resp)
+	if len(resp.GetActions()) > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+// printDiff writes one line per action, a unified diff of the two Pod
+// specs (as YAML) under each replace, and the files that do not load.
+func printDiff(w io.Writer, resp *bosunv1.DiffResponse) {
+	for _, a := range resp.GetActions() {
+		file := filepath.Base(a.GetFile())
+		switch a.GetAction() {
+		case "create":
+			fmt.Fprintf(w, "+ create %s (%s)\n", a.GetPod(), file)
+		case "remove":
+			fmt.Fprintf(w, "- remove %s (no manifest asks for it; was %s)\n", a.GetPod(), file)
+		default:
+			fmt.Fprintf(w, "~ replace %s (%s)\n", a.GetPod(), file)
+			if a.GetRunningSpec() == "" {
+				fmt.Fprintf(w, "    running version's spec unknown (made by an older bosun); hash differs (%s -> %s)\n", a.GetRunningHash(), a.GetDesiredHash())
+				continue
+			}
+			old, errOld := yaml.JSONToYAML([]byte(a.GetRunningSpec()))
+			cur, errCur := yaml.JSONToYAML([]byte(a.GetDesiredSpec()))
+			if errOld != nil || errCur != nil {
+				fmt.Fprintf(w, "    cannot show the fields: %v; hash differs (%s -> %s)\n", firstErr(errOld, errCur), a.GetRunningHash(), a.GetDesiredHash())
+				continue
+			}
+			d := unifiedDiff("running "+a.GetRunningHash(), file+" "+a.GetDesiredHash(), string(old), string(cur))
+			if d == "" {
+				d = "(the specs are equal; the hash covers metadata too)\n"
+			}
+			for _, l := range strings.SplitAfter(strings.TrimSuffix(d, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s", strings.TrimSuffix(l, "\n")+"\n")
+			}
+		}
+	}
+	for _, e := range resp.GetManifestErrors() {
+		fmt.Fprintf(w, "! %s does not load (what runs is kept): %s\n", filepath.Base(e.GetFile()), e.GetError())
+	}
+	if len(resp.GetActions()) == 0 {
+		fmt.Fprintln(w, "no changes")
+	}
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unifiedDiff is a unified diff of a and b by lines (LCS), with
+// diffContext lines of context; "" when they are equal.
+func unifiedDiff(nameA, nameB, a, b string) string {
+	x, y := splitLines(a), splitLines(b)
+	// lcs[i][j] is the length of the longest common subsequence of x[i:], y[j:].
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte // ' ', '-' or '+'
+		text string
+		i, j int // line numbers (0-based) in x and y before this op
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			ops = append(ops, op{' ', x[i], i, j})
+			i, j = i+1, j+1
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, op{'-', x[i], i, j})
+			i++
+		default:
+			ops = append(ops, op{'+', y[j], i, j})
+			j++
+		}
+	}
+	var out strings.Builder
+	for k := 0; k < len(ops); {
+		if ops[k].kind == ' ' {
+			k++
+			continue
+		}
+		// A hunk: from diffContext lines before this change to diffContext
+		// lines after the last change that is at most 2*diffContext away.
+		start := max(k-diffContext, 0)
+		end := k
+		for n := k; n < len(ops); n++ {
+			if ops[n].kind != ' ' {
+				end = n
+			} else if n-end > 2*diffContext {
+				break
+			}
+		}
+		end = min(end+diffContext+1, len(ops))
+		if out.Len() == 0 {
+			fmt.Fprintf(&out, "--- %s\n+++ %s\n", nameA, nameB)
+		}
+		var na, nb int
+		for _, o := range ops[start:end] {
+			if o.kind != '+' {
+				na++
+			}
+			if o.kind != '-' {
+				nb++
+			}
+		}
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(ops[start].i, na), hunkRange(ops[start].j, nb))
+		for _, o := range ops[start:end] {
+			fmt.Fprintf(&out, "%c%s\n", o.kind, o.text)
+		}
+		k = end
+	}
+	return out.String()
+}
+
+// hunkRange is a unified diff range: start is 0-based.
+func hunkRange(start, n int) string {
+	if n == 0 {
+		return fmt.Sprintf("%d,0", start)
+	}
+	if n == 1 {
+		return fmt.Sprintf("%d", start+1)
+	}
+	return fmt.Sprintf("%d,%d", start+1, n)
+}
+
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}

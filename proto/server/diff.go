@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/bosun-sh/bosun/manifest"
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/sync"
+)
+
+// Diff loads the manifests of the request's directory (default: bosun's
+// own) as the daemon does and says what a sync would do with them now. It
+// changes nothing. Symlinked manifests are not followed.
+func (s *Server) Diff(_ context.Context, req *bosunv1.DiffRequest) (*bosunv1.DiffResponse, error) {
+	dir := req.GetDir()
+	if dir == "" {
+		dir = s.info.ManifestDir
+	}
+	if !filepath.IsAbs(dir) {
+		return nil, status.Errorf(codes.InvalidArgument, "directory %q is not absolute", dir)
+	}
+	src := manifest.NewSource(manifest.SourceConfig{
+		Path: dir, Node: s.node, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Notify: func() {},
+	})
+	src.Scan()
+	snap := src.Snapshot()
+	if !snap.Available {
+		return nil, status.Errorf(codes.FailedPrecondition, "manifest directory %s: %v", dir, snap.Err)
+	}
+	out := &bosunv1.DiffResponse{Dir: dir, Actions: diffActions(snap.Pods, snap.Errors, s.state.Pods())}
+	for f, err := range snap.Errors {
+		out.ManifestErrors = append(out.ManifestErrors, &bosunv1.ManifestError{File: f, Error: err.Error()})
+	}
+	sort.Slice(out.ManifestErrors, func(i, j int) bool { return out.ManifestErrors[i].File < out.ManifestErrors[j].File })
+	return out, nil
+}
+
+// diffActions is what a sync would do to bring the pods that run to the
+// desired ones: create those with no sandbox, replace those whose sandbox
+// runs another hash, remove running pods that no file asks for. A running
+// pod whose file (by base name) does not load is left alone, as the loop
+// keeps its last good version. The result is sorted by pod.
+func diffActions(desired []*manifest.StaticPod, errs map[string]error, running []sync.PodStatus) []*bosunv1.PodAction {
+	byKey := map[string]sync.PodStatus{}
+	for _, p := range running {
+		if p.RunningHash != "" {
+			byKey[p.Key()] = p
+		}
+	}
+	failing := map[string]bool{}
+	for f := range errs {
+		failing[filepath.Base(f)] = true
+	}
+	wanted := map[string]bool{}
+	var out []*bosunv1.PodAction
+	for _, sp := range desired {
+		key := sp.Namespace + "/" + sp.Name
+		wanted[key] = true
+		r, ok := byKey[key]
+		if ok && r.RunningHash == sp.Hash {
+			continue
+		}
+		a := &bosunv1.PodAction{Action: "create", Pod: key, File: sp.File, DesiredHash: sp.Hash}
+		if spec, err := json.Marshal(sp.Pod.Spec); err == nil {
+			a.DesiredSpec = string(spec)
+		}
+		if ok {
+			a.Action, a.RunningHash, a.RunningSpec = "replace", r.RunningHash, r.RunningSpec
+		}
+		out = append(out, a)
+	}
+	for key, r := range byKey {
+		if wanted[key] || (r.File != "" && failing[filepath.Base(r.File)]) {
+			continue
+		}
+		out = append(out, &bosunv1.PodAction{Action: "remove", Pod: key, File: r.File, RunningHash: r.RunningHash, RunningSpec: r.RunningSpec})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })
+	return out
+}
