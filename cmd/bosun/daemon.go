@@ -59,6 +59,7 @@ type daemonFlags struct {
 	clusterDNS      string
 	clusterDomain   string
 	seccompRoot     string
+	imagePreloadDir string
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -99,6 +100,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.clusterDNS, "cluster-dns", "", "comma-separated IPs of the cluster DNS, for pods with dnsPolicy ClusterFirst")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "", "the cluster's DNS domain, searched by ClusterFirst pods (e.g. cluster.local)")
 	fs.StringVar(&f.seccompRoot, "seccomp-profile-root", runtime.DefaultSeccompProfileRoot, "directory of Localhost seccomp profiles")
+	fs.StringVar(&f.imagePreloadDir, "image-preload-dir", "", "directory of image tarballs (*.tar: docker-archive or OCI layout) imported into the runtime before the first sync and whenever one is added or changed (empty: none)")
 	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
 		return err
 	}
@@ -233,12 +235,25 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	src.Scan() // so the first sync already knows the manifests
+	preload := newPreloader(f, loop, log)
+	if preload != nil {
+		preload.Scan(ctx) // so the first sync finds the images
+	}
 
 	var wg stdsync.WaitGroup
 	errs := make([]error, 3)
 	wg.Add(2)
 	go func() { defer wg.Done(); errs[0] = src.Run(ctx) }()
 	go func() { defer wg.Done(); errs[2] = serveHTTP(ctx) }()
+	if preload != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := preload.Run(ctx); err != nil {
+				log.Error("image preload stopped", "dir", f.imagePreloadDir, "err", err)
+			}
+		}()
+	}
 	if wd := systemd.WatchdogInterval(); wd > 0 {
 		go notifier.Watchdog(ctx, wd, func() bool { return loop.Alive(f.syncFrequency + 2*wd) })
 	}
