@@ -3,7 +3,7 @@ package imagepreload
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"time"
 
@@ -27,7 +27,7 @@ type Containerd struct {
 // checks that every image's content for that platform is present, and
 // unpacks it, which checks each layer against the digests of the image's
 // config.
-func (c Containerd) Import(ctx context.Context, path string) ([]string, error) {
+func (c Containerd) Import(ctx context.Context, path string, r io.Reader) ([]string, error) {
 	ns, snap := c.Namespace, c.Snapshotter
 	if ns == "" {
 		ns = "k8s.io"
@@ -41,13 +41,8 @@ func (c Containerd) Import(ctx context.Context, path string) ([]string, error) {
 		return nil, fmt.Errorf("containerd %s: %w", addr, err)
 	}
 	defer cl.Close()
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
-	}
-	defer f.Close()
 	platform := platforms.Default()
-	imgs, err := cl.Import(ctx, f, client.WithImportPlatform(platform))
+	imgs, err := cl.Import(ctx, r, client.WithImportPlatform(platform))
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}

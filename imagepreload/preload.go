@@ -5,22 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	stdsync "sync"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
 
-// Importer imports one tarball into the runtime and returns the names of
-// the images it holds. It must verify what it imported (content present,
-// digests matching) and return an error otherwise.
+// Importer imports one tarball, read from r, into the runtime and returns
+// the names of the images it holds; path names the file in errors. It must
+// verify what it imported (content present, digests matching) and return an
+// error otherwise.
 type Importer interface {
-	Import(ctx context.Context, path string) ([]string, error)
+	Import(ctx context.Context, path string, r io.Reader) ([]string, error)
 }
 
 // Config configures a Preloader.
@@ -67,8 +70,9 @@ func (r record) same(fi os.FileInfo) bool {
 type Preloader struct {
 	cfg Config
 
-	mu   stdsync.Mutex
-	seen map[string]record // by file name (base)
+	mu        stdsync.Mutex
+	seen      map[string]record // by file name (base)
+	dirWarned bool
 }
 
 // New returns a Preloader, loading its state file if there is one; an
@@ -115,11 +119,15 @@ func New(cfg Config) *Preloader {
 // being written. Tarballs are imported one after the other; a failing one
 // never stops the others.
 func (p *Preloader) Scan(ctx context.Context) (pending bool) {
-	entries, err := os.ReadDir(p.cfg.Dir)
+	entries, err := p.readDir()
 	if err != nil {
-		p.cfg.Log.Warn("image preload directory unreadable", "dir", p.cfg.Dir, "err", err)
+		if !p.dirWarned {
+			p.cfg.Log.Warn("image preload directory not read", "dir", p.cfg.Dir, "err", err)
+			p.dirWarned = true
+		}
 		return false
 	}
+	p.dirWarned = false
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	changed := false
 	for _, e := range entries {
@@ -127,22 +135,28 @@ func (p *Preloader) Scan(ctx context.Context) (pending bool) {
 		if !IsTarball(name) || !e.Type().IsRegular() {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			continue // removed meanwhile
+		path := filepath.Join(p.cfg.Dir, name)
+		f, fi, openErr := openTarball(path)
+		if fi == nil {
+			continue // removed meanwhile, or not a regular file any more
 		}
 		p.mu.Lock()
 		r, ok := p.seen[name]
 		p.mu.Unlock()
-		if ok && r.same(fi) {
+		done, quiet := ok && r.same(fi), p.cfg.Now().Sub(fi.ModTime()) >= p.cfg.Quiet
+		if done || !quiet {
+			if f != nil {
+				f.Close()
+			}
+			pending = pending || !done
 			continue
 		}
-		if p.cfg.Now().Sub(fi.ModTime()) < p.cfg.Quiet {
-			pending = true
-			continue
+		var images []string
+		err = openErr
+		if err == nil {
+			images, err = p.cfg.Importer.Import(ctx, path, f)
+			f.Close()
 		}
-		path := filepath.Join(p.cfg.Dir, name)
-		images, err := p.cfg.Importer.Import(ctx, path)
 		if ctx.Err() != nil {
 			return pending
 		}
@@ -166,6 +180,55 @@ func (p *Preloader) Scan(ctx context.Context) (pending bool) {
 		}
 	}
 	return pending
+}
+
+// readDir reads the directory after checking that only bosun's user can
+// write it: whoever can put a tarball there chooses the images pods run.
+func (p *Preloader) readDir() ([]os.DirEntry, error) {
+	fi, err := os.Stat(p.cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOwner(fi); err != nil {
+		return nil, fmt.Errorf("directory %s: %w", p.cfg.Dir, err)
+	}
+	return os.ReadDir(p.cfg.Dir)
+}
+
+// openTarball opens path without following a link or blocking on a FIFO.
+// It returns the file's info whenever path is a regular file, and an error
+// when it cannot be read or is writable by another user than bosun's.
+func openTarball(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, err
+	}
+	if err := checkOwner(fi); err != nil {
+		f.Close()
+		return nil, fi, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, fi, nil
+}
+
+// checkOwner refuses a file or directory owned by another user than
+// bosun's, or writable by group or others.
+func checkOwner(fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return errors.New("no owner information")
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("owned by uid %d, not %d (bosun's user)", st.Uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("writable by group or others (mode %v)", fi.Mode().Perm())
+	}
+	return nil
 }
 
 // save writes the state file atomically (a temporary file renamed over it).

@@ -3,6 +3,7 @@ package imagepreload
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,7 +18,10 @@ type fakeImporter struct {
 	fail  map[string]error
 }
 
-func (f *fakeImporter) Import(_ context.Context, path string) ([]string, error) {
+func (f *fakeImporter) Import(_ context.Context, path string, r io.Reader) ([]string, error) {
+	if _, err := io.ReadAll(r); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, filepath.Base(path))
@@ -181,5 +185,32 @@ func TestRunImportsNewTarball(t *testing.T) {
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTarballWritableByOthersIsRefused(t *testing.T) {
+	r := newRig(t)
+	old := r.now.Add(-time.Hour)
+	r.write(t, "a.tar", "x", old)
+	r.write(t, "b.tar", "y", old)
+	if err := os.Chmod(filepath.Join(r.dir, "a.tar"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	p := r.preloader("")
+	p.Scan(context.Background())
+	if got := r.imp.took(); !reflect.DeepEqual(got, []string{"b.tar"}) {
+		t.Fatalf("imported %v, want [b.tar]", got)
+	}
+	if !reflect.DeepEqual(r.failed, []string{"a.tar"}) {
+		t.Fatalf("failed %v, want [a.tar]", r.failed)
+	}
+	// A directory others can write is not read at all.
+	if err := os.Chmod(r.dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r.write(t, "c.tar", "z", old)
+	p.Scan(context.Background())
+	if got := r.imp.took(); len(got) != 0 {
+		t.Fatalf("imported %v from a directory writable by others", got)
 	}
 }
