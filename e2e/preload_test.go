@@ -73,16 +73,17 @@ func TestImagePreloadDir(t *testing.T) {
 		t.Errorf("log lacks the failed import of %s:\n%s", brokenTar, tail([]byte(l), 40))
 	}
 
-	// The second tarball arrives in two chunks with a pause, as a slow copy.
-	sb := filepath.Join(build, "second.tar")
-	if err := testimages.Retag(bb, sb, second); err != nil {
+	// The second tarball, an OCI layout this time, arrives in two chunks
+	// with a pause, as a slow copy.
+	sb := filepath.Join(build, "second.oci.tar")
+	if err := testimages.OCIArchive(bb, sb, second); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(sb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(preload, "second.tar"))
+	f, err := os.Create(filepath.Join(preload, "second.oci.tar"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +101,14 @@ func TestImagePreloadDir(t *testing.T) {
 	e.waitRunning("second", "main")
 	t.Logf("second pod running %v after its tarball was complete", time.Since(dropped).Round(time.Millisecond))
 	l := e.log()
-	if strings.Contains(l, "second.tar err=") {
-		t.Errorf("the half-written second.tar was imported:\n%s", tail([]byte(l), 40))
+	if strings.Contains(l, "second.oci.tar err=") {
+		t.Errorf("the half-written second.oci.tar was imported:\n%s", tail([]byte(l), 40))
 	}
 	if n := strings.Count(l, `msg="image tarball not imported"`); n != 1 {
 		t.Errorf("the broken tarball was reported %d times, want once", n)
+	}
+	if ev := e.cli("events"); !strings.Contains(ev, "ImagesPreloaded") || !strings.Contains(ev, "imported "+second+"@sha256:") {
+		t.Errorf("events lack the import of %s with its digest:\n%s", second, ev)
 	}
 	if ps := e.cli("ps"); !strings.Contains(ps, e.podName("third")) || !strings.Contains(ps, "ErrImageNeverPull") {
 		t.Errorf("ps does not show the pod of the broken tarball waiting:\n%s", ps)

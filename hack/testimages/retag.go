@@ -2,11 +2,17 @@ package testimages
 
 import (
 	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
+	"time"
 )
 
 // Retag copies the docker-archive src to dst with its image named ref, so
@@ -65,4 +71,83 @@ func Retag(src, dst, ref string) error {
 		return fmt.Errorf("retag %s: %w", dst, err)
 	}
 	return out.Close()
+}
+
+// OCIArchive rewrites the docker-archive src (one image of one layer, as
+// Build writes them) as an OCI image layout in the tar dst, its image named
+// ref by an io.containerd.image.name annotation.
+func OCIArchive(src, dst, ref string) error {
+	files := map[string][]byte{}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("oci archive %s: %w", src, err)
+	}
+	defer in.Close()
+	tr := tar.NewReader(in)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("oci archive %s: %w", src, err)
+		}
+		if files[h.Name], err = io.ReadAll(tr); err != nil {
+			return fmt.Errorf("oci archive %s: %s: %w", src, h.Name, err)
+		}
+	}
+	var m []struct {
+		Config string
+		Layers []string
+	}
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil || len(m) != 1 || len(m[0].Layers) != 1 {
+		return fmt.Errorf("oci archive %s: manifest.json: not one image of one layer (%v)", src, err)
+	}
+	blobs := map[string][]byte{}
+	desc := func(mediaType string, data []byte) map[string]any {
+		sum := sha256.Sum256(data)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		blobs["blobs/sha256/"+hex.EncodeToString(sum[:])] = data
+		return map[string]any{"mediaType": mediaType, "digest": d, "size": len(data)}
+	}
+	manifest, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        desc("application/vnd.oci.image.config.v1+json", files[m[0].Config]),
+		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar", files[m[0].Layers[0]])},
+	})
+	if err != nil {
+		return fmt.Errorf("oci archive %s: %w", src, err)
+	}
+	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+	md["annotations"] = map[string]string{"io.containerd.image.name": ref}
+	index, err := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md},
+	})
+	if err != nil {
+		return fmt.Errorf("oci archive %s: %w", src, err)
+	}
+	names := []string{"oci-layout", "index.json"}
+	blobs["oci-layout"] = []byte(`{"imageLayoutVersion":"1.0.0"}`)
+	blobs["index.json"] = index
+	for name := range blobs {
+		if strings.HasPrefix(name, "blobs/") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names[2:])
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for _, name := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(blobs[name])), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
+			return fmt.Errorf("oci archive %s: %w", dst, err)
+		}
+		if _, err := tw.Write(blobs[name]); err != nil {
+			return fmt.Errorf("oci archive %s: %w", dst, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("oci archive %s: %w", dst, err)
+	}
+	return os.WriteFile(dst, out.Bytes(), 0o644)
 }
