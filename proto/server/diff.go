@@ -19,13 +19,17 @@ import (
 // Diff loads the manifests of the request's directory (default: bosun's
 // own) as the daemon does and says what a sync would do with them now. It
 // changes nothing. Symlinked manifests are not followed.
-func (s *Server) Diff(_ context.Context, req *bosunv1.DiffRequest) (*bosunv1.DiffResponse, error) {
+func (s *Server) Diff(ctx context.Context, req *bosunv1.DiffRequest) (*bosunv1.DiffResponse, error) {
 	dir := req.GetDir()
 	if dir == "" {
 		dir = s.info.ManifestDir
 	}
 	if !filepath.IsAbs(dir) {
 		return nil, status.Errorf(codes.InvalidArgument, "directory %q is not absolute", dir)
+	}
+	uid, known := callerUID(ctx)
+	if err := mayReadDir(dir, s.info.ManifestDir, uid, known); err != nil {
+		return nil, err
 	}
 	src := manifest.NewSource(manifest.SourceConfig{
 		Path: dir, Node: s.node, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Notify: func() {},
@@ -85,4 +89,15 @@ func diffActions(desired []*manifest.StaticPod, errs map[string]error, running [
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })
 	return out
+}
+
+// mayReadDir decides whether a client may have bosun, as root, read dir:
+// bosun's own manifest directory for anyone who may use the API, any other
+// directory only for root (a member of --api-socket-group must not read
+// root's files through bosun).
+func mayReadDir(dir, own string, uid uint32, known bool) error {
+	if filepath.Clean(dir) == filepath.Clean(own) || (known && uid == 0) {
+		return nil
+	}
+	return status.Errorf(codes.PermissionDenied, "bosun diff %s: only root may have bosun read another directory than its own (%s)", dir, own)
 }

@@ -60,3 +60,25 @@ func TestDiffActions(t *testing.T) {
 		})
 	}
 }
+
+func TestMayReadDir(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		dir   string
+		uid   uint32
+		known bool
+		ok    bool
+	}{
+		{"anyone may diff bosun's own directory", "/etc/kubernetes/manifests/", 1000, true, true},
+		{"root may diff another directory", "/srv/next", 0, true, true},
+		{"a group member may not have bosun read another directory", "/srv/next", 1000, true, false},
+		{"an unknown caller may not either", "/srv/next", 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := mayReadDir(tc.dir, "/etc/kubernetes/manifests", tc.uid, tc.known)
+			if (err == nil) != tc.ok {
+				t.Errorf("mayReadDir(%q, uid %d, known %v) = %v, want ok %v", tc.dir, tc.uid, tc.known, err, tc.ok)
+			}
+		})
+	}
+}

@@ -281,7 +281,7 @@ func Serve(ctx context.Context, l net.Listener, s *Server) error {
 		<-ctx.Done()
 		g.Stop()
 	}()
-	if err := g.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	if err := g.Serve(credListener{l}); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("api: %w", err)
 	}
 	return nil
