@@ -100,8 +100,11 @@ func OCIArchive(src, dst, ref string) error {
 		Config string
 		Layers []string
 	}
-	if err := json.Unmarshal(files["manifest.json"], &m); err != nil || len(m) != 1 || len(m[0].Layers) != 1 {
-		return fmt.Errorf("oci archive %s: manifest.json: not one image of one layer (%v)", src, err)
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil {
+		return fmt.Errorf("oci archive %s: manifest.json: %w", src, err)
+	}
+	if len(m) != 1 || len(m[0].Layers) != 1 {
+		return fmt.Errorf("oci archive %s: manifest.json: not one image of one layer", src)
 	}
 	blobs := map[string][]byte{}
 	desc := func(mediaType string, data []byte) map[string]any {
