@@ -50,7 +50,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if cs.GetRestartCount() == 0 {
 			return fmt.Errorf("container %s of pod %s has no previous instance", cs.GetName(), p.GetName())
 		}
-		path = filepath.Join(filepath.Dir(path), strconv.FormatUint(uint64(cs.GetRestartCount()-1), 10)+".log")
+		path = previousLogPath(cs)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -172,4 +172,11 @@ func (r *followReader) Read(b []byte) (int, error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// previousLogPath is the log file of the instance before a container's
+// current one (restart count - 1), beside the current log; the caller makes
+// sure there was one.
+func previousLogPath(c *bosunv1.Container) string {
+	return filepath.Join(filepath.Dir(c.GetLogPath()), strconv.FormatUint(uint64(c.GetRestartCount()-1), 10)+".log")
 }

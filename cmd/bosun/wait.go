@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -288,7 +286,7 @@ func tailLog(w io.Writer, c *bosunv1.Container, indent string) error {
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && c.GetRestartCount() > 0 {
-		f, err = os.Open(filepath.Join(filepath.Dir(path), strconv.FormatUint(uint64(c.GetRestartCount()-1), 10)+".log"))
+		f, err = os.Open(previousLogPath(c))
 	}
 	if err != nil {
 		return fmt.Errorf("log of container %s: %w", c.GetName(), err)

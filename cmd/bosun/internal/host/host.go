@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-logr/logr"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // IP is the node's IP as the kubelet chooses it without --node-ip: the
@@ -28,32 +27,6 @@ func ipFrom(choose func() (net.IP, error)) string {
 		return ""
 	}
 	return ip.String()
-}
-
-// DNS parses a resolv.conf (the host's resolvers, for dnsPolicy Default).
-func DNS(path string) *runtimeapi.DNSConfig {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	out := &runtimeapi.DNSConfig{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") || strings.HasPrefix(fields[0], ";") {
-			continue
-		}
-		switch fields[0] {
-		case "nameserver":
-			out.Servers = append(out.Servers, fields[1])
-		case "search", "domain":
-			out.Searches = append(out.Searches, fields[1:]...)
-		case "options":
-			out.Options = append(out.Options, fields[1:]...)
-		}
-	}
-	return out
 }
 
 // AppArmor reports whether the kernel has AppArmor enabled.
