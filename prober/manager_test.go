@@ -1,0 +1,175 @@
+package prober
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	testingclock "k8s.io/utils/clock/testing"
+)
+
+// fakeExec answers ExecSync with the exit code set per container ID.
+type fakeExec struct {
+	mu    stdsync.Mutex
+	codes map[string]int32
+	calls int
+}
+
+func (f *fakeExec) ExecSync(_ context.Context, id string, _ []string, _ time.Duration) (int32, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return f.codes[id], nil, nil
+}
+
+func (f *fakeExec) set(id string, code int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.codes[id] = code
+}
+
+func execProbe(period, failures int32) *corev1.Probe {
+	return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"check"}}},
+		PeriodSeconds: period, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: failures}
+}
+
+type rig struct {
+	t       *testing.T
+	clk     *testingclock.FakeClock
+	exec    *fakeExec
+	m       *Manager
+	changes chan struct{}
+	cancel  context.CancelFunc
+}
+
+func newRig(t *testing.T) *rig {
+	r := &rig{t: t, clk: testingclock.NewFakeClock(time.Unix(1_800_000_000, 0)), exec: &fakeExec{codes: map[string]int32{}}, changes: make(chan struct{}, 100)}
+	r.m = New(Config{Exec: r.exec, Clock: r.clk, OnChange: func() { r.changes <- struct{}{} }})
+	t.Cleanup(func() {
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.m.Wait()
+	})
+	return r
+}
+
+func (r *rig) sync(cs ...Container) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if r.cancel != nil {
+		prev := r.cancel
+		r.cancel = func() { prev(); cancel() }
+	} else {
+		r.cancel = cancel
+	}
+	r.m.Sync(ctx, cs)
+}
+
+// tick waits until every worker waits on its timer, then moves the clock.
+func (r *rig) tick(d time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.clk.HasWaiters() {
+		if time.Now().After(deadline) {
+			r.t.Fatal("no worker waits on the clock")
+		}
+		goruntime.Gosched() // until a worker blocks on its timer
+	}
+	r.clk.Step(d)
+}
+
+// waitChange waits for the manager to report a change.
+func (r *rig) waitChange() {
+	r.t.Helper()
+	select {
+	case <-r.changes:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("no change reported")
+	}
+}
+
+func TestLivenessFailurePublishesAKillAndStops(t *testing.T) {
+	r := newRig(t)
+	spec := &corev1.Container{Name: "main", LivenessProbe: execProbe(1, 2)}
+	r.exec.set("c1", 1)
+	r.sync(Container{Pod: "default/p", Spec: spec, Target: Target{ContainerID: "c1"}, Created: r.clk.Now()})
+	r.tick(0) // the first probe runs at once
+	r.tick(time.Second)
+	r.waitChange()
+	res, failed := r.m.Failed("c1")
+	if !failed || res.Kind != Liveness || res.ConsecutiveFailures != 2 || res.Message == "" {
+		t.Fatalf("Failed(c1) = %+v, %v; want a liveness failure after 2 probes", res, failed)
+	}
+	r.m.Wait() // the worker stopped on its own
+	if _, still := r.m.Failed("c1"); !still {
+		t.Error("the failure was forgotten while the container still runs")
+	}
+	r.sync() // the container is gone
+	if _, ok := r.m.Result("c1", Liveness); ok {
+		t.Error("the result outlived its container")
+	}
+}
+
+func TestStartupGatesReadinessAndStopsOnceSucceeded(t *testing.T) {
+	r := newRig(t)
+	spec := &corev1.Container{Name: "main", StartupProbe: execProbe(1, 100), ReadinessProbe: execProbe(1, 1)}
+	r.exec.set("c1", 1)
+	r.sync(Container{Pod: "default/p", Spec: spec, Target: Target{ContainerID: "c1"}, Created: r.clk.Now()})
+	r.tick(0)
+	r.tick(time.Second)
+	if r.m.Started("c1", spec) {
+		t.Fatal("started before its startup probe succeeded")
+	}
+	if ready, _ := r.m.Status("c1", spec); ready {
+		t.Fatal("ready before its startup probe succeeded")
+	}
+	r.exec.set("c1", 0)
+	for i := 0; !r.m.Started("c1", spec); i++ {
+		if i > 100 {
+			t.Fatal("startup probe never succeeded")
+		}
+		r.tick(time.Second)
+		select {
+		case <-r.changes:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for i := 0; ; i++ {
+		if ready, results := r.m.Status("c1", spec); ready && len(results) == 2 {
+			break
+		}
+		if i > 100 {
+			t.Fatal("never ready after startup")
+		}
+		r.tick(time.Second)
+		select {
+		case <-r.changes:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if _, failed := r.m.Failed("c1"); failed {
+		t.Error("a readiness probe asked for a kill")
+	}
+}
+
+func TestWarningsAreReportedOncePerChange(t *testing.T) {
+	var got []string
+	var mu stdsync.Mutex
+	m := New(Config{OnWarning: func(w Warning) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%s %s: %s", w.Kind, w.Container, w.Message))
+	}})
+	w := &worker{m: m, c: Container{Pod: "default/p", Spec: &corev1.Container{Name: "main"}}, probe: execProbe(1, 3), result: Result{Kind: Readiness}}
+	w.publish("redirect", nil)
+	w.publish("redirect", nil)
+	w.publish("", nil)
+	w.publish("redirect", nil)
+	if len(got) != 2 || got[0] != "readiness main: redirect" {
+		t.Errorf("warnings %q, want two", got)
+	}
+}

@@ -1,0 +1,237 @@
+package prober
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/clock"
+)
+
+// Execer is the one runtime call probes and hooks need.
+type Execer interface {
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (int32, []byte, error)
+}
+
+// Target is where a probe or hook acts: the container (for exec) and the
+// host of the pod's network with the container's named ports.
+type Target struct {
+	ContainerID string
+	Host        string
+	Ports       []corev1.ContainerPort
+}
+
+// Runner runs probe and hook actions.
+type Runner struct {
+	Exec  Execer
+	Clock clock.Clock
+}
+
+// Probe runs one probe action; a warning comes with a success that deserves
+// a word (an HTTP redirect to another host, not followed).
+func (r Runner) Probe(ctx context.Context, h *corev1.ProbeHandler, t Target, timeout time.Duration) (warning string, err error) {
+	switch {
+	case h.Exec != nil:
+		return "", r.ExecCheck(ctx, t.ContainerID, h.Exec.Command, timeout)
+	case h.HTTPGet != nil:
+		return HTTPCheck(ctx, h.HTTPGet, t, timeout)
+	case h.TCPSocket != nil:
+		return "", TCPCheck(ctx, h.TCPSocket, t, timeout)
+	case h.GRPC != nil:
+		return "", GRPCCheck(ctx, h.GRPC, t, timeout)
+	}
+	return "", errors.New("probe has no action")
+}
+
+// Hook runs a lifecycle hook and returns why it failed; a warning is as for
+// Probe. A sleep hook ends early when ctx ends, without an error.
+func (r Runner) Hook(ctx context.Context, h *corev1.LifecycleHandler, t Target, timeout time.Duration) (warning string, err error) {
+	switch {
+	case h.Exec != nil:
+		return "", r.ExecCheck(ctx, t.ContainerID, h.Exec.Command, timeout)
+	case h.HTTPGet != nil:
+		return HTTPCheck(ctx, h.HTTPGet, t, timeout)
+	case h.TCPSocket != nil:
+		return "", TCPCheck(ctx, h.TCPSocket, t, timeout)
+	case h.Sleep != nil:
+		clk := r.Clock
+		if clk == nil {
+			clk = clock.RealClock{}
+		}
+		select {
+		case <-clk.After(time.Duration(h.Sleep.Seconds) * time.Second):
+		case <-ctx.Done():
+		}
+		return "", nil
+	}
+	return "", errors.New("hook has no action")
+}
+
+// ExecCheck runs cmd in the container; exit code 0 is success.
+func (r Runner) ExecCheck(ctx context.Context, id string, cmd []string, timeout time.Duration) error {
+	code, out, err := r.Exec.ExecSync(ctx, id, cmd, timeout)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("command %q exited with %d: %.200s", cmd, code, out)
+	}
+	return nil
+}
+
+// resolvePort turns a port number or a container port name into a number.
+func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error) {
+	if p.Type == intstr.Int {
+		return p.IntValue(), nil
+	}
+	for _, cp := range ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	if n, err := strconv.Atoi(p.StrVal); err == nil {
+		return n, nil
+	}
+	return 0, fmt.Errorf("no container port named %q", p.StrVal)
+}
+
+// Limits of what an HTTP probe or hook reads of a response (the kubelet
+// reads 10 KiB) and quotes of it in a failure's message, so events and logs
+// carry at most the first bytes of a body.
+const (
+	maxProbeBody   = 10 << 10
+	maxQuotedBody  = 256
+	maxProbeFollow = 10
+)
+
+// sameHostRedirects follows a redirect only to the host of the first request
+// (the hostname, as the kubelet compares it), at most maxProbeFollow times;
+// a redirect elsewhere is not followed and its response is the result.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if req.URL.Hostname() != via[0].URL.Hostname() {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxProbeFollow {
+		return fmt.Errorf("stopped after %d redirects", maxProbeFollow)
+	}
+	return nil
+}
+
+// HTTPCheck does an HTTP GET as the kubelet's prober does: status 200-299
+// is success; 300-399 (a redirect to another host, which is not followed,
+// or one without a location) is success with a warning; HTTPS certificates
+// are not verified. A failure quotes at most the first maxQuotedBody bytes
+// of the body.
+func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout time.Duration) (warning string, err error) {
+	port, err := resolvePort(g.Port, t.Ports)
+	if err != nil {
+		return "", err
+	}
+	host := t.Host
+	if g.Host != "" {
+		host = g.Host
+	}
+	scheme := "http"
+	if g.Scheme == corev1.URISchemeHTTPS {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: g.Path}
+	if p, err := url.Parse(g.Path); err == nil {
+		u.Path, u.RawQuery = p.Path, p.RawQuery
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("User-Agent", "bosun-probe")
+	for _, h := range g.HTTPHeaders {
+		if h.Name == "Host" {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Add(h.Name, h.Value)
+	}
+	client := &http.Client{
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+		CheckRedirect: sameHostRedirects,
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody))
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return "", nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		where := "no location"
+		if loc, err := resp.Location(); err == nil {
+			where = loc.Redacted()
+		}
+		return fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", u.Redacted(), resp.StatusCode, where), nil
+	}
+	if len(body) > maxQuotedBody {
+		body = body[:maxQuotedBody]
+	}
+	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %q", resp.StatusCode, body)
+}
+
+// TCPCheck opens a TCP connection.
+func TCPCheck(ctx context.Context, s *corev1.TCPSocketAction, t Target, timeout time.Duration) error {
+	port, err := resolvePort(s.Port, t.Ports)
+	if err != nil {
+		return err
+	}
+	host := t.Host
+	if s.Host != "" {
+		host = s.Host
+	}
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// GRPCCheck asks the gRPC health service; SERVING is success.
+func GRPCCheck(ctx context.Context, g *corev1.GRPCAction, t Target, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := grpc.NewClient(net.JoinHostPort(t.Host, strconv.Itoa(int(g.Port))), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	service := ""
+	if g.Service != nil {
+		service = *g.Service
+	}
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		return fmt.Errorf("gRPC health check: %w", err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("gRPC health check: service %q is %s", service, resp.GetStatus())
+	}
+	return nil
+}

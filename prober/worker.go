@@ -1,0 +1,90 @@
+package prober
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// worker runs one probe of one container until ctx ends, the probe fails
+// for good (startup, liveness), or a startup probe succeeds.
+type worker struct {
+	m      *Manager
+	c      Container
+	probe  *corev1.Probe
+	cancel context.CancelFunc
+
+	// result is guarded by m.mu.
+	result Result
+	// warning is the last warning, reported when it changes; only the
+	// worker's goroutine touches it.
+	warning string
+	// successes and failures count the probes in a row; only the worker's
+	// goroutine touches them.
+	successes, failures int32
+}
+
+func (w *worker) run(ctx context.Context) {
+	clk := w.m.cfg.Clock
+	p := w.probe
+	period := time.Duration(p.PeriodSeconds) * time.Second
+	first := w.c.Created.Add(time.Duration(p.InitialDelaySeconds) * time.Second).Sub(clk.Now())
+	timer := clk.NewTimer(max(first, 0))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C():
+		}
+		timer.Reset(period)
+		if w.result.Kind != Startup && !w.m.Started(w.c.Target.ContainerID, w.c.Spec) {
+			continue // startup gates liveness and readiness
+		}
+		warning, err := w.m.runner.Probe(ctx, &p.ProbeHandler, w.c.Target, time.Duration(p.TimeoutSeconds)*time.Second)
+		if ctx.Err() != nil {
+			return
+		}
+		if done := w.publish(warning, err); done {
+			return
+		}
+	}
+}
+
+// publish records one probe's outcome and tells the owner what changed. It
+// reports whether the worker is done.
+func (w *worker) publish(warning string, err error) bool {
+	if warning != "" && warning != w.warning {
+		w.m.cfg.Log.Warn(w.result.Kind.String()+" probe warning", "pod", w.c.Pod, "container", w.c.Spec.Name, "warning", warning)
+		w.m.cfg.OnWarning(Warning{Pod: w.c.Pod, Container: w.c.Spec.Name, Kind: w.result.Kind, Message: warning})
+	}
+	w.warning = warning
+	if err == nil {
+		w.successes, w.failures = w.successes+1, 0
+	} else {
+		w.successes, w.failures = 0, w.failures+1
+	}
+	p := w.probe
+	w.m.mu.Lock()
+	r := &w.result
+	before := r.OK
+	r.Last, r.ConsecutiveFailures, r.Success, r.Message = w.m.cfg.Clock.Now(), w.failures, err == nil, warning
+	if err != nil {
+		r.Message = err.Error()
+	}
+	switch {
+	case err == nil && w.successes >= p.SuccessThreshold:
+		r.OK = true
+	case err != nil && w.failures >= p.FailureThreshold:
+		r.OK = false
+		r.Failed = r.Kind != Readiness
+	}
+	changed, failed, started := before != r.OK, r.Failed, r.Kind == Startup && r.OK
+	w.m.mu.Unlock()
+	if changed || failed {
+		w.m.cfg.OnChange()
+	}
+	// A startup probe stops once it succeeded; its verdict stays.
+	return failed || started
+}
