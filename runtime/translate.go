@@ -216,7 +216,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 	annotations := map[string]string{
 		AnnotationRestartCount:    strconv.FormatUint(uint64(restartCount), 10),
 		AnnotationTermMessagePath: c.TerminationMessagePath,
-		AnnotationTermGracePeriod: strconv.FormatInt(gracePeriod(pod), 10),
+		AnnotationTermGracePeriod: strconv.FormatInt(GracePeriod(pod), 10),
 		AnnotationContainerKind:   ContainerKind(pod, c.Name),
 	}
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
@@ -251,25 +251,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 // ContainerKind is "init", "sidecar" (an init container with restartPolicy
 // Always) or "app": recorded on the container, so that a pod can be stopped
 // in the right order after its manifest is gone.
-func ContainerKind(pod *corev1.Pod, name string) string {
-	for _, c := range pod.Spec.InitContainers {
-		if c.Name == name {
-			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-				return "sidecar"
-			}
-			return "init"
-		}
-	}
-	return "app"
-}
-
-// gracePeriod is the pod's terminationGracePeriodSeconds, 30 when unset.
-func gracePeriod(pod *corev1.Pod) int64 {
-	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
-		return *g
-	}
-	return manifest.DefaultTerminationGracePeriod
-}
+func ContainerKind(pod *corev1.Pod, name string) string { return KindOf(pod, name).String() }
 
 // Resources translates requests and limits as the kubelet does with
 // cgroupfs: CPU request to shares, CPU limit to a CFS quota over a 100 ms
