@@ -640,8 +640,11 @@ type Pod struct {
 	Containers      []*Container `protobuf:"bytes,13,rep,name=containers,proto3" json:"containers,omitempty"`
 	SyncError       string       `protobuf:"bytes,14,opt,name=sync_error,json=syncError,proto3" json:"sync_error,omitempty"`
 	ManifestError   string       `protobuf:"bytes,15,opt,name=manifest_error,json=manifestError,proto3" json:"manifest_error,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// rollout says where the pod's latest manifest version stands; unset
+	// before bosun has seen the pod's manifest.
+	Rollout       *Rollout `protobuf:"bytes,16,opt,name=rollout,proto3" json:"rollout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Pod) Reset() {
@@ -779,6 +782,157 @@ func (x *Pod) GetManifestError() string {
 	return ""
 }
 
+func (x *Pod) GetRollout() *Rollout {
+	if x != nil {
+		return x.Rollout
+	}
+	return nil
+}
+
+// Rollout is where a pod's latest manifest version stands: progressing
+// towards Ready, complete (it was Ready), rolled back to the last version
+// that was Ready, or failed with nothing to roll back to (or rollback not
+// enabled). See docs/rollback.md.
+type Rollout struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// phase is Progressing, Complete, RolledBack or Failed.
+	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	// reason is why a version failed: ProgressDeadlineExceeded or
+	// CrashLoopBackOff; empty otherwise.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// message says what was not Ready or crash-looped.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// file_hash is the spec hash of the manifest file's version.
+	FileHash string `protobuf:"bytes,4,opt,name=file_hash,json=fileHash,proto3" json:"file_hash,omitempty"`
+	// running_hash is the spec hash of the version that runs; for a pod
+	// rolled back, the last Ready version's.
+	RunningHash string `protobuf:"bytes,5,opt,name=running_hash,json=runningHash,proto3" json:"running_hash,omitempty"`
+	// last_ready_hash is the hash of the last version that was Ready, empty
+	// when none is known.
+	LastReadyHash string `protobuf:"bytes,6,opt,name=last_ready_hash,json=lastReadyHash,proto3" json:"last_ready_hash,omitempty"`
+	// rollback_enabled is set by the bosun.dev/rollback annotation or
+	// --rollback-on-failure.
+	RollbackEnabled bool `protobuf:"varint,7,opt,name=rollback_enabled,json=rollbackEnabled,proto3" json:"rollback_enabled,omitempty"`
+	// progress_deadline_seconds is bosun.dev/progress-deadline (default 300).
+	ProgressDeadlineSeconds float64 `protobuf:"fixed64,8,opt,name=progress_deadline_seconds,json=progressDeadlineSeconds,proto3" json:"progress_deadline_seconds,omitempty"`
+	// started_unix_nano is when the progress window of file_hash started (its
+	// sandbox's creation), 0 while it has not.
+	StartedUnixNano int64 `protobuf:"varint,9,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
+	// deadline_unix_nano is when a version that is not Ready by then fails.
+	DeadlineUnixNano int64 `protobuf:"varint,10,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	// since_unix_nano is when phase was entered (Complete, RolledBack, Failed).
+	SinceUnixNano int64 `protobuf:"varint,11,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rollout) Reset() {
+	*x = Rollout{}
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rollout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rollout) ProtoMessage() {}
+
+func (x *Rollout) ProtoReflect() protoreflect.Message {
+	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rollout.ProtoReflect.Descriptor instead.
+func (*Rollout) Descriptor() ([]byte, []int) {
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Rollout) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *Rollout) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Rollout) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Rollout) GetFileHash() string {
+	if x != nil {
+		return x.FileHash
+	}
+	return ""
+}
+
+func (x *Rollout) GetRunningHash() string {
+	if x != nil {
+		return x.RunningHash
+	}
+	return ""
+}
+
+func (x *Rollout) GetLastReadyHash() string {
+	if x != nil {
+		return x.LastReadyHash
+	}
+	return ""
+}
+
+func (x *Rollout) GetRollbackEnabled() bool {
+	if x != nil {
+		return x.RollbackEnabled
+	}
+	return false
+}
+
+func (x *Rollout) GetProgressDeadlineSeconds() float64 {
+	if x != nil {
+		return x.ProgressDeadlineSeconds
+	}
+	return 0
+}
+
+func (x *Rollout) GetStartedUnixNano() int64 {
+	if x != nil {
+		return x.StartedUnixNano
+	}
+	return 0
+}
+
+func (x *Rollout) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *Rollout) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
 type Container struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -803,7 +957,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +969,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[11]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +982,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{11}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Container) GetName() string {
@@ -949,7 +1103,7 @@ type Termination struct {
 
 func (x *Termination) Reset() {
 	*x = Termination{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1115,7 @@ func (x *Termination) String() string {
 func (*Termination) ProtoMessage() {}
 
 func (x *Termination) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[12]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1128,7 @@ func (x *Termination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Termination.ProtoReflect.Descriptor instead.
 func (*Termination) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{12}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Termination) GetExitCode() int32 {
@@ -1026,7 +1180,7 @@ type ProbeResult struct {
 
 func (x *ProbeResult) Reset() {
 	*x = ProbeResult{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1192,7 @@ func (x *ProbeResult) String() string {
 func (*ProbeResult) ProtoMessage() {}
 
 func (x *ProbeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[13]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1205,7 @@ func (x *ProbeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbeResult.ProtoReflect.Descriptor instead.
 func (*ProbeResult) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{13}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ProbeResult) GetKind() string {
@@ -1099,7 +1253,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1265,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[14]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1278,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{14}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchEventsRequest) GetSinceUnixNano() int64 {
@@ -1155,7 +1309,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1321,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_bosun_v1_bosun_proto_msgTypes[15]
+	mi := &file_bosun_v1_bosun_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1334,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{15}
+	return file_bosun_v1_bosun_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Event) GetTimeUnixNano() int64 {
@@ -1268,7 +1422,7 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"#\n" +
 	"\rGetPodRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xb2\x03\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xdf\x03\n" +
 	"\x03Pod\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -1289,7 +1443,21 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"containers\x12\x1d\n" +
 	"\n" +
 	"sync_error\x18\x0e \x01(\tR\tsyncError\x12%\n" +
-	"\x0emanifest_error\x18\x0f \x01(\tR\rmanifestError\"\x82\x04\n" +
+	"\x0emanifest_error\x18\x0f \x01(\tR\rmanifestError\x12+\n" +
+	"\arollout\x18\x10 \x01(\v2\x11.bosun.v1.RolloutR\arollout\"\xa2\x03\n" +
+	"\aRollout\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1b\n" +
+	"\tfile_hash\x18\x04 \x01(\tR\bfileHash\x12!\n" +
+	"\frunning_hash\x18\x05 \x01(\tR\vrunningHash\x12&\n" +
+	"\x0flast_ready_hash\x18\x06 \x01(\tR\rlastReadyHash\x12)\n" +
+	"\x10rollback_enabled\x18\a \x01(\bR\x0frollbackEnabled\x12:\n" +
+	"\x19progress_deadline_seconds\x18\b \x01(\x01R\x17progressDeadlineSeconds\x12*\n" +
+	"\x11started_unix_nano\x18\t \x01(\x03R\x0fstartedUnixNano\x12,\n" +
+	"\x12deadline_unix_nano\x18\n" +
+	" \x01(\x03R\x10deadlineUnixNano\x12&\n" +
+	"\x0fsince_unix_nano\x18\v \x01(\x03R\rsinceUnixNano\"\x82\x04\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x14\n" +
@@ -1348,7 +1516,7 @@ func file_bosun_v1_bosun_proto_rawDescGZIP() []byte {
 	return file_bosun_v1_bosun_proto_rawDescData
 }
 
-var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_bosun_v1_bosun_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_bosun_v1_bosun_proto_goTypes = []any{
 	(*DiffRequest)(nil),        // 0: bosun.v1.DiffRequest
 	(*DiffResponse)(nil),       // 1: bosun.v1.DiffResponse
@@ -1361,11 +1529,12 @@ var file_bosun_v1_bosun_proto_goTypes = []any{
 	(*IgnoredFile)(nil),        // 8: bosun.v1.IgnoredFile
 	(*GetPodRequest)(nil),      // 9: bosun.v1.GetPodRequest
 	(*Pod)(nil),                // 10: bosun.v1.Pod
-	(*Container)(nil),          // 11: bosun.v1.Container
-	(*Termination)(nil),        // 12: bosun.v1.Termination
-	(*ProbeResult)(nil),        // 13: bosun.v1.ProbeResult
-	(*WatchEventsRequest)(nil), // 14: bosun.v1.WatchEventsRequest
-	(*Event)(nil),              // 15: bosun.v1.Event
+	(*Rollout)(nil),            // 11: bosun.v1.Rollout
+	(*Container)(nil),          // 12: bosun.v1.Container
+	(*Termination)(nil),        // 13: bosun.v1.Termination
+	(*ProbeResult)(nil),        // 14: bosun.v1.ProbeResult
+	(*WatchEventsRequest)(nil), // 15: bosun.v1.WatchEventsRequest
+	(*Event)(nil),              // 16: bosun.v1.Event
 }
 var file_bosun_v1_bosun_proto_depIdxs = []int32{
 	2,  // 0: bosun.v1.DiffResponse.actions:type_name -> bosun.v1.PodAction
@@ -1373,24 +1542,25 @@ var file_bosun_v1_bosun_proto_depIdxs = []int32{
 	10, // 2: bosun.v1.ListPodsResponse.pods:type_name -> bosun.v1.Pod
 	7,  // 3: bosun.v1.ListPodsResponse.manifest_errors:type_name -> bosun.v1.ManifestError
 	8,  // 4: bosun.v1.ListPodsResponse.ignored_files:type_name -> bosun.v1.IgnoredFile
-	11, // 5: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
-	12, // 6: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
-	13, // 7: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
-	3,  // 8: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
-	5,  // 9: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
-	9,  // 10: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
-	14, // 11: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
-	0,  // 12: bosun.v1.Bosun.Diff:input_type -> bosun.v1.DiffRequest
-	4,  // 13: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
-	6,  // 14: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
-	10, // 15: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
-	15, // 16: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
-	1,  // 17: bosun.v1.Bosun.Diff:output_type -> bosun.v1.DiffResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 5: bosun.v1.Pod.containers:type_name -> bosun.v1.Container
+	11, // 6: bosun.v1.Pod.rollout:type_name -> bosun.v1.Rollout
+	13, // 7: bosun.v1.Container.last_termination:type_name -> bosun.v1.Termination
+	14, // 8: bosun.v1.Container.probes:type_name -> bosun.v1.ProbeResult
+	3,  // 9: bosun.v1.Bosun.GetInfo:input_type -> bosun.v1.GetInfoRequest
+	5,  // 10: bosun.v1.Bosun.ListPods:input_type -> bosun.v1.ListPodsRequest
+	9,  // 11: bosun.v1.Bosun.GetPod:input_type -> bosun.v1.GetPodRequest
+	15, // 12: bosun.v1.Bosun.WatchEvents:input_type -> bosun.v1.WatchEventsRequest
+	0,  // 13: bosun.v1.Bosun.Diff:input_type -> bosun.v1.DiffRequest
+	4,  // 14: bosun.v1.Bosun.GetInfo:output_type -> bosun.v1.Info
+	6,  // 15: bosun.v1.Bosun.ListPods:output_type -> bosun.v1.ListPodsResponse
+	10, // 16: bosun.v1.Bosun.GetPod:output_type -> bosun.v1.Pod
+	16, // 17: bosun.v1.Bosun.WatchEvents:output_type -> bosun.v1.Event
+	1,  // 18: bosun.v1.Bosun.Diff:output_type -> bosun.v1.DiffResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_bosun_v1_bosun_proto_init() }
@@ -1404,7 +1574,7 @@ func file_bosun_v1_bosun_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bosun_v1_bosun_proto_rawDesc), len(file_bosun_v1_bosun_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
