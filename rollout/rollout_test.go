@@ -1,0 +1,288 @@
+package rollout
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"testing"
+	"time"
+
+	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/sync"
+)
+
+type fakeSource struct{ snap manifest.Snapshot }
+
+func (s *fakeSource) Snapshot() manifest.Snapshot {
+	out := s.snap
+	out.Pods = append([]*manifest.StaticPod(nil), s.snap.Pods...)
+	return out
+}
+
+func (s *fakeSource) set(pods ...*manifest.StaticPod) {
+	s.snap = manifest.Snapshot{Available: true, Pods: pods}
+}
+
+type fakeLoop struct {
+	mu      stdsync.Mutex
+	pods    []sync.PodStatus
+	wakes   int
+	history *sync.History
+}
+
+func (l *fakeLoop) Pods() []sync.PodStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]sync.PodStatus(nil), l.pods...)
+}
+
+func (l *fakeLoop) Wake() { l.mu.Lock(); l.wakes++; l.mu.Unlock() }
+
+func (l *fakeLoop) History() *sync.History { return l.history }
+
+func (l *fakeLoop) set(st ...*sync.PodStatus) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pods = nil
+	for _, s := range st {
+		l.pods = append(l.pods, *s)
+	}
+}
+
+// fakeClock runs timers only when advanced.
+type fakeClock struct {
+	mu     stdsync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// advance moves the time on and fires the timers due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []func()
+	for _, t := range c.timers {
+		if !t.stopped && !t.at.After(c.now) {
+			t.stopped = true
+			due = append(due, t.f)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+}
+
+type world struct {
+	src   *fakeSource
+	loop  *fakeLoop
+	clk   *fakeClock
+	dir   string
+	rolls []Reason
+}
+
+func newWorld(t *testing.T) *world {
+	dir := filepath.Join(t.TempDir(), "root")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return &world{src: &fakeSource{}, loop: &fakeLoop{history: sync.NewHistory()}, clk: &fakeClock{now: t0}, dir: dir}
+}
+
+// start makes a Rollout over the world, as a start of bosun does.
+func (w *world) start(t *testing.T, all bool) *Rollout {
+	t.Helper()
+	r, err := New(Config{Source: w.src, RootDir: w.dir, All: all, Clock: w.clk, OnRollback: func(r Reason) { w.rolls = append(w.rolls, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	r.Watch(w.loop)
+	return r
+}
+
+func only(t *testing.T, snap manifest.Snapshot) *manifest.StaticPod {
+	t.Helper()
+	if len(snap.Pods) != 1 {
+		t.Fatalf("snapshot has %d pods, want 1", len(snap.Pods))
+	}
+	return snap.Pods[0]
+}
+
+func TestRollbackOfAFailedUpgradeSurvivesARestart(t *testing.T) {
+	w := newWorld(t)
+	old := version(t, `"v1"`, true, AnnotationProgressDeadline, "5s")
+	bad := version(t, `"v2"`, true, AnnotationProgressDeadline, "5s")
+	r := w.start(t, true)
+
+	w.src.set(old)
+	w.loop.set(running(old, t0.Add(-time.Minute), "Running", true, 0))
+	if got := only(t, r.Snapshot()); got != old {
+		t.Fatalf("runs %s, want the file's %s", got.Hash, old.Hash)
+	}
+
+	// The upgrade: the old version runs a moment longer, then the new one
+	// starts and never gets Ready.
+	w.src.set(bad)
+	st := running(old, t0.Add(-time.Minute), "Running", true, 0)
+	st.Hash = bad.Hash
+	w.loop.set(st)
+	if got := only(t, r.Snapshot()); got != bad {
+		t.Fatalf("runs %s, want the new %s", got.Hash, bad.Hash)
+	}
+	w.loop.set(running(bad, w.clk.Now(), "Running", false, 0))
+	only(t, r.Snapshot())
+	if s, _ := r.Status(old.Key()); s.Phase != PhaseProgressing || !s.Deadline.Equal(t0.Add(5*time.Second)) || s.LastReadyHash != old.Hash || s.FileHash != bad.Hash {
+		t.Fatalf("status %+v, want progressing until t0+5s from the last Ready %s", s, old.Hash)
+	}
+	w.clk.advance(4 * time.Second)
+	if w.loop.wakes != 0 {
+		t.Fatal("woken before the deadline")
+	}
+	w.clk.advance(time.Second)
+	if w.loop.wakes != 1 {
+		t.Fatalf("woken %d times at the deadline, want 1", w.loop.wakes)
+	}
+	if got := only(t, r.Snapshot()); got.Hash != old.Hash {
+		t.Fatalf("runs %s after the deadline, want the last Ready %s", got.Hash, old.Hash)
+	}
+	s, _ := r.Status(old.Key())
+	if s.Phase != PhaseRolledBack || s.Reason != ReasonDeadline || s.FileHash != bad.Hash || s.LastReadyHash != old.Hash {
+		t.Fatalf("status %+v, want rolled back from %s to %s", s, bad.Hash, old.Hash)
+	}
+	if len(w.rolls) != 1 || w.rolls[0] != ReasonDeadline {
+		t.Fatalf("rollbacks counted %v, want one %s", w.rolls, ReasonDeadline)
+	}
+	evs := w.loop.history.Since(time.Time{})
+	if len(evs) != 1 || evs[0].Type != EventRolledBack || evs[0].Pod != old.Key() || evs[0].File != old.File ||
+		!strings.Contains(evs[0].Message, "rolled back to "+old.Hash) || !strings.Contains(evs[0].Message, "readiness probe failed") {
+		t.Fatalf("events %+v, want one RolledBack naming the pod, file, versions and the probe", evs)
+	}
+
+	// The rollback holds, also in a new bosun with the same root dir.
+	w.loop.set(running(old, w.clk.Now(), "Running", true, 0))
+	if got := only(t, r.Snapshot()); got.Hash != old.Hash {
+		t.Fatalf("runs %s, want the rollback to hold", got.Hash)
+	}
+	r.Close()
+	w2 := *w
+	w2.loop = &fakeLoop{history: sync.NewHistory()}
+	r2 := w2.start(t, true)
+	got := only(t, r2.Snapshot())
+	if got.Hash != old.Hash {
+		t.Fatalf("after a restart runs %s, want the rolled back %s", got.Hash, old.Hash)
+	}
+	a, _ := json.Marshal(got.Pod)
+	b, _ := json.Marshal(old.Pod)
+	if string(a) != string(b) || got.UID != old.UID || got.File != old.File || got.Name != old.Name || got.Namespace != old.Namespace {
+		t.Fatalf("the last Ready version read back differs:\n%+v\n%s\nwant\n%+v\n%s", got, a, old, b)
+	}
+	if s, _ := r2.Status(old.Key()); s.Phase != PhaseRolledBack || s.Reason != ReasonDeadline {
+		t.Fatalf("status after a restart %+v, want rolled back", s)
+	}
+	if len(w2.loop.history.Since(time.Time{})) != 0 {
+		t.Fatal("a restart recorded the rollback again")
+	}
+
+	// A later edit is tried.
+	later := version(t, `"v3"`, true)
+	w.src.set(later)
+	if got := only(t, r2.Snapshot()); got != later {
+		t.Fatalf("a later edit runs %s, want %s", got.Hash, later.Hash)
+	}
+	fi, err := os.Stat(filepath.Join(w.dir, stateFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v, mode %v, want 0600", err, fi.Mode())
+	}
+}
+
+func TestCrashLoopRollsBackOnlyWhereEnabled(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, false)
+	old := version(t, `"v1"`, true)
+	bad := version(t, `"v2"`, true)
+	w.src.set(old)
+	w.loop.set(running(old, t0, "Running", true, 0))
+	r.Snapshot()
+	w.src.set(bad)
+	w.loop.set(running(bad, t0, "Waiting", false, 3))
+	if got := only(t, r.Snapshot()); got != bad {
+		t.Fatalf("without rollback enabled runs %s, want the file's %s", got.Hash, bad.Hash)
+	}
+	if s, _ := r.Status(bad.Key()); s.Phase != PhaseFailed || s.Reason != ReasonCrashLoop || s.RollbackEnabled {
+		t.Fatalf("status %+v, want failed by CrashLoopBackOff, rollback not enabled", s)
+	}
+	evs := w.loop.history.Since(time.Time{})
+	if len(evs) != 1 || evs[0].Type != EventRolloutFailed || !strings.Contains(evs[0].Message, "rollback is not enabled") {
+		t.Fatalf("events %+v, want one RolloutFailed saying rollback is not enabled", evs)
+	}
+
+	// The same with the annotation.
+	badOn := version(t, `"v2"`, true, AnnotationRollback, "true")
+	w.src.set(badOn)
+	w.loop.set(running(badOn, t0, "Waiting", false, 3))
+	if got := only(t, r.Snapshot()); got != old {
+		t.Fatalf("with the annotation runs %s, want the last Ready %s", got.Hash, old.Hash)
+	}
+	if len(w.rolls) != 1 || w.rolls[0] != ReasonCrashLoop {
+		t.Fatalf("rollbacks counted %v, want one CrashLoopBackOff", w.rolls)
+	}
+}
+
+func TestRemovedPodsAreForgotten(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, true)
+	old := version(t, `"v1"`, true)
+	w.src.set(old)
+	w.loop.set(running(old, t0, "Running", true, 0))
+	r.Snapshot()
+	w.src.snap = manifest.Snapshot{Available: false, Err: os.ErrNotExist}
+	r.Snapshot()
+	if _, ok := r.Status(old.Key()); !ok {
+		t.Fatal("an unavailable directory forgot the pod")
+	}
+	w.src.set()
+	r.Snapshot()
+	if _, ok := r.Status(old.Key()); ok {
+		t.Fatal("a removed manifest's pod is still known")
+	}
+	b, err := os.ReadFile(filepath.Join(w.dir, stateFile))
+	if err != nil || strings.Contains(string(b), old.Hash) {
+		t.Fatalf("state file %s (%v) still holds the removed pod", b, err)
+	}
+}
+
+func TestStateDirMustBePrivate(t *testing.T) {
+	w := newWorld(t)
+	if err := os.Chmod(w.dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Config{Source: w.src, RootDir: w.dir})
+	if err == nil || !strings.Contains(err.Error(), w.dir) || !strings.Contains(err.Error(), "group or others") {
+		t.Fatalf("error %v, want a refusal naming the directory and its mode", err)
+	}
+}
