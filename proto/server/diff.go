@@ -13,6 +13,7 @@ import (
 
 	"github.com/bosun-sh/bosun/manifest"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/rollout"
 	"github.com/bosun-sh/bosun/sync"
 )
 
@@ -40,6 +41,9 @@ func (s *Server) Diff(ctx context.Context, req *bosunv1.DiffRequest) (*bosunv1.D
 		return nil, status.Errorf(codes.FailedPrecondition, "manifest directory %s: %v", dir, snap.Err)
 	}
 	out := &bosunv1.DiffResponse{Dir: dir, Actions: diffActions(snap.Pods, snap.Errors, s.state.Pods())}
+	if filepath.Clean(dir) == filepath.Clean(s.info.ManifestDir) {
+		out.Actions = s.withoutRollbacks(out.Actions)
+	}
 	for f, err := range snap.Errors {
 		out.ManifestErrors = append(out.ManifestErrors, &bosunv1.ManifestError{File: f, Error: err.Error()})
 	}
@@ -88,6 +92,24 @@ func diffActions(desired []*manifest.StaticPod, errs map[string]error, running [
 		out = append(out, &bosunv1.PodAction{Action: "remove", Pod: key, File: r.File, RunningHash: r.RunningHash, RunningSpec: r.RunningSpec})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Pod < out[j].Pod })
+	return out
+}
+
+// withoutRollbacks drops the replacements that a rollback holds back: the
+// file's version was rolled back and the last Ready version runs, so a sync
+// does not replace it until the file changes.
+func (s *Server) withoutRollbacks(actions []*bosunv1.PodAction) []*bosunv1.PodAction {
+	if s.rollouts == nil {
+		return actions
+	}
+	out := actions[:0]
+	for _, a := range actions {
+		r, ok := s.rollouts.Status(a.GetPod())
+		if a.GetAction() == "replace" && ok && r.Phase == rollout.PhaseRolledBack && r.FileHash == a.GetDesiredHash() && r.LastReadyHash == a.GetRunningHash() {
+			continue
+		}
+		out = append(out, a)
+	}
 	return out
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/rollout"
 	"github.com/bosun-sh/bosun/sync"
 )
 
@@ -31,17 +32,34 @@ type State interface {
 	History() *sync.History
 }
 
+// Rollouts says where each pod's latest manifest version stands.
+type Rollouts interface {
+	// Status returns the rollout of the pod key, false when unknown.
+	Status(key string) (rollout.Status, bool)
+}
+
 // Server implements bosunv1.BosunServer.
 type Server struct {
 	bosunv1.UnimplementedBosunServer
-	state State
-	info  *bosunv1.Info
-	node  string
+	state    State
+	info     *bosunv1.Info
+	node     string
+	rollouts Rollouts
 }
 
+// Option configures a Server.
+type Option func(*Server)
+
+// WithRollouts adds each pod's rollout to what the server says of it.
+func WithRollouts(r Rollouts) Option { return func(s *Server) { s.rollouts = r } }
+
 // New returns a server over state; info describes the daemon.
-func New(state State, info *bosunv1.Info) *Server {
-	return &Server{state: state, info: info, node: info.Node}
+func New(state State, info *bosunv1.Info, opts ...Option) *Server {
+	s := &Server{state: state, info: info, node: info.Node}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // GetInfo describes the daemon.
@@ -59,7 +77,7 @@ func (s *Server) GetInfo(context.Context, *bosunv1.GetInfoRequest) (*bosunv1.Inf
 func (s *Server) ListPods(context.Context, *bosunv1.ListPodsRequest) (*bosunv1.ListPodsResponse, error) {
 	out := &bosunv1.ListPodsResponse{}
 	for _, p := range s.state.Pods() {
-		out.Pods = append(out.Pods, podToProto(p))
+		out.Pods = append(out.Pods, s.pod(p))
 	}
 	for _, m := range s.state.Manifests() {
 		if m.Ignored != "" {
@@ -92,7 +110,7 @@ func (s *Server) GetPod(_ context.Context, req *bosunv1.GetPodRequest) (*bosunv1
 	case 0:
 		return nil, status.Errorf(codes.NotFound, "no pod %q (bosun ps lists them)", want)
 	case 1:
-		return podToProto(found[0]), nil
+		return s.pod(found[0]), nil
 	}
 	var keys []string
 	for _, p := range found {
@@ -140,6 +158,28 @@ func unixNano(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// pod is a pod's status with its rollout. A pod rolled back whose last Ready
+// version runs shows RolledBack as its reason.
+func (s *Server) pod(p sync.PodStatus) *bosunv1.Pod {
+	out := podToProto(p)
+	if s.rollouts == nil {
+		return out
+	}
+	r, ok := s.rollouts.Status(p.Key())
+	if !ok {
+		return out
+	}
+	out.Rollout = &bosunv1.Rollout{
+		Phase: string(r.Phase), Reason: string(r.Reason), Message: r.Message, FileHash: r.FileHash, RunningHash: p.RunningHash,
+		LastReadyHash: r.LastReadyHash, RollbackEnabled: r.RollbackEnabled, ProgressDeadlineSeconds: r.ProgressDeadline.Seconds(),
+		StartedUnixNano: unixNano(r.Started), DeadlineUnixNano: unixNano(r.Deadline), SinceUnixNano: unixNano(r.Since),
+	}
+	if r.Phase == rollout.PhaseRolledBack && out.Reason == "Running" {
+		out.Reason = string(rollout.PhaseRolledBack)
+	}
+	return out
 }
 
 func podToProto(p sync.PodStatus) *bosunv1.Pod {
