@@ -30,8 +30,9 @@ type State interface {
 // Metrics holds bosun's Prometheus metrics.
 type Metrics struct {
 	registry *prometheus.Registry
-	sync     prometheus.Histogram
-	cri      *prometheus.HistogramVec
+	sync      prometheus.Histogram
+	cri       *prometheus.HistogramVec
+	rollbacks *prometheus.CounterVec
 }
 
 // NewMetrics registers bosun's metrics; Watch adds those read from the loop.
@@ -46,13 +47,19 @@ func NewMetrics(version string) *Metrics {
 			Name: "bosun_cri_call_duration_seconds", Help: "Duration of CRI calls by method and gRPC code.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2.5, 14),
 		}, []string{"method", "code"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bosun_rollbacks_total", Help: "Pods rolled back to their last Ready version, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, reason := range []string{"ProgressDeadlineExceeded", "CrashLoopBackOff"} {
+		m.rollbacks.WithLabelValues(reason)
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "bosun_build_info", Help: "bosun's version and Go version; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.sync, m.cri, build,
+	m.registry.MustRegister(m.sync, m.cri, m.rollbacks, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,6 +72,9 @@ func (m *Metrics) Watch(state State) {
 
 // ObserveSync records the duration of one sync.
 func (m *Metrics) ObserveSync(d time.Duration) { m.sync.Observe(d.Seconds()) }
+
+// ObserveRollback counts one rollback.
+func (m *Metrics) ObserveRollback(reason string) { m.rollbacks.WithLabelValues(reason).Inc() }
 
 // ObserveCRI records one CRI call.
 func (m *Metrics) ObserveCRI(method, code string, d time.Duration) {
