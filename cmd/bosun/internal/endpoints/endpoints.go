@@ -29,7 +29,7 @@ type State interface {
 
 // Metrics holds bosun's Prometheus metrics.
 type Metrics struct {
-	registry *prometheus.Registry
+	registry  *prometheus.Registry
 	sync      prometheus.Histogram
 	cri       *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
