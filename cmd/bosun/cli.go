@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // errSilent is returned when the problem was already printed.
@@ -25,72 +27,217 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `bosun runs Kubernetes static pods on a CRI runtime (containerd), without a kubelet.
+// commandError is an error returned by a command's RunE; every other error
+// of cobra's Execute is a command line mistake (an unknown command or flag,
+// a bad flag value, a wrong number of arguments).
+type commandError struct{ err error }
 
-Usage:
-  bosun run [flags]            run the daemon: keep the pods of --pod-manifest-path running
-  bosun ps [-o wide|json|yaml] list pods with their status, restarts, age, IP and manifest
-  bosun inspect POD            everything bosun knows about one pod
-  bosun events [-f] [--since]  what bosun did and saw
-  bosun logs POD [-c NAME] [-f] [--previous] [--tail N] [--timestamps]
-                               a container's log
-  bosun wait POD...|--all --for=ready|running|deleted [--timeout 2m]
-                               wait for pods; on timeout print why and exit 1
-  bosun diff [DIR]             what a sync would do now with DIR's manifests (default:
-                               bosun's own); exit 1 when something would change
-  bosun validate FILE|DIR...   check manifests offline, as the daemon would (exit 1 on error)
-  bosun version                print the version
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
 
-Run "bosun COMMAND --help" for the flags of a command.
-`
+// Command groups of bosun's help.
+const (
+	groupDaemon    = "daemon"
+	groupPods      = "pods"
+	groupManifests = "manifests"
+)
+
+// runE adapts a command's function to cobra, marking its errors as the
+// command's own (see commandError).
+func runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := f(cmd, args); err != nil {
+			return &commandError{err}
+		}
+		return nil
+	}
+}
+
+// newRootCommand is the bosun command with every verb below it, writing to
+// stdout and stderr.
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bosun",
+		Short: "bosun runs Kubernetes static pods on a CRI runtime (containerd), without a kubelet",
+		Long: `bosun runs Kubernetes static pods on a CRI runtime (containerd), without a kubelet.
+
+"bosun run" is the daemon; the other commands ask a running bosun through its API socket,
+but for "validate", which checks manifests offline with the daemon's code.`,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// bosun alone is a usage error; an unknown command is cobra's.
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			_ = cmd.Usage()
+			return &usageError{"no command given"}
+		}),
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// Defined here so that cobra does not take -v, which is run's verbosity.
+	root.Flags().Bool("version", false, "print the version")
+	root.SetVersionTemplate("bosun {{.Version}}\n")
+	root.AddGroup(
+		&cobra.Group{ID: groupDaemon, Title: "The daemon:"},
+		&cobra.Group{ID: groupPods, Title: "Pods (ask the running daemon):"},
+		&cobra.Group{ID: groupManifests, Title: "Manifests:"},
+	)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	root.AddCommand(
+		newRunCommand(),
+		newPSCommand(), newInspectCommand(), newEventsCommand(), newLogsCommand(), newWaitCommand(),
+		newDiffCommand(), newValidateCommand(),
+		&cobra.Command{
+			Use: "version", Short: "Print the version", Args: noArgs,
+			Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintf(cmd.OutOrStdout(), "bosun %s\n", version) },
+		},
+	)
+	// cobra's completion command prints its help when no shell is given:
+	// make that a usage error, as an unknown shell is. (Made after SetOut:
+	// it writes the scripts to the writer it finds now.)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.RunE = runE(func(*cobra.Command, []string) error {
+				return &usageError{"completion needs a shell: bash, zsh, fish or powershell"}
+			})
+		}
+	}
+	return root
+}
 
 // run is the whole CLI: main only adds signals and the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return &usageError{"no command given"}
-	}
-	switch args[0] {
-	case "run":
-		return runDaemon(ctx, args[1:], stdout, stderr)
-	case "validate":
-		return runValidate(args[1:], stdout, stderr)
-	case "ps":
-		return runPS(ctx, args[1:], stdout, stderr)
-	case "inspect":
-		return runInspect(ctx, args[1:], stdout, stderr)
-	case "events":
-		return runEvents(ctx, args[1:], stdout, stderr)
-	case "logs":
-		return runLogs(ctx, args[1:], stdout, stderr)
-	case "wait":
-		return runWait(ctx, args[1:], stdout, stderr)
-	case "diff":
-		return runDiff(ctx, args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "bosun %s\n", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+	// ExecuteContextC hands ctx to every command as cmd.Context().
+	root := newRootCommand(stdout, stderr) //nolint:contextcheck // see above
+	root.SetArgs(normalizeArgs(root, args))
+	cmd, err := root.ExecuteContextC(ctx)
+	var ce *commandError
+	if err == nil || errors.As(err, &ce) {
+		if ce != nil {
+			return ce.err
+		}
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return &usageError{fmt.Sprintf("unknown command %q", args[0])}
+	if cmd == nil || cmd == root {
+		root.SetOut(stderr)
+		_ = root.Usage()
+		fmt.Fprintln(stderr)
+	} else {
+		fmt.Fprintf(stderr, "Run \"%s --help\" for usage.\n", cmd.CommandPath())
+	}
+	return &usageError{err.Error()}
 }
 
-// parseFlags parses args with fs; --help prints usage and example to stdout.
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, example string) (help bool, err error) {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "Usage of bosun %s:\n", fs.Name())
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			fmt.Fprintf(stdout, "\nExample:\n  %s\n", strings.TrimSpace(example))
-			return true, nil
-		}
-		fmt.Fprintf(stderr, "Run \"bosun %s --help\" for usage.\n", fs.Name())
-		return false, &usageError{err.Error()}
+// normalizeArgs rewrites a single-dash long flag that names a flag of the
+// command ("-pod-manifest-path", "-tail=5"), as Go's flag package accepted
+// them before bosun used pflag, to its double-dash form. Values of flags,
+// shorthands ("-f", "-c NAME") and everything after "--" stay as they are.
+func normalizeArgs(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		cmd = root
 	}
-	return false, nil
+	flags := cmd.Flags()
+	known := func(name string) *pflag.Flag {
+		if f := flags.Lookup(name); f != nil {
+			return f
+		}
+		if name == "help" {
+			return &pflag.Flag{Name: "help", NoOptDefVal: "true"}
+		}
+		return nil
+	}
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f *pflag.Flag
+		switch {
+		case strings.HasPrefix(a, "--"):
+			f = known(name)
+		case len(name) > 1 && known(name) != nil:
+			f = known(name)
+			a = "-" + a
+		default: // shorthands, the last of which may take a value
+			f = flags.ShorthandLookup(name[len(name)-1:])
+		}
+		out = append(out, a)
+		if f != nil && f.NoOptDefVal == "" && !hasValue && i+1 < len(args) {
+			out = append(out, args[i+1])
+			i++
+		}
+	}
+	return out
+}
+
+// noArgs refuses arguments with a usage error naming the command.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q", cmd.Name(), args)
+	}
+	return nil
+}
+
+// exactArgs wants n arguments, saying what they are otherwise.
+func exactArgs(n int, msg string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return errors.New(msg)
+		}
+		return nil
+	}
+}
+
+// flagSection is a named group of flags in a command's help, as the
+// kubelet's --help shows its flags.
+type flagSection struct {
+	name  string
+	flags *pflag.FlagSet
+}
+
+// newSection returns a section whose flags are also the command's.
+func newSection(sections *[]flagSection, name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	*sections = append(*sections, flagSection{name, fs})
+	return fs
+}
+
+// addSections adds the sections' flags to cmd and shows them by section in
+// its help; flags in no section (--help) come last, as "Other flags".
+func addSections(cmd *cobra.Command, sections []flagSection) {
+	for _, s := range sections {
+		cmd.Flags().AddFlagSet(s.flags)
+	}
+	cmd.SetUsageFunc(func(c *cobra.Command) error {
+		w := c.OutOrStderr()
+		fmt.Fprintf(w, "Usage:\n  %s\n", c.UseLine())
+		if c.HasExample() {
+			fmt.Fprintf(w, "\nExamples:\n%s\n", c.Example)
+		}
+		inSection := map[string]bool{}
+		for _, s := range sections {
+			fmt.Fprintf(w, "\n%s flags:\n\n%s", s.name, s.flags.FlagUsagesWrapped(100))
+			s.flags.VisitAll(func(f *pflag.Flag) { inSection[f.Name] = true })
+		}
+		other := pflag.NewFlagSet("other", pflag.ContinueOnError)
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if !inSection[f.Name] {
+				other.AddFlag(f)
+			}
+		})
+		if other.HasFlags() {
+			fmt.Fprintf(w, "\nOther flags:\n\n%s", other.FlagUsagesWrapped(100))
+		}
+		return nil
+	})
 }

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 func runCLI(args ...string) (string, string, error) {
@@ -90,7 +91,7 @@ func TestCommands(t *testing.T) {
 		t.Errorf("unknown command: %v %q", err, errOut)
 	}
 	out, _, err := runCLI("run", "--help")
-	if err != nil || !strings.Contains(out, "-pod-manifest-path") || !strings.Contains(out, "Example:") {
+	if err != nil || !strings.Contains(out, "-pod-manifest-path") || !strings.Contains(out, "Examples:") {
 		t.Errorf("run --help: %v\n%s", err, out)
 	}
 	if _, _, err := runCLI("run", "--log-format", "xml", "--root-dir", t.TempDir(), "--pod-logs-dir", t.TempDir()); err == nil || exitCode(err) != 2 {
@@ -118,18 +119,11 @@ rotateCertificates: true
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	f := daemonFlags{}
-	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "")
-	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "")
-	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "")
-	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "")
-	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "")
-	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "cgroupfs", "")
-	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "")
-	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "")
-	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "")
-	fs.StringVar(&f.config, "config", "", "")
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	for _, sec := range f.sections() {
+		fs.AddFlagSet(sec.flags)
+	}
 	if err := fs.Parse([]string{"--config", cfg, "--pod-logs-dir", "/from/flag/logs"}); err != nil {
 		t.Fatal(err)
 	}

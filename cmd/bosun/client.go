@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -21,7 +21,7 @@ const defaultAPISocket = "/run/bosun/bosun.sock"
 // now is the CLI's clock; tests replace it.
 var now = time.Now
 
-func apiSocketFlag(fs *flag.FlagSet) *string {
+func apiSocketFlag(fs *pflag.FlagSet) *string {
 	return fs.String("api-socket", defaultAPISocket, "bosun's API socket")
 }
 

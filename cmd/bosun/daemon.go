@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
@@ -64,50 +65,81 @@ type daemonFlags struct {
 	configIgnored []string
 }
 
-const runExample = `bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock`
+const runExample = `  bosun run --pod-manifest-path /etc/kubernetes/manifests --container-runtime-endpoint unix:///run/containerd/containerd.sock
+  bosun run --config /var/lib/kubelet/config.yaml`
 
-func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f daemonFlags
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// newRunCommand is "bosun run", the daemon. Its flags keep the kubelet's
+// names and are shown in sections, as the kubelet's are.
+func newRunCommand() *cobra.Command {
+	f := &daemonFlags{}
+	cmd := &cobra.Command{
+		Use:     "run [flags]",
+		Short:   "Run the daemon: keep the pods of --pod-manifest-path running",
+		Example: runExample,
+		GroupID: groupDaemon,
+		Args:    noArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), cmd.Flags(), f, cmd.ErrOrStderr())
+		}),
+	}
+	addSections(cmd, f.sections())
+	return cmd
+}
+
+// sections defines the flags of bosun run, by section.
+func (f *daemonFlags) sections() []flagSection {
+	var s []flagSection
+	fs := newSection(&s, "Manifest")
 	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "directory of static pod manifests, or a single manifest file")
-	fs.StringVar(&f.endpoint, "container-runtime-endpoint", "unix:///run/containerd/containerd.sock", "CRI v1 runtime socket")
+	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file (as kubeadm writes it): staticPodPath, containerRuntimeEndpoint, podLogsDir, fileCheckFrequency, syncFrequency, healthzBindAddress and healthzPort, containerLogMaxSize, containerLogMaxFiles, cgroupDriver, resolvConf, crashLoopBackOff.maxContainerRestartPeriod, clusterDNS and clusterDomain are honoured (0s means the default); flags win")
 	fs.StringVar(&f.node, "hostname-override", "", "node name (default: the hostname)")
-	fs.StringVar(&f.rootDir, "root-dir", "/var/lib/bosun", "bosun's state directory")
-	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "root of the pods' log directories")
 	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "period of the full rescan of the manifest directory")
-	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "period of the full relist of the runtime")
-	fs.DurationVar(&f.relistPeriod, "container-relist-period", time.Second, "period of the container relist when the runtime has no event stream (containerd 1.6 without its task events)")
-	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
-	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
 	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 5*time.Millisecond, "quiet time after a file event before the directory is read")
 	fs.BoolVar(&f.allowSymlinks, "allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
+
+	fs = newSection(&s, "Runtime")
+	fs.StringVar(&f.endpoint, "container-runtime-endpoint", "unix:///run/containerd/containerd.sock", "CRI v1 runtime socket")
+	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "", "cgroup driver, cgroupfs or systemd, for a runtime that does not say which it uses (containerd 1.x); the runtime's answer wins (default: cgroupfs)")
+	fs.StringVar(&f.rootDir, "root-dir", "/var/lib/bosun", "bosun's state directory")
+	fs.DurationVar(&f.syncFrequency, "sync-frequency", time.Minute, "period of the full relist of the runtime")
+	fs.DurationVar(&f.relistPeriod, "container-relist-period", time.Second, "period of the container relist when the runtime has no event stream (containerd 1.6 without its task events)")
+	fs.StringVar(&f.seccompRoot, "seccomp-profile-root", runtime.DefaultSeccompProfileRoot, "directory of Localhost seccomp profiles")
+	fs.StringVar(&f.imagePreloadDir, "image-preload-dir", "", "directory of image tarballs (*.tar: docker-archive or OCI layout) imported into the runtime before the first sync and whenever one is added or changed (empty: none)")
+	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
+
+	fs = newSection(&s, "Restart")
+	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
+	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
+
+	fs = newSection(&s, "Container log")
+	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "root of the pods' log directories")
+	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
+	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
+	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
+
+	fs = newSection(&s, "Network and DNS")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: probes and hooks of hostNetwork pods go there, and status.hostIP (default: the IPv4 address of the default route's interface)")
+	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration of pods with dnsPolicy Default (or ClusterFirst without --cluster-dns); empty: 127.0.0.1")
+	fs.StringVar(&f.clusterDNS, "cluster-dns", "", "comma-separated IPs of the cluster DNS, for pods with dnsPolicy ClusterFirst")
+	fs.StringVar(&f.clusterDomain, "cluster-domain", "", "the cluster's DNS domain, searched by ClusterFirst pods (e.g. cluster.local)")
+
+	fs = newSection(&s, "API and endpoint")
 	fs.StringVar(&f.apiSocket, "api-socket", defaultAPISocket, "unix socket of bosun's API for the CLI (empty: none)")
 	fs.StringVar(&f.apiSocketGroup, "api-socket-group", "", "group allowed to use the API socket (default: root only)")
-	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file (as kubeadm writes it): staticPodPath, containerRuntimeEndpoint, podLogsDir, fileCheckFrequency, syncFrequency, healthzBindAddress and healthzPort, containerLogMaxSize, containerLogMaxFiles, cgroupDriver, resolvConf, crashLoopBackOff.maxContainerRestartPeriod, clusterDNS and clusterDomain are honoured (0s means the default); flags win")
 	fs.StringVar(&f.healthzAddr, "healthz-bind-address", "127.0.0.1:10290", "address of /healthz and /readyz (empty: off)")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:10290", "address of Prometheus /metrics (empty: off)")
 	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address (a loopback address unless --allow-remote-profiling)")
 	fs.BoolVar(&f.remoteProfiling, "allow-remote-profiling", false, "allow --profiling on a metrics address that is not loopback")
-	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: probes and hooks of hostNetwork pods go there, and status.hostIP (default: the IPv4 address of the default route's interface)")
-	fs.StringVar(&f.logMaxSize, "container-log-max-size", "10Mi", "rotate a container log past this size")
-	fs.IntVar(&f.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included (at least 2)")
-	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
-	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
-	fs.StringVar(&f.cgroupDriver, "cgroup-driver", "", "cgroup driver, cgroupfs or systemd, for a runtime that does not say which it uses (containerd 1.x); the runtime's answer wins (default: cgroupfs)")
-	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration of pods with dnsPolicy Default (or ClusterFirst without --cluster-dns); empty: 127.0.0.1")
-	fs.StringVar(&f.clusterDNS, "cluster-dns", "", "comma-separated IPs of the cluster DNS, for pods with dnsPolicy ClusterFirst")
-	fs.StringVar(&f.clusterDomain, "cluster-domain", "", "the cluster's DNS domain, searched by ClusterFirst pods (e.g. cluster.local)")
-	fs.StringVar(&f.seccompRoot, "seccomp-profile-root", runtime.DefaultSeccompProfileRoot, "directory of Localhost seccomp profiles")
-	fs.StringVar(&f.imagePreloadDir, "image-preload-dir", "", "directory of image tarballs (*.tar: docker-archive or OCI layout) imported into the runtime before the first sync and whenever one is added or changed (empty: none)")
-	if help, err := parseFlags(fs, args, stdout, stderr, runExample); help || err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("run takes no arguments, got %q", fs.Args())}
-	}
-	if err := applyConfig(fs, &f); err != nil {
+
+	fs = newSection(&s, "Logging")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVarP(&f.verbosity, "v", "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
+	return s
+}
+
+// runDaemon runs bosun until ctx ends; fs holds the flags parsed into f.
+func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io.Writer) error {
+	if err := applyConfig(fs, f); err != nil {
 		return err
 	}
 	if f.profiling && !f.remoteProfiling && f.metricsAddr != "" && !endpoints.Loopback(f.metricsAddr) {
@@ -235,7 +267,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	src.Scan() // so the first sync already knows the manifests
-	preload := newPreloader(f, loop, log)
+	preload := newPreloader(*f, loop, log)
 	if preload != nil {
 		preload.Scan(ctx) // so the first sync finds the images
 	}
@@ -276,7 +308,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // applyConfig takes the honoured fields of --config for every flag not
 // given on the command line.
-func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
+func applyConfig(fs *pflag.FlagSet, f *daemonFlags) error {
 	if f.config == "" {
 		return nil
 	}
@@ -285,7 +317,7 @@ func applyConfig(fs *flag.FlagSet, f *daemonFlags) error {
 		return err
 	}
 	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
 	take := func(name string, ok bool, apply func()) {
 		if ok && !set[name] {
 			apply()

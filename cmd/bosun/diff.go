@@ -2,41 +2,51 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
-const diffExample = `bosun diff
+const diffExample = `  bosun diff
   bosun diff ./manifests-next`
 
 // diffContext is how many unchanged lines surround a change.
 const diffContext = 3
 
-func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	if help, err := parseFlags(fs, interleave(args), stdout, stderr, diffExample); help || err != nil {
-		return err
+func newDiffCommand() *cobra.Command {
+	var socket *string
+	cmd := &cobra.Command{
+		Use:   "diff [DIR]",
+		Short: "What a sync would do now with DIR's manifests (exit 1 when something would change)",
+		Long: `diff says what a sync would do now with the manifests of DIR (default: bosun's own directory),
+without doing it. It exits 0 when nothing would change, 1 when something would (as kubectl diff).`,
+		Example: diffExample,
+		GroupID: groupManifests,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runDiff(cmd.Context(), *socket, args, cmd.OutOrStdout())
+		}),
 	}
-	if fs.NArg() > 1 {
-		return &usageError{"diff takes at most one DIR"}
-	}
+	socket = apiSocketFlag(cmd.Flags())
+	return cmd
+}
+
+func runDiff(ctx context.Context, socket string, args []string, stdout io.Writer) error {
 	var dir string
-	if fs.NArg() == 1 {
-		abs, err := filepath.Abs(fs.Arg(0))
+	if len(args) == 1 {
+		abs, err := filepath.Abs(args[0])
 		if err != nil {
-			return fmt.Errorf("directory %s: %w", fs.Arg(0), err)
+			return fmt.Errorf("directory %s: %w", args[0], err)
 		}
 		dir = abs
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	c, closeConn, err := dialAPI(ctx, socket)
 	if err != nil {
 		return err
 	}

@@ -3,33 +3,49 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
-const eventsExample = `bosun events --since 10m
+const eventsExample = `  bosun events --since 10m
   bosun events -f`
 
-func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("events", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	follow := fs.Bool("f", false, "follow: print new events as they happen")
-	sinceFlag := fs.Duration("since", 0, "only events of this last duration (default: all kept, up to 1000)")
-	if help, err := parseFlags(fs, args, stdout, stderr, eventsExample); help || err != nil {
-		return err
+func newEventsCommand() *cobra.Command {
+	var (
+		socket    *string
+		follow    bool
+		sinceFlag time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:     "events [flags]",
+		Short:   "What bosun did and saw",
+		Example: eventsExample,
+		GroupID: groupPods,
+		Args:    noArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			return runEvents(cmd.Context(), *socket, follow, sinceFlag, cmd.OutOrStdout())
+		}),
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	socket = apiSocketFlag(cmd.Flags())
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "print new events as they happen")
+	cmd.Flags().DurationVar(&sinceFlag, "since", 0, "only events of this last duration, such as 10m (default: all kept, up to 1000)")
+	return cmd
+}
+
+func runEvents(ctx context.Context, socket string, follow bool, sinceFlag time.Duration, stdout io.Writer) error {
+	c, closeConn, err := dialAPI(ctx, socket)
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	req := &bosunv1.WatchEventsRequest{Follow: *follow}
-	if *sinceFlag > 0 {
-		req.SinceUnixNano = now().Add(-*sinceFlag).UnixNano()
+	req := &bosunv1.WatchEventsRequest{Follow: follow}
+	if sinceFlag > 0 {
+		req.SinceUnixNano = now().Add(-sinceFlag).UnixNano()
 	}
 	stream, err := c.WatchEvents(ctx, req)
 	if err != nil {

@@ -2,37 +2,47 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
-const inspectExample = `bosun inspect etcd
+const inspectExample = `  bosun inspect etcd
   bosun inspect kube-system/kube-apiserver-cp1 -o yaml`
 
-func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	output := fs.String("o", "", "output: json or yaml (default: text)")
-	if help, err := parseFlags(fs, args, stdout, stderr, inspectExample); help || err != nil {
-		return err
+func newInspectCommand() *cobra.Command {
+	var socket, output *string
+	cmd := &cobra.Command{
+		Use:               "inspect POD",
+		Short:             "Everything bosun knows about one pod (name, name-node or namespace/name)",
+		Example:           inspectExample,
+		GroupID:           groupPods,
+		Args:              exactArgs(1, "inspect needs one POD (name, name-node or namespace/name)"),
+		ValidArgsFunction: completePods(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd.Context(), *socket, args[0], *output, cmd.OutOrStdout())
+		}),
 	}
-	if fs.NArg() != 1 {
-		return &usageError{"inspect needs one POD (name, name-node or namespace/name)"}
+	socket = apiSocketFlag(cmd.Flags())
+	output = outputFlag(cmd, "output: json or yaml (default: text)", "json", "yaml")
+	return cmd
+}
+
+func runInspect(ctx context.Context, socket, pod, output string, stdout io.Writer) error {
+	if output != "" && output != "json" && output != "yaml" {
+		return &usageError{fmt.Sprintf("--output must be json or yaml, not %q", output)}
 	}
-	if *output != "" && *output != "json" && *output != "yaml" {
-		return &usageError{fmt.Sprintf("-o must be json or yaml, not %q", *output)}
-	}
-	p, err := getPod(ctx, *socket, fs.Arg(0))
+	p, err := getPod(ctx, socket, pod)
 	if err != nil {
 		return err
 	}
-	if *output != "" {
-		return writeMessage(stdout, p, *output)
+	if output != "" {
+		return writeMessage(stdout, p, output)
 	}
 	writePod(stdout, p)
 	return nil

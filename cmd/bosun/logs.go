@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,33 +11,58 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/runtime/crilog"
 )
 
-const logsExample = `bosun logs etcd
+const logsExample = `  bosun logs etcd
   bosun logs kube-apiserver -c kube-apiserver --tail 50 -f
   bosun logs crashy --previous`
 
-func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	container := fs.String("c", "", "container (default: the pod's only container)")
-	follow := fs.Bool("f", false, "follow the log as it grows")
-	previous := fs.Bool("previous", false, "the log of the previous instance of the container")
-	tail := fs.Int("tail", -1, "only the last N lines")
-	timestamps := fs.Bool("timestamps", false, "prefix each line with its time")
-	if help, err := parseFlags(fs, interleave(args), stdout, stderr, logsExample); help || err != nil {
-		return err
+// logsOptions are the flags of bosun logs, named as kubectl logs names them.
+type logsOptions struct {
+	socket     *string
+	container  string
+	follow     bool
+	previous   bool
+	since      time.Duration
+	tail       int
+	timestamps bool
+}
+
+func newLogsCommand() *cobra.Command {
+	var o logsOptions
+	cmd := &cobra.Command{
+		Use:               "logs POD [flags]",
+		Short:             "A container's log",
+		Example:           logsExample,
+		GroupID:           groupPods,
+		Args:              exactArgs(1, "logs needs one POD"),
+		ValidArgsFunction: completePods(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runLogs(cmd.Context(), o, args[0], cmd.OutOrStdout())
+		}),
 	}
-	if fs.NArg() != 1 {
-		return &usageError{"logs needs one POD"}
-	}
-	p, err := getPod(ctx, *socket, fs.Arg(0))
+	o.socket = apiSocketFlag(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVarP(&o.container, "container", "c", "", "container (default: the pod's only container)")
+	fs.BoolVarP(&o.follow, "follow", "f", false, "follow the log as it grows, across rotations")
+	fs.BoolVarP(&o.previous, "previous", "p", false, "the log of the previous instance of the container")
+	fs.DurationVar(&o.since, "since", 0, "only lines of this last duration, such as 5s, 2m or 3h (default: all)")
+	fs.IntVar(&o.tail, "tail", -1, "only the last N lines of the current file (-1: all)")
+	fs.BoolVar(&o.timestamps, "timestamps", false, "prefix each line with its time (RFC 3339)")
+	_ = cmd.RegisterFlagCompletionFunc("container", completeContainers)
+	return cmd
+}
+
+func runLogs(ctx context.Context, o logsOptions, pod string, stdout io.Writer) error {
+	p, err := getPod(ctx, *o.socket, pod)
 	if err != nil {
 		return err
 	}
-	cs, err := pickContainer(p, *container)
+	cs, err := pickContainer(p, o.container)
 	if err != nil {
 		return err
 	}
@@ -46,7 +70,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if path == "" {
 		return fmt.Errorf("container %s of pod %s has no log yet", cs.GetName(), p.GetName())
 	}
-	if *previous {
+	if o.previous {
 		if cs.GetRestartCount() == 0 {
 			return fmt.Errorf("container %s of pod %s has no previous instance", cs.GetName(), p.GetName())
 		}
@@ -57,36 +81,16 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("log of container %s: %w", cs.GetName(), err)
 	}
 	defer f.Close()
-	if err := copyLog(stdout, crilog.NewReader(f), *tail, *timestamps); err != nil || !*follow {
+	var from time.Time
+	if o.since > 0 {
+		from = now().Add(-o.since)
+	}
+	if err := copyLog(stdout, crilog.NewReader(f), o.tail, o.timestamps, from); err != nil || !o.follow {
 		return err
 	}
 	fr := &followReader{ctx: ctx, f: f, path: path}
 	defer func() { fr.f.Close() }()
-	return copyLog(stdout, crilog.NewReader(fr), -1, *timestamps)
-}
-
-// interleave moves flags after the pod name to the front, so that
-// "bosun logs POD -f" works as with kubectl (logs and wait use it).
-func interleave(args []string) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			rest = append(rest, args[i+1:]...)
-			return append(flags, rest...)
-		case strings.HasPrefix(a, "-"):
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if (name == "c" || name == "tail" || name == "api-socket" || name == "for" || name == "timeout") && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return append(flags, rest...)
+	return copyLog(stdout, crilog.NewReader(fr), -1, o.timestamps, from)
 }
 
 func pickContainer(p *bosunv1.Pod, name string) (*bosunv1.Container, error) {
@@ -104,8 +108,8 @@ func pickContainer(p *bosunv1.Pod, name string) (*bosunv1.Container, error) {
 }
 
 // copyLog writes the lines of r until its end, only the last tail of them
-// when tail >= 0.
-func copyLog(w io.Writer, r *crilog.Reader, tail int, timestamps bool) error {
+// when tail >= 0, and only those of from or later.
+func copyLog(w io.Writer, r *crilog.Reader, tail int, timestamps bool, from time.Time) error {
 	write := func(e crilog.Entry) error {
 		if timestamps {
 			if _, err := fmt.Fprintf(w, "%s ", e.Time.UTC().Format(time.RFC3339Nano)); err != nil {
@@ -123,6 +127,9 @@ func copyLog(w io.Writer, r *crilog.Reader, tail int, timestamps bool) error {
 		}
 		if err != nil {
 			return err
+		}
+		if e.Time.Before(from) {
+			continue
 		}
 		if tail < 0 {
 			if err := write(e); err != nil {

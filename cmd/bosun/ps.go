@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
@@ -16,23 +16,34 @@ import (
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
-const psExample = `bosun ps
+const psExample = `  bosun ps
   bosun ps -o wide
   bosun ps -o json | jq '.pods[].name'`
 
-func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ps", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	output := fs.String("o", "", "output: wide, json or yaml (default: a table)")
-	if help, err := parseFlags(fs, args, stdout, stderr, psExample); help || err != nil {
-		return err
+func newPSCommand() *cobra.Command {
+	var socket, output *string
+	cmd := &cobra.Command{
+		Use:     "ps [flags]",
+		Short:   "List pods with their status, restarts, age, IP and manifest",
+		Example: psExample,
+		GroupID: groupPods,
+		Args:    noArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			return runPS(cmd.Context(), *socket, *output, cmd.OutOrStdout())
+		}),
 	}
-	switch *output {
+	socket = apiSocketFlag(cmd.Flags())
+	output = outputFlag(cmd, "output: wide, json or yaml (default: a table)", "wide", "json", "yaml")
+	return cmd
+}
+
+func runPS(ctx context.Context, socket, output string, stdout io.Writer) error {
+	switch output {
 	case "", "wide", "json", "yaml":
 	default:
-		return &usageError{fmt.Sprintf("-o must be wide, json or yaml, not %q", *output)}
+		return &usageError{fmt.Sprintf("--output must be wide, json or yaml, not %q", output)}
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	c, closeConn, err := dialAPI(ctx, socket)
 	if err != nil {
 		return err
 	}
@@ -41,11 +52,11 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return apiError(err)
 	}
-	switch *output {
+	switch output {
 	case "json", "yaml":
-		return writeMessage(stdout, resp, *output)
+		return writeMessage(stdout, resp, output)
 	}
-	writePodTable(stdout, resp, *output == "wide")
+	writePodTable(stdout, resp, output == "wide")
 	return nil
 }
 

@@ -3,12 +3,13 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bosun-sh/bosun/manifest"
 )
@@ -33,22 +34,39 @@ type problemOutput struct {
 	Message string `json:"message"`
 }
 
-const validateExample = `bosun validate /etc/kubernetes/manifests
+const validateExample = `  bosun validate /etc/kubernetes/manifests
   bosun validate --node-name cp-1 -o json etcd.yaml kube-apiserver.yaml`
 
-func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	node := fs.String("node-name", defaultNodeName(), "node name used for the pod name suffix (as --hostname-override)")
-	allowSymlinks := fs.Bool("allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
-	output := fs.String("o", "text", "output format: text (one line per problem: file:line: field: message) or json")
-	if help, err := parseFlags(fs, args, stdout, stderr, validateExample); help || err != nil {
-		return err
+func newValidateCommand() *cobra.Command {
+	var (
+		node, output  string
+		allowSymlinks bool
+	)
+	cmd := &cobra.Command{
+		Use:     "validate FILE|DIR...",
+		Short:   "Check manifests offline, as the daemon would (exit 1 on error)",
+		Example: validateExample,
+		GroupID: groupManifests,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("validate needs at least one FILE or DIR")
+			}
+			return nil
+		},
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runValidate(args, node, output, allowSymlinks, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		}),
 	}
-	if fs.NArg() == 0 {
-		return &usageError{"validate needs at least one FILE or DIR"}
-	}
-	if *output != "text" && *output != "json" {
-		return &usageError{fmt.Sprintf("-o must be text or json, not %q", *output)}
+	cmd.Flags().StringVar(&node, "node-name", defaultNodeName(), "node name used for the pod name suffix (as --hostname-override)")
+	cmd.Flags().BoolVar(&allowSymlinks, "allow-symlinks", false, "accept manifests that are symbolic links (the target is checked)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text (one line per problem: file:line: field: message) or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runValidate(args []string, node, output string, allowSymlinks bool, stdout, stderr io.Writer) error {
+	if output != "text" && output != "json" {
+		return &usageError{fmt.Sprintf("--output must be text or json, not %q", output)}
 	}
 	var results []*validateResult
 	fail := func(file string, err error) {
@@ -56,7 +74,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	var files []string
 	var ignored []ignoredOutput
-	for _, arg := range fs.Args() {
+	for _, arg := range args {
 		fi, err := os.Stat(arg)
 		if err != nil {
 			fail(arg, errors.Unwrap(err))
@@ -80,10 +98,10 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	sort.Strings(files)
 	byKey := map[string]string{}
 	for _, f := range files {
-		data, err := manifest.ReadFile(f, *allowSymlinks)
+		data, err := manifest.ReadFile(f, allowSymlinks)
 		var sp *manifest.StaticPod
 		if err == nil {
-			sp, err = manifest.Load(f, data, *node)
+			sp, err = manifest.Load(f, data, node)
 		}
 		if err != nil {
 			fail(f, err)
@@ -103,10 +121,10 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 			bad++
 		}
 	}
-	if *output == "json" {
+	if output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"node": *node, "files": results, "ignored": ignored}); err != nil {
+		if err := enc.Encode(map[string]any{"node": node, "files": results, "ignored": ignored}); err != nil {
 			return err
 		}
 	} else {
@@ -124,7 +142,7 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if *output == "text" {
+	if output == "text" {
 		for _, ig := range ignored {
 			fmt.Fprintf(stderr, "ignored %s: %s\n", ig.File, ig.Reason)
 		}

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -17,7 +17,7 @@ import (
 	"github.com/bosun-sh/bosun/runtime/crilog"
 )
 
-const waitExample = `bosun wait --all --for=ready --timeout 2m
+const waitExample = `  bosun wait --all --for=ready --timeout 2m
   bosun wait etcd kube-apiserver --for=running
   bosun wait kube-system/old-pod --for=deleted --timeout 30s`
 
@@ -37,44 +37,67 @@ type waitMiss struct {
 	why  string       // the whole report of a miss without a pod
 }
 
-func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
-	socket := apiSocketFlag(fs)
-	all := fs.Bool("all", false, "every pod of the manifest directory; for ready and running, no manifest may be rejected either")
-	cond := fs.String("for", "", "the condition: ready (every container ready), running (every container running) or deleted (the pod is gone)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long and exit 1")
-	if help, err := parseFlags(fs, interleave(args), stdout, stderr, waitExample); help || err != nil {
-		return err
+// waitOptions are the flags of bosun wait.
+type waitOptions struct {
+	socket  *string
+	all     bool
+	cond    string
+	timeout time.Duration
+}
+
+func newWaitCommand() *cobra.Command {
+	var o waitOptions
+	cmd := &cobra.Command{
+		Use:   "wait POD...|--all --for=ready|running|deleted [--timeout 2m]",
+		Short: "Wait for pods; on timeout print why and exit 1",
+		Long: `wait returns as soon as the condition holds for each POD (or, with --all, every pod of the
+manifests, and for ready and running no rejected manifest). At --timeout it exits 1 and prints, for
+each pod that misses the condition, its status, containers, last events and log lines.`,
+		Example:           waitExample,
+		GroupID:           groupPods,
+		ValidArgsFunction: completePods(0),
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return runWait(cmd.Context(), o, args, cmd.OutOrStdout())
+		}),
 	}
-	switch *cond {
+	o.socket = apiSocketFlag(cmd.Flags())
+	cmd.Flags().BoolVar(&o.all, "all", false, "every pod of the manifest directory; for ready and running, no manifest may be rejected either")
+	cmd.Flags().StringVar(&o.cond, "for", "", "the condition: ready (every container ready), running (every container running) or deleted (the pod is gone)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long and exit 1")
+	_ = cmd.RegisterFlagCompletionFunc("for", cobra.FixedCompletions([]string{"ready", "running", "deleted"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runWait(ctx context.Context, o waitOptions, names []string, stdout io.Writer) error {
+	switch o.cond {
 	case "ready", "running", "deleted":
 	default:
-		return &usageError{fmt.Sprintf("--for must be ready, running or deleted, not %q", *cond)}
+		return &usageError{fmt.Sprintf("--for must be ready, running or deleted, not %q", o.cond)}
 	}
-	if *all == (fs.NArg() > 0) {
+	if o.all == (len(names) > 0) {
 		return &usageError{"wait needs POD names or --all (not both)"}
 	}
-	if *timeout <= 0 {
+	if o.timeout <= 0 {
 		return &usageError{"--timeout must be positive"}
 	}
-	c, closeConn, err := dialAPI(ctx, *socket)
+	c, closeConn, err := dialAPI(ctx, *o.socket)
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	wctx, cancel := context.WithTimeout(ctx, *timeout)
+	wctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var misses []waitMiss // of the last answer
 	var lastErr error
 	for {
-		held, m, err := checkWait(wctx, c, fs.Args(), *all, *cond)
+		held, m, err := checkWait(wctx, c, names, o.all, o.cond)
 		var u *usageError
 		switch {
 		case errors.As(err, &u):
 			return err
 		case err == nil && len(m) == 0:
 			for _, name := range held {
-				fmt.Fprintf(stdout, "pod %s is %s\n", name, *cond)
+				fmt.Fprintf(stdout, "pod %s is %s\n", name, o.cond)
 			}
 			return nil
 		case err == nil:
@@ -98,13 +121,13 @@ func runWait(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if lastErr == nil {
 			lastErr = errors.New("no answer from bosun")
 		}
-		return fmt.Errorf("timed out after %s waiting for pods to be %s: %w", *timeout, *cond, lastErr)
+		return fmt.Errorf("timed out after %s waiting for pods to be %s: %w", o.timeout, o.cond, lastErr)
 	}
 	// The report gets its own time: the wait's deadline has passed.
 	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer rcancel()
-	writeWaitReport(rctx, stdout, c, misses, *cond)
-	return fmt.Errorf("timed out after %s: %d not %s", *timeout, len(misses), *cond)
+	writeWaitReport(rctx, stdout, c, misses, o.cond)
+	return fmt.Errorf("timed out after %s: %d not %s", o.timeout, len(misses), o.cond)
 }
 
 // checkWait returns the pods that meet cond and those that do not, or the
@@ -292,7 +315,7 @@ func tailLog(w io.Writer, c *bosunv1.Container, indent string) error {
 		return fmt.Errorf("log of container %s: %w", c.GetName(), err)
 	}
 	defer f.Close()
-	return copyLog(&indentWriter{w: w, indent: indent}, crilog.NewReader(f), waitLogTail, false)
+	return copyLog(&indentWriter{w: w, indent: indent}, crilog.NewReader(f), waitLogTail, false, time.Time{})
 }
 
 // indentWriter prefixes each line written to w.
