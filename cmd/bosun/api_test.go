@@ -42,12 +42,12 @@ func serveFake(t *testing.T, logDir string) string {
 	st := &fakeState{history: h, pods: []sync.PodStatus{
 		{Namespace: "kube-system", Name: "etcd-cp1", UID: "0123456789abcdef0123456789abcdef", Hash: "0123456789abcdef0123456789abcdef",
 			File: "/etc/kubernetes/manifests/etcd.yaml", Phase: "Running", Reason: "Running", SandboxID: "aaaabbbbccccdddd", IP: "192.0.2.10",
-			HostNetwork: true, Created: t0.Add(-3 * time.Hour),
+			HostNetwork: true, Created: t0.Add(-(3*24 + 4) * time.Hour),
 			Containers: []sync.ContainerStatus{{Name: "etcd", ID: "c1", Image: "registry.k8s.io/etcd:3.6", State: "Running", Ready: true,
 				StartedAt: t0.Add(-3 * time.Hour), LogPath: filepath.Join(logDir, "etcd", "0.log")}}},
 		{Namespace: "default", Name: "crashy-cp1", UID: "fedcba9876543210fedcba9876543210", Hash: "fedcba9876543210fedcba9876543210",
 			File: "/etc/kubernetes/manifests/crashy.yaml", Phase: "Running", Reason: "CrashLoopBackOff", SandboxID: "eeeeffff00001111",
-			Attempt: 1, IP: "10.88.7.5", Created: t0.Add(-5 * time.Minute),
+			Attempt: 1, IP: "10.88.7.5", Created: t0.Add(-(5*time.Hour + 30*time.Minute)),
 			ManifestError: "manifest /etc/kubernetes/manifests/crashy.yaml: line 9: spec.containers[0].comand: unknown field",
 			Containers: []sync.ContainerStatus{
 				{Name: "main", ID: "c2", Image: "busybox:1.36", State: "Waiting", Reason: "CrashLoopBackOff", RestartCount: 4,
@@ -158,5 +158,29 @@ func TestClientErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != tc.code {
 			t.Errorf("%v: %v (exit %d), want %q exit %d", tc.args, err, exitCode(err), tc.want, tc.code)
 		}
+	}
+}
+
+func TestAgeAsKubectlPrintsIt(t *testing.T) {
+	old := now
+	now = func() time.Time { return t0 }
+	t.Cleanup(func() { now = old })
+	for _, tc := range []struct {
+		ago  time.Duration
+		want string
+	}{
+		{45 * time.Second, "45s"},
+		{3*time.Minute + 12*time.Second, "3m12s"},
+		{5*time.Hour + 30*time.Minute, "5h30m"},
+		{(3*24 + 4) * time.Hour, "3d4h"},
+		{400 * 24 * time.Hour, "400d"},
+		{-time.Second, "0s"},
+	} {
+		if got := since(t0.Add(-tc.ago).UnixNano()); got != tc.want {
+			t.Errorf("since %v ago = %q, want %q", tc.ago, got, tc.want)
+		}
+	}
+	if got := since(0); got != "<unknown>" {
+		t.Errorf("since(0) = %q", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
@@ -70,26 +71,10 @@ func apiError(err error) error {
 	return errors.New(status.Convert(err).Message())
 }
 
-// age formats a duration as kubectl does: 45s, 3m12s, 5h, 12d.
-func age(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < 2*time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < 10*time.Minute:
-		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 3*time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
-
+// since is the age of a time as kubectl prints it (45s, 3m12s, 5h30m, 3d4h).
 func since(unixNano int64) string {
 	if unixNano == 0 {
 		return "<unknown>"
 	}
-	return age(now().Sub(time.Unix(0, unixNano)))
+	return duration.HumanDuration(now().Sub(time.Unix(0, unixNano)))
 }
