@@ -157,3 +157,9 @@ func ExitOf(st *runtimeapi.ContainerStatus) Exit {
 	}
 	return e
 }
+
+// PodSelector selects the sandboxes and containers of one pod by the
+// kubelet's pod labels, whoever made them.
+func PodSelector(namespace, name string) map[string]string {
+	return map[string]string{LabelPodName: name, LabelPodNamespace: namespace}
+}

@@ -1,61 +1,40 @@
 package sync
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
-// backoff is the kubelet's CrashLoopBackOff per container: the first restart
-// happens at once, each later one waits delay after the last exit, starting
-// at initial and doubling up to max; a run of at least reset forgets it.
-type backoff struct {
+// backoffPolicy is the kubelet's CrashLoopBackOff, per container and for
+// failed pod syncs: the first restart happens at once, each later one waits
+// a delay after the last exit, starting at initial and doubling up to max; a
+// run of at least reset forgets it. Delays live in podState; the policy
+// only computes.
+type backoffPolicy struct {
 	initial, max, reset time.Duration
-	entries             map[string]time.Duration
 }
 
-func newBackoff(initial, max, reset time.Duration) *backoff {
-	return &backoff{initial: initial, max: max, reset: reset, entries: map[string]time.Duration{}}
-}
-
-// readyAt is the earliest time the container key may be restarted after an
-// instance that ran from started to finished. restarts is how often it was
-// restarted before, so a bosun restarted in the middle of a crash loop waits
-// at least the initial delay instead of restarting at once.
-func (b *backoff) readyAt(key string, started, finished time.Time, restarts uint32) time.Time {
+// readyAt is the earliest time a container with the current delay d (ok:
+// it has one) may restart after an instance that ran from started to
+// finished, having been restarted restarts times before. A bosun restarted
+// in the middle of a crash loop (no delay known, restarts > 0) waits at
+// least initial instead of restarting at once. reset reports a run long
+// enough to forget the delay.
+func (b backoffPolicy) readyAt(d time.Duration, ok bool, started, finished time.Time, restarts uint32) (at time.Time, reset bool) {
 	if !started.IsZero() && finished.Sub(started) >= b.reset {
-		delete(b.entries, key)
-		return time.Time{}
+		return time.Time{}, true
 	}
-	d, ok := b.entries[key]
 	if !ok {
 		if restarts == 0 {
-			return time.Time{}
+			return time.Time{}, false
 		}
 		d = b.initial
 	}
-	return finished.Add(d)
+	return finished.Add(d), false
 }
 
-// next records a restart of key and grows its delay.
-func (b *backoff) next(key string) {
-	d, ok := b.entries[key]
-	switch {
-	case !ok:
-		d = b.initial
-	default:
-		d = min(2*d, b.max)
+// next is the delay after one more restart with the current delay d (ok:
+// it has one).
+func (b backoffPolicy) next(d time.Duration, ok bool) time.Duration {
+	if !ok {
+		return b.initial
 	}
-	b.entries[key] = d
-}
-
-// delay is the current delay of key, zero when it has none.
-func (b *backoff) delay(key string) time.Duration { return b.entries[key] }
-
-// forget drops every entry whose key starts with prefix.
-func (b *backoff) forget(prefix string) {
-	for k := range b.entries {
-		if strings.HasPrefix(k, prefix) {
-			delete(b.entries, k)
-		}
-	}
+	return min(2*d, b.max)
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/bosun-sh/bosun/runtime"
@@ -11,14 +12,28 @@ import (
 // streamRetry is the pause before the event stream is opened again.
 const streamRetry = time.Second
 
-// watchRuntime wakes the loop on every container event of the runtime. A
-// runtime without the CRI event stream (containerd 1.6) is relisted every
-// RelistPeriod instead. A broken stream causes a relist and is reopened.
+// eventFollowUps are the extra syncs after an event: the runtime may
+// publish an exit a moment before its CRI state shows it.
+var eventFollowUps = []time.Duration{2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, time.Second, 3 * time.Second}
+
+// watchRuntime wakes the loop on every container event of the runtime, and
+// again at each of eventFollowUps after it. A runtime without the CRI event
+// stream (containerd 1.6) is relisted every RelistPeriod instead. A broken
+// stream causes a relist and is reopened. It returns when ctx ends, with
+// the goroutine it starts.
 func (l *Loop) watchRuntime(ctx context.Context) {
-	relist := time.NewTicker(l.cfg.RelistPeriod)
+	events := make(chan time.Time, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.followUp(ctx, events)
+	}()
+	defer func() { <-done }()
+	relist := l.clk.NewTicker(l.cfg.RelistPeriod)
 	defer relist.Stop()
 	for ctx.Err() == nil {
-		err := l.followEvents(ctx)
+		err := l.followEvents(ctx, events)
 		if ctx.Err() != nil {
 			return
 		}
@@ -28,7 +43,7 @@ func (l *Loop) watchRuntime(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case <-relist.C:
+				case <-relist.C():
 					l.Wake()
 				}
 			}
@@ -39,18 +54,14 @@ func (l *Loop) watchRuntime(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(streamRetry):
+		case <-l.clk.After(streamRetry):
 		}
 	}
 }
 
-// eventFollowUps are the extra syncs after an event: the runtime may
-// publish an exit a moment before its CRI state shows it.
-var eventFollowUps = []time.Duration{2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
-	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, time.Second, 3 * time.Second}
-
-// followEvents reads the event stream until it fails.
-func (l *Loop) followEvents(ctx context.Context) error {
+// followEvents reads the event stream until it fails, waking the loop on
+// each event and handing its time to followUp.
+func (l *Loop) followEvents(ctx context.Context, events chan<- time.Time) error {
 	recv, err := l.rt.ContainerEvents(ctx)
 	if err != nil {
 		return err
@@ -60,8 +71,45 @@ func (l *Loop) followEvents(ctx context.Context) error {
 			return err
 		}
 		l.Wake()
-		for _, d := range eventFollowUps {
-			time.AfterFunc(d, l.Wake)
+		select {
+		case events <- l.clk.Now():
+		default: // a burst: the follow-ups of the queued events cover it
+		}
+	}
+}
+
+// followUp wakes the loop at each of eventFollowUps after every event time
+// it receives, until ctx ends.
+func (l *Loop) followUp(ctx context.Context, events <-chan time.Time) {
+	var pending []time.Time // sorted
+	timer := l.clk.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-events:
+			for _, d := range eventFollowUps {
+				pending = append(pending, t.Add(d))
+			}
+			slices.SortFunc(pending, func(a, b time.Time) int { return a.Compare(b) })
+		case <-timer.C():
+			now := l.clk.Now()
+			for len(pending) > 0 && !pending[0].After(now) {
+				pending = pending[1:]
+			}
+			l.Wake()
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C():
+			default:
+			}
+		}
+		if len(pending) > 0 {
+			timer.Reset(max(pending[0].Sub(l.clk.Now()), 0))
+		} else {
+			timer.Reset(time.Hour)
 		}
 	}
 }

@@ -17,6 +17,24 @@ func woken(l *Loop) bool {
 	}
 }
 
+// wokenStepping waits for the loop's wake signal, moving the fake clock on
+// by d now and then.
+func wokenStepping(h *harness, d time.Duration) bool {
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case <-h.loop.wake:
+			return true
+		case <-poll.C:
+			h.clock.Step(d)
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 func TestContainerEventsWakeTheLoop(t *testing.T) {
 	h := newHarness(t)
 	h.rt.events = make(chan error)
@@ -32,7 +50,17 @@ func TestContainerEventsWakeTheLoop(t *testing.T) {
 	}
 	// A broken stream is reopened.
 	h.rt.events <- errors.New("stream reset")
-	h.rt.events <- nil
+	// The stream is opened again streamRetry later, on the loop's clock.
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for sent := false; !sent; {
+		select {
+		case h.rt.events <- nil:
+			sent = true
+		case <-poll.C:
+			h.clock.Step(streamRetry)
+		}
+	}
 	if !woken(h.loop) {
 		t.Fatal("no wake after the stream was reopened")
 	}
@@ -45,7 +73,7 @@ func TestNoEventStreamFallsBackToRelisting(t *testing.T) {
 	defer cancel()
 	go h.loop.watchRuntime(ctx)
 	for range 3 {
-		if !woken(h.loop) {
+		if !wokenStepping(h, 10*time.Millisecond) {
 			t.Fatal("no relist without an event stream")
 		}
 	}

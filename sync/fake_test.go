@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/bosun-sh/bosun/runtime"
 )
@@ -383,19 +384,12 @@ func (f *fakeRuntime) running() map[string]*runtimeapi.ContainerStatus {
 	return out
 }
 
+// fakeClock is a fake clock whose Add moves time on and fires the timers
+// that are due (probe workers wait on them).
 type fakeClock struct {
-	mu  stdsync.Mutex
-	now time.Time
+	*testingclock.FakeClock
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{testingclock.NewFakeClock(t)} }
 
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func (c *fakeClock) Add(d time.Duration) { c.Step(d) }

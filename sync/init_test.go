@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bosun-sh/bosun/prober"
 )
 
 const initPod = `apiVersion: v1
@@ -127,7 +129,6 @@ func TestSidecarStartupProbeGatesTheNextInitContainer(t *testing.T) {
     restartPolicy: Always
     startupProbe: {exec: {command: [ready]}, periodSeconds: 1, failureThreshold: 100}`, 1)
 	h := newHarness(t, load(t, "/m/i.yaml", y))
-	h.clock.now = time.Now() // probes run on real time
 	h.rt.execResult = map[string]int32{"side": 1}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -139,7 +140,12 @@ func TestSidecarStartupProbeGatesTheNextInitContainer(t *testing.T) {
 	h.rt.exit(h.mustRun("i-node1/first").Id, 0)
 	step() // side starts
 	step() // its startup probe worker starts, and fails
-	time.Sleep(1500 * time.Millisecond)
+	side := h.mustRun("i-node1/side")
+	eventually(t, func() bool {
+		h.tick(time.Second)
+		r, _ := h.loop.probes.Result(side.Id, prober.Startup)
+		return r.ConsecutiveFailures >= 2
+	})
 	step()
 	if got := h.runningNames(); !slices.Equal(got, []string{"side"}) {
 		t.Fatalf("running %v: the next init container must wait for the sidecar's startup probe", got)
@@ -148,6 +154,7 @@ func TestSidecarStartupProbeGatesTheNextInitContainer(t *testing.T) {
 	h.rt.execResult["side"] = 0
 	h.rt.mu.Unlock()
 	eventually(t, func() bool {
+		h.tick(time.Second)
 		step()
 		return slices.Contains(h.runningNames(), "second")
 	})

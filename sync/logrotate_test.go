@@ -11,6 +11,8 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/podfs"
 )
 
 // writeLogs writes the log file of every container instance the fake
@@ -139,11 +141,11 @@ func TestLogPathsOutsideThePodLogsDirAreRefused(t *testing.T) {
 		{Namespace: "default", Name: "x", Uid: "a/../../../etc"},
 		{Namespace: "..", Name: "x", Uid: "../.."},
 	} {
-		if dir := h.loop.podLogDir(m); dir != "" {
+		if dir := h.loop.logs.PodDir(podfs.PodRef{Namespace: m.Namespace, Name: m.Name, UID: m.Uid}); dir != "" {
 			t.Errorf("podLogDir(%v) = %q, want refused", m, dir)
 		}
 	}
-	if dir := h.loop.podLogDir(&runtimeapi.PodSandboxMetadata{Namespace: "default", Name: "x", Uid: "u"}); dir != filepath.Join(h.loop.cfg.Node.PodLogsDir, "default_x_u") {
+	if dir := h.loop.logs.PodDir(podfs.PodRef{Namespace: "default", Name: "x", UID: "u"}); dir != filepath.Join(h.loop.cfg.Node.PodLogsDir, "default_x_u") {
 		t.Errorf("podLogDir of a plain pod = %q", dir)
 	}
 }
@@ -152,6 +154,7 @@ func TestContainerLogLinksFollowTheirContainers(t *testing.T) {
 	h := newHarness(t, load(t, "/m/l.yaml", podYAML("l", "Always", "x", "main")))
 	links := filepath.Join(h.root, "containers")
 	h.loop.cfg.LogLinksDir = links
+	h.loop.logs.LinksDir = links
 	h.sync()
 	h.sync()
 	c := h.mustRun("l-node1/main")

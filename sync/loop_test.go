@@ -49,7 +49,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, pods ...*manifest.StaticPod) *harness {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := newFakeClock(time.Unix(1_800_000_000, 0))
 	h := &harness{t: t, clock: clock, rt: newFakeRuntime(clock), src: &fakeSource{}, root: t.TempDir()}
 	h.setPods(pods...)
 	h.loop = h.newLoop()
@@ -361,9 +361,9 @@ func TestMissingImageWithPullPolicyNeverFailsWithClearError(t *testing.T) {
 	y := strings.Replace(podYAML("never", "Always", "x", "main"), "image: busybox:1.36", "image: missing:1\n    imagePullPolicy: Never", 1)
 	h := newHarness(t, load(t, "/m/never.yaml", y))
 	h.sync()
-	pe := h.loop.podErr["default/never-node1"]
-	if pe.err == nil || !strings.Contains(pe.err.Error(), "image missing:1 is not present and imagePullPolicy is Never") {
-		t.Errorf("error = %v", pe.err)
+	err := h.loop.pods["default/never-node1"].syncErr
+	if err == nil || !strings.Contains(err.Error(), "image missing:1 is not present and imagePullPolicy is Never") {
+		t.Errorf("error = %v", err)
 	}
 }
 

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -22,25 +19,30 @@ type instance struct {
 // deadSandbox is an observed sandbox of pod whose pause process died, with
 // containers.
 func deadSandbox(uid, hash string, attempt uint32, cs ...instance) *observedSandbox {
-	s := &observedSandbox{sb: &runtimeapi.PodSandbox{
-		Id:          fmt.Sprintf("sb-%d", attempt),
-		Metadata:    &runtimeapi.PodSandboxMetadata{Name: "p-node1", Namespace: "default", Uid: uid, Attempt: attempt},
-		State:       runtimeapi.PodSandboxState_SANDBOX_NOTREADY,
-		Annotations: map[string]string{runtime.AnnotationConfigHash: hash},
-	}}
+	s := &observedSandbox{Sandbox: runtime.Sandbox{ID: fmt.Sprintf("sb-%d", attempt), Name: "p-node1", Namespace: "default",
+		UID: uid, Attempt: attempt, Hash: hash, Created: time.Unix(1_800_000_000, 0)}}
 	for _, c := range cs {
-		oc := &observedContainer{c: &runtimeapi.Container{
-			Id:       fmt.Sprintf("%s-%d", c.name, c.rc),
-			Metadata: &runtimeapi.ContainerMetadata{Name: c.name, Attempt: c.rc},
-			State:    runtimeapi.ContainerState_CONTAINER_RUNNING,
-		}, restartCount: c.rc}
+		oc := &observedContainer{Container: runtime.Container{ID: fmt.Sprintf("%s-%d", c.name, c.rc), SandboxID: s.ID, Name: c.name,
+			State: runtime.ContainerRunning, RestartCount: c.rc}, probe: probeView{started: true, ready: true}}
 		if code, ok := c.state.(int); ok {
-			oc.c.State = runtimeapi.ContainerState_CONTAINER_EXITED
-			oc.status = &runtimeapi.ContainerStatus{ExitCode: int32(code)}
+			oc.State = runtime.ContainerExited
+			oc.exit = &exitRecord{exit: runtime.Exit{Code: int32(code), Started: time.Unix(1_799_999_000, 0), Finished: time.Unix(1_799_999_990, 0)}}
 		}
 		s.containers = append(s.containers, oc)
 	}
 	return s
+}
+
+// readySandbox is deadSandbox, ready.
+func readySandbox(uid, hash string, attempt uint32, cs ...instance) *observedSandbox {
+	s := deadSandbox(uid, hash, attempt, cs...)
+	s.Ready = true
+	return s
+}
+
+// testEnv is a planEnv at a fixed time with the loop's default backoff.
+func testEnv(m podMemo) planEnv {
+	return planEnv{now: time.Unix(1_800_000_000, 0), backoff: backoffPolicy{initial: 10 * time.Second, max: 300 * time.Second, reset: 600 * time.Second}, state: m}
 }
 
 func TestPlanAfterTheSandboxDied(t *testing.T) {
@@ -88,14 +90,11 @@ func TestPlanAfterTheSandboxDied(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := load(t, "/m/p.yaml", podYAML("p", tc.policy, "x", "a", "b"))
 			dead := deadSandbox(sp.UID, sp.Hash, 0, tc.ran...)
-			env := planEnv{
-				now:     time.Unix(1_800_000_000, 0),
-				stopped: func(string) bool { return tc.stopped },
-				carried: func(uid, name string) (carriedContainer, bool) {
-					c, ok := tc.carried[name]
-					return c, ok && uid == sp.UID
-				},
+			m := podMemo{carried: map[containerRef]carriedContainer{}, finished: map[string]bool{dead.ID: tc.stopped}}
+			for name, c := range tc.carried {
+				m.carried[containerRef{sp.UID, name}] = c
 			}
+			env := testEnv(m)
 			p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{dead}}, false, env)
 			var starts []string
 			for _, s := range p.starts {
@@ -114,16 +113,9 @@ func TestPlanAfterTheSandboxDied(t *testing.T) {
 
 func TestOnFailureContainerThatSucceededIsNotStartedInTheNewSandbox(t *testing.T) {
 	sp := load(t, "/m/p.yaml", podYAML("p", "OnFailure", "x", "a", "b"))
-	current := deadSandbox(sp.UID, sp.Hash, 1, instance{"b", 2, "running"})
-	current.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
-	env := planEnv{
-		now:     time.Unix(1_800_000_000, 0),
-		ready:   func(string, time.Time, time.Time, uint32) time.Time { return time.Time{} },
-		started: func(string, *corev1.Container) bool { return true },
-		carried: func(_, name string) (carriedContainer, bool) {
-			return carriedContainer{restartCount: 4, succeeded: name == "a"}, true
-		},
-	}
+	current := readySandbox(sp.UID, sp.Hash, 1, instance{"b", 2, "running"})
+	env := testEnv(podMemo{carried: map[containerRef]carriedContainer{
+		{sp.UID, "a"}: {restartCount: 4, succeeded: true}, {sp.UID, "b"}: {restartCount: 4}}})
 	p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{current}}, false, env)
 	if len(p.starts) != 0 {
 		t.Errorf("starts %v, want none: a succeeded in the dead sandbox", p.starts)
@@ -152,13 +144,8 @@ func TestPlanKeepsOneOfTwoReadySandboxes(t *testing.T) {
 			sp := load(t, "/m/p.yaml", podYAML("p", "Always", "x", "a", "b"))
 			older := deadSandbox(sp.UID, sp.Hash, 0, tc.older...)
 			newer := deadSandbox(sp.UID, sp.Hash, 1, tc.newer...)
-			older.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
-			newer.sb.State = runtimeapi.PodSandboxState_SANDBOX_READY
-			env := planEnv{
-				now:     time.Unix(1_800_000_000, 0),
-				ready:   func(string, time.Time, time.Time, uint32) time.Time { return time.Time{} },
-				started: func(string, *corev1.Container) bool { return true },
-			}
+			older.Ready, newer.Ready = true, true
+			env := testEnv(podMemo{})
 			p := plan(sp.Key(), sp, &observedPod{key: sp.Key(), sandboxes: []*observedSandbox{newer, older}}, false, env)
 			keep, kill := newer, older
 			if tc.keep == "older" {
@@ -172,7 +159,7 @@ func TestPlanKeepsOneOfTwoReadySandboxes(t *testing.T) {
 			}
 			for _, s := range p.starts {
 				for _, c := range keep.containers {
-					if c.name() == s.spec.Name && !c.exited() {
+					if c.Name == s.spec.Name && !c.Exited() {
 						t.Errorf("plan starts %s again although it runs in the kept sandbox", s.spec.Name)
 					}
 				}

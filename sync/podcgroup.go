@@ -1,9 +1,6 @@
 package sync
 
 import (
-	"context"
-	"log/slog"
-
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/bosun-sh/bosun/manifest"
@@ -15,13 +12,19 @@ import (
 // before its sandbox runs (the CRI cannot). It does nothing without
 // Config.PodCgroupRoot; with the systemd driver it logs once that pod-level
 // limits need the cgroupfs driver.
-func (l *Loop) writePodCgroup(ctx context.Context, sp *manifest.StaticPod) error {
+func (l *Loop) writePodCgroup(sp *manifest.StaticPod) error {
 	if l.cfg.PodCgroupRoot == "" {
 		return nil
 	}
 	if l.cfg.Node.CgroupDriver == runtime.CgroupDriverSystemd {
 		if runtime.QOSClass(sp.Pod) != corev1.PodQOSBestEffort {
-			l.reportOnce(ctx, slog.LevelWarn, "podcgroup", "pod-level cgroup limits need the cgroupfs driver: with "+l.cfg.Node.CgroupDriver+" only the containers' own limits apply")
+			l.mu.Lock()
+			warned := l.cgroupWarned
+			l.cgroupWarned = true
+			l.mu.Unlock()
+			if !warned {
+				l.log.Warn("pod-level cgroup limits need the cgroupfs driver: with " + l.cfg.Node.CgroupDriver + " only the containers' own limits apply")
+			}
 		}
 		return nil
 	}

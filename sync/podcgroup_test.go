@@ -97,7 +97,7 @@ func TestPodCgroupErrorStopsTheSandbox(t *testing.T) {
 		t.Errorf("sandboxes %v, want none", h.rt.sandboxes)
 	}
 	h.loop.mu.Lock()
-	err := h.loop.podErr[sp.Key()].err
+	err := h.loop.pods[podKey(sp.Key())].syncErr
 	h.loop.mu.Unlock()
 	if err == nil || !strings.Contains(err.Error(), "pod cgroup") || !strings.Contains(err.Error(), sp.Key()) {
 		t.Errorf("pod error %v, want one naming the pod and its cgroup", err)

@@ -2,19 +2,13 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	stdsync "sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
+	"github.com/bosun-sh/bosun/prober"
 	"github.com/bosun-sh/bosun/runtime"
 )
-
-// minStopGrace is the least time StopContainer gets after a preStop hook.
-const minStopGrace = 2
 
 // killSandbox stops a sandbox's containers, then stops and removes the
 // sandbox. App (and init) containers stop first, in parallel, each after its
@@ -24,41 +18,46 @@ const minStopGrace = 2
 // dead sandbox keeps the log of each container's last instance, which
 // `bosun logs --previous` reads once the container runs again.
 func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
-	key := runtime.Describe(s.sb.GetMetadata())
+	key := describe(s)
 	if err := l.stopSandbox(ctx, key, s); err != nil {
 		return err
 	}
-	if err := l.rt.RemovePodSandbox(ctx, s.sb.Id); err != nil {
+	if err := l.rt.RemovePodSandbox(ctx, s.ID); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	l.mu.Lock()
-	l.backoff.forget(s.uid() + "/")
-	if reason != reasonDied {
-		for k := range l.carried {
-			if strings.HasPrefix(k, s.uid()+"/") {
-				delete(l.carried, k)
-			}
-		}
-	}
+	l.state(podKey(key)).forgetContainers(s.UID, reason == reasonDied)
 	l.mu.Unlock()
 	if reason == reasonDied {
 		gone := map[string]bool{}
 		for _, c := range s.containers {
-			gone[c.c.Id] = true
+			gone[c.ID] = true
 		}
 		l.pruneLogs(s, gone, nil)
 	} else {
-		l.removePodDir(s.uid())
-		l.removePodLogs(s)
-		l.removePodCgroup(key, s.uid())
+		l.removePodFiles(key, s)
 	}
-	l.log.Info("sandbox removed", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "reason", string(reason), "file", s.manifest())
+	l.log.Info("sandbox removed", "pod", key, "sandbox", s.ID, "attempt", s.Attempt, "reason", reason.String(), "file", s.Manifest)
 	typ := EventPodRemoved
 	if reason == reasonDied {
 		typ = EventSandboxDied
 	}
-	l.event(Event{Type: typ, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.sb.Id), s.attempt(), reason)})
+	l.event(Event{Type: typ, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.ID), s.Attempt, reason)})
 	return nil
+}
+
+// removePodFiles removes what a pod gone for good leaves: its directory,
+// its logs and their links, its cgroup.
+func (l *Loop) removePodFiles(key string, s *observedSandbox) {
+	if err := l.fs.RemovePodDir(s.UID); err != nil {
+		l.log.Warn("remove pod directory", "uid", s.UID, "err", err)
+	}
+	ref := podRefOf(s)
+	for _, c := range s.containers {
+		l.logs.Unlink(ref, c.Name, c.ID)
+	}
+	l.logs.RemovePod(ref)
+	l.removePodCgroup(key, s.UID)
 }
 
 // finishSandbox stops the containers that still run in the dead sandbox of
@@ -70,10 +69,10 @@ func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox
 		return err
 	}
 	l.mu.Lock()
-	l.finished[s.sb.Id] = true
+	l.state(podKey(key)).finished[s.ID] = true
 	l.mu.Unlock()
-	l.log.Info("sandbox died and the pod is done: no new sandbox", "pod", key, "sandbox", s.sb.Id, "attempt", s.attempt(), "file", s.manifest())
-	l.event(Event{Type: EventSandboxDied, Pod: key, File: s.manifest(), Message: fmt.Sprintf("sandbox %s attempt %d died; the pod is done, no new sandbox", short(s.sb.Id), s.attempt())})
+	l.log.Info("sandbox died and the pod is done: no new sandbox", "pod", key, "sandbox", s.ID, "attempt", s.Attempt, "file", s.Manifest)
+	l.event(Event{Type: EventSandboxDied, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d died; the pod is done, no new sandbox", short(s.ID), s.Attempt)})
 	return nil
 }
 
@@ -81,29 +80,31 @@ func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox
 // first, sidecars last, each after its preStop hook and within its grace
 // period), then the sandbox.
 func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) error {
-	deadline := time.Now()
+	now := l.clk.Now()
+	deadline := now
 	var first, last []*observedContainer
 	for _, c := range s.containers {
 		// StopPodSandbox kills what is left at once: a container with no
 		// grace period and no preStop hook needs no call of its own.
-		if c.exited() || (runtime.GracePeriodOf(c.c.GetAnnotations()) == 0 && c.c.GetAnnotations()[runtime.AnnotationPreStopHandler] == "") {
+		if c.Exited() || (c.Grace == 0 && c.PreStop == nil) {
 			continue
 		}
-		if c.c.GetAnnotations()[runtime.AnnotationContainerKind] == "sidecar" {
+		if c.Kind == runtime.KindSidecar {
 			last = append(last, c)
 		} else {
 			first = append(first, c)
 		}
-		if g := time.Now().Add(time.Duration(runtime.GracePeriodOf(c.c.GetAnnotations())) * time.Second); g.After(deadline) {
+		if g := now.Add(time.Duration(c.Grace) * time.Second); g.After(deadline) {
 			deadline = g
 		}
 	}
+	ip := l.podIP(key, s.ID)
 	for _, group := range [][]*observedContainer{first, last} {
-		if err := l.stopContainers(ctx, key, group, l.podIP(s.sb.Id), deadline); err != nil {
+		if err := l.stopContainers(ctx, key, group, ip, deadline); err != nil {
 			return err
 		}
 	}
-	if err := l.rt.StopPodSandbox(ctx, s.sb.Id); err != nil {
+	if err := l.rt.StopPodSandbox(ctx, s.ID); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	return nil
@@ -131,25 +132,18 @@ func (l *Loop) stopContainers(ctx context.Context, key string, cs []*observedCon
 	return nil
 }
 
+// stopContainer runs a container's preStop hook (recorded on it), then
+// stops it with the grace left.
 func (l *Loop) stopContainer(ctx context.Context, key string, c *observedContainer, podIP string, deadline time.Time) error {
-	ann := c.c.GetAnnotations()
-	if raw := ann[runtime.AnnotationPreStopHandler]; raw != "" {
-		var h corev1.LifecycleHandler
-		if err := json.Unmarshal([]byte(raw), &h); err == nil {
-			hctx, cancel := context.WithDeadline(ctx, deadline)
-			// A hostNetwork sandbox has no IP of its own: the node's is used.
-			err := l.runHandler(hctx, &h, handlerTarget{containerID: c.c.Id, host: l.probeHost(false, podIP)}, time.Until(deadline))
-			cancel()
-			if err != nil {
-				l.log.Warn("preStop hook failed", "pod", key, "container", c.name(), "err", err)
-			}
-		}
+	if c.PreStop != nil {
+		// A hostNetwork sandbox has no IP of its own: the node's is used.
+		l.runHook(ctx, "preStop", key, c.Name, c.PreStop, prober.Target{ContainerID: c.ID, Host: l.probeHost(false, podIP)}, deadline)
 	}
-	grace := max(int64(time.Until(deadline).Round(time.Second).Seconds()), 0)
-	if ann[runtime.AnnotationPreStopHandler] != "" {
+	grace := l.secondsUntil(deadline)
+	if c.PreStop != nil {
 		grace = max(grace, minStopGrace)
 	}
-	if err := l.rt.StopContainer(ctx, c.c.Id, grace); err != nil {
+	if err := l.rt.StopContainer(ctx, c.ID, grace); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	return nil

@@ -7,19 +7,29 @@ import (
 )
 
 // killReason says why a sandbox is stopped and removed.
-type killReason string
+type killReason int
 
 const (
 	// reasonRemoved: no manifest asks for the pod any more; it is gone for
 	// good, with its directories and logs.
-	reasonRemoved killReason = "removed"
+	reasonRemoved killReason = iota
 	// reasonReplaced: the pod's manifest changed; the old version is gone
 	// for good.
-	reasonReplaced killReason = "replaced"
+	reasonReplaced
 	// reasonDied: the sandbox died; the same version of the pod lives on
 	// (in a new sandbox, or done), so its directories and logs stay.
-	reasonDied killReason = "sandbox died"
+	reasonDied
 )
+
+func (r killReason) String() string {
+	switch r {
+	case reasonRemoved:
+		return "removed"
+	case reasonReplaced:
+		return "replaced"
+	}
+	return "sandbox died"
+}
 
 // reasonFor is why sandbox s of a pod is killed when desired (nil: no
 // manifest) is what should run.
@@ -27,7 +37,7 @@ func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
 	switch {
 	case desired == nil:
 		return reasonRemoved
-	case s.uid() == desired.UID && s.hash() == desired.Hash:
+	case s.UID == desired.UID && s.Hash == desired.Hash:
 		return reasonDied
 	}
 	return reasonReplaced

@@ -11,8 +11,8 @@ import (
 // The status names the hash and spec the sandbox runs, read from its
 // annotations, even when the manifest asks for another version.
 func TestStatusRunningVersion(t *testing.T) {
-	sb := &observedSandbox{sb: &runtimeapi.PodSandbox{Id: "s1", Metadata: &runtimeapi.PodSandboxMetadata{Uid: "u"},
-		Annotations: map[string]string{runtime.AnnotationConfigHash: "old", runtime.AnnotationSpec: `{"containers":[]}`}}}
+	sb := &observedSandbox{Sandbox: runtime.SandboxOf(&runtimeapi.PodSandbox{Id: "s1", Metadata: &runtimeapi.PodSandboxMetadata{Uid: "u"},
+		Annotations: map[string]string{runtime.AnnotationConfigHash: "old", runtime.AnnotationSpec: `{"containers":[]}`}})}
 	st := podStatus(statusInput{key: "default/web-n1", obs: &observedPod{key: "default/web-n1", sandboxes: []*observedSandbox{sb}}})
 	if st.RunningHash != "old" || st.RunningSpec != `{"containers":[]}` {
 		t.Errorf("running %q %q", st.RunningHash, st.RunningSpec)

@@ -29,28 +29,23 @@ func (l *Loop) observeKubelet(ctx context.Context, desired map[string]*manifest.
 		return fmt.Errorf("observe kubelet pods: %w", err)
 	}
 	for _, sb := range all {
-		if sb.GetLabels()[runtime.LabelManaged] == "true" || sb.GetAnnotations()[runtime.AnnotationConfigSource] != "file" {
+		s := &observedSandbox{Sandbox: runtime.SandboxOf(sb)}
+		if !s.KubeletStatic || desired[s.Key()] == nil {
 			continue
 		}
-		m := sb.GetMetadata()
-		key := m.GetNamespace() + "/" + m.GetName()
-		if desired[key] == nil || sb.GetLabels()[runtime.LabelPodName] != m.GetName() || sb.GetLabels()[runtime.LabelPodNamespace] != m.GetNamespace() {
-			continue
-		}
-		cs, err := l.rt.ListContainers(ctx, map[string]string{runtime.LabelPodName: m.GetName(), runtime.LabelPodNamespace: m.GetNamespace()})
+		cs, err := l.rt.ListContainers(ctx, runtime.PodSelector(s.Namespace, s.Name))
 		if err != nil {
-			return fmt.Errorf("observe kubelet pod %s: %w", key, err)
+			return fmt.Errorf("observe kubelet pod %s: %w", s.Key(), err)
 		}
-		s := &observedSandbox{sb: sb}
 		for _, c := range cs {
-			if c.GetPodSandboxId() == sb.Id && c.GetLabels()[runtime.LabelManaged] != "true" {
-				s.containers = append(s.containers, &observedContainer{c: c})
+			if oc := runtime.ContainerOf(c); oc.SandboxID == s.ID && !oc.Managed {
+				s.containers = append(s.containers, &observedContainer{Container: oc})
 			}
 		}
-		p := observed[key]
+		p := observed[s.Key()]
 		if p == nil {
-			p = &observedPod{key: key}
-			observed[key] = p
+			p = &observedPod{key: s.Key()}
+			observed[s.Key()] = p
 		}
 		p.kubelet = append(p.kubelet, s)
 	}
@@ -72,15 +67,15 @@ func takeOverFirst(keys []string) {
 // removes them. Their directories and logs stay: they are the kubelet's.
 func (l *Loop) takeOver(ctx context.Context, p podPlan) error {
 	for _, s := range p.takeOver {
-		key := runtime.Describe(s.sb.GetMetadata())
+		key := describe(s)
 		if err := l.stopSandbox(ctx, key, s); err != nil {
 			return err
 		}
-		if err := l.rt.RemovePodSandbox(ctx, s.sb.Id); err != nil {
+		if err := l.rt.RemovePodSandbox(ctx, s.ID); err != nil {
 			return fmt.Errorf("pod %s: %w", key, err)
 		}
-		l.log.Info("kubelet's pod taken over", "pod", p.key, "sandbox", s.sb.Id, "uid", s.uid(), "file", p.desired.File)
-		l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: fmt.Sprintf("the kubelet's sandbox %s stopped and removed: bosun runs the pod now", short(s.sb.Id))})
+		l.log.Info("kubelet's pod taken over", "pod", p.key, "sandbox", s.ID, "uid", s.UID, "file", p.desired.File)
+		l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: fmt.Sprintf("the kubelet's sandbox %s stopped and removed: bosun runs the pod now", short(s.ID))})
 	}
 	return nil
 }

@@ -1,0 +1,218 @@
+package podfs
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/bosun-sh/bosun/runtime"
+	"github.com/bosun-sh/bosun/runtime/crilog"
+)
+
+// maxFileName is the longest file name ext4 allows; the kubelet cuts the
+// names of its log links to it.
+const maxFileName = 255
+
+// Logs is the container logs below --pod-logs-dir and their links in the
+// links directory (/var/log/containers, where log collectors look). Names
+// built from a pod's metadata that would leave either directory are
+// refused. It holds no state.
+type Logs struct {
+	// Dir is --pod-logs-dir.
+	Dir string
+	// LinksDir is where the kubelet's link to each container's log goes;
+	// "" makes no links.
+	LinksDir string
+	Log      *slog.Logger
+}
+
+// PodRef names a pod's log directory: <namespace>_<name>_<uid>.
+type PodRef struct{ Namespace, Name, UID string }
+
+func (p PodRef) key() string { return p.Namespace + "/" + p.Name }
+
+// PodDir is the log directory of a pod, or "" when the names it is built
+// from would put it anywhere but right below Dir.
+func (l *Logs) PodDir(p PodRef) string {
+	root := filepath.Clean(l.Dir)
+	dir := runtime.PodLogDir(root, p.Namespace, p.Name, p.UID)
+	if err := Component(filepath.Base(dir)); err != nil || filepath.Dir(dir) != root {
+		l.Log.Warn("pod log directory outside of --pod-logs-dir; left alone", "pod", p.key(), "path", dir, "err", err)
+		return ""
+	}
+	return dir
+}
+
+// ContainerLog is the log file of a container instance, the kubelet's
+// <Dir>/<namespace>_<name>_<uid>/<container>/<restartCount>.log, where the
+// runtime writes it.
+func (l *Logs) ContainerLog(p PodRef, container string, restartCount uint32) string {
+	dir := runtime.PodLogDir(l.Dir, p.Namespace, p.Name, p.UID)
+	return filepath.Join(dir, runtime.ContainerLogPath(container, restartCount))
+}
+
+// link is the kubelet's link to a container's log in the links directory:
+// <pod>_<namespace>_<container>-<id>.log, cut to 255 bytes; "" when links
+// are off or the name would leave the directory.
+func (l *Logs) link(p PodRef, container, id string) string {
+	if l.LinksDir == "" {
+		return ""
+	}
+	name := p.Name + "_" + p.Namespace + "_" + container + "-" + id
+	if len(name) > maxFileName-len(".log") {
+		name = name[:maxFileName-len(".log")]
+	}
+	name += ".log"
+	if Component(name) != nil {
+		return ""
+	}
+	return filepath.Join(l.LinksDir, name)
+}
+
+// Link makes the log link of a container, as the kubelet does when it
+// creates one; an existing link is left as it is.
+func (l *Logs) Link(p PodRef, container, id, target string) {
+	link := l.link(p, container, id)
+	if link == "" {
+		return
+	}
+	if err := os.MkdirAll(l.LinksDir, 0o755); err != nil {
+		l.Log.Warn("container log links directory", "file", l.LinksDir, "err", err)
+		return
+	}
+	if err := os.Symlink(target, link); err != nil && !errors.Is(err, fs.ErrExist) {
+		l.Log.Warn("link container log", "pod", p.key(), "container", container, "file", link, "err", err)
+	}
+}
+
+// Unlink removes the log link of a container, if there is one.
+func (l *Logs) Unlink(p PodRef, container, id string) {
+	link := l.link(p, container, id)
+	if link == "" {
+		return
+	}
+	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.Log.Warn("remove container log link", "pod", p.key(), "container", container, "file", link, "err", err)
+	}
+}
+
+// LinkedContainer is a container whose log link should exist.
+type LinkedContainer struct {
+	Pod      PodRef
+	Name, ID string
+	LogPath  string
+}
+
+// SyncLinks makes the missing links of known containers (adopted ones, made
+// before the links directory was set) and removes links into Dir whose log
+// file is gone, but for those containers.
+func (l *Logs) SyncLinks(known []LinkedContainer) {
+	if l.LinksDir == "" {
+		return
+	}
+	names := map[string]bool{}
+	for _, c := range known {
+		if link := l.link(c.Pod, c.Name, c.ID); link != "" {
+			names[filepath.Base(link)] = true
+			if _, err := os.Lstat(link); errors.Is(err, fs.ErrNotExist) {
+				l.Link(c.Pod, c.Name, c.ID, c.LogPath)
+			}
+		}
+	}
+	entries, err := os.ReadDir(l.LinksDir)
+	if err != nil {
+		return
+	}
+	logs := filepath.Clean(l.Dir) + string(filepath.Separator)
+	for _, e := range entries {
+		// A known container's log file may not be there yet (the runtime
+		// makes it when the container starts).
+		if e.Type()&fs.ModeSymlink == 0 || !strings.HasSuffix(e.Name(), ".log") || names[e.Name()] {
+			continue
+		}
+		link := filepath.Join(l.LinksDir, e.Name())
+		target, err := os.Readlink(link)
+		if err != nil || !strings.HasPrefix(target, logs) {
+			continue
+		}
+		if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(link); err == nil {
+				l.Log.Debug("stale container log link removed", "file", link)
+			}
+		}
+	}
+}
+
+// Prune removes the log files (rotated ones included) of a container of a
+// pod whose restart counts keep does not hold.
+func (l *Logs) Prune(p PodRef, container string, keep map[uint32]bool) {
+	dir := l.PodDir(p)
+	if dir == "" || Component(container) != nil {
+		return
+	}
+	cdir := filepath.Join(dir, container)
+	entries, err := os.ReadDir(cdir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		count, ok := logCount(e.Name())
+		if !ok || keep[count] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(cdir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			l.Log.Warn("remove container log", "pod", p.key(), "container", container, "file", e.Name(), "err", err)
+		}
+	}
+}
+
+// RemovePod removes the log directory of a pod gone for good.
+func (l *Logs) RemovePod(p PodRef) {
+	if dir := l.PodDir(p); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			l.Log.Warn("remove pod log directory", "pod", p.key(), "file", dir, "err", err)
+		}
+	}
+}
+
+// logCount is the restart count of a container log file name:
+// <count>.log, or a rotated <count>.log.<suffix>.
+func logCount(name string) (uint32, bool) {
+	num, rest, ok := strings.Cut(name, ".log")
+	if !ok || (rest != "" && !strings.HasPrefix(rest, ".")) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	return uint32(n), err == nil
+}
+
+// LogTail is the end of a container log (at most 80 lines, 2048 bytes), the
+// termination message of FallbackToLogsOnError; "" when it cannot be read.
+func LogTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	r := crilog.NewReader(f)
+	var lines []string
+	for {
+		e, err := r.Next()
+		if err != nil {
+			break
+		}
+		lines = append(lines, string(e.Content))
+		if len(lines) > 80 {
+			lines = lines[1:]
+		}
+	}
+	out := strings.Join(lines, "\n")
+	if len(out) > 2048 {
+		out = out[len(out)-2048:]
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// apply carries out one pod's plan, records its outcome in the pod's state
+// and wakes the loop. It is the only code that calls mutating CRI methods,
+// and runs for one pod at a time (the pod is busy meanwhile).
+func (l *Loop) apply(ctx context.Context, p podPlan) {
+	defer l.actions.Done()
+	err := l.execute(ctx, p)
+	failed := err != nil && ctx.Err() == nil
+	var delay time.Duration
+	l.mu.Lock()
+	s := l.state(podKey(p.key))
+	s.busy = false
+	if len(p.takeOver) > 0 {
+		l.takingOver = false
+	}
+	switch {
+	case failed:
+		// The first retry is at once, then with the crash loop backoff.
+		delay = s.syncDelay
+		s.syncDelay = l.backoff.next(s.syncDelay, s.syncDelay != 0)
+		s.syncErr, s.retry = err, l.clk.Now().Add(delay)
+	case err == nil:
+		s.syncErr, s.retry, s.syncDelay = nil, time.Time{}, 0
+	}
+	l.mu.Unlock()
+	if failed {
+		l.log.Error("pod sync failed", "pod", p.key, "retry_in", delay, "err", err)
+		l.event(Event{Type: EventSyncFailed, Pod: p.key, Message: err.Error()})
+	}
+	l.Wake()
+}
+
+// podTarget is the sandbox a plan's containers go into.
+type podTarget struct {
+	id  string
+	cfg *runtimeapi.PodSandboxConfig
+	ip  string
+}
+
+// execute runs a plan's steps in order.
+func (l *Loop) execute(ctx context.Context, p podPlan) error {
+	if err := l.takeOver(ctx, p); err != nil {
+		return err
+	}
+	if err := l.killSandboxes(ctx, p); err != nil {
+		return err
+	}
+	if p.finish != nil {
+		return l.finishSandbox(ctx, p.key, p.finish)
+	}
+	t, err := l.sandboxFor(ctx, p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if len(p.stop) > 0 {
+		errs = append(errs, l.stopPastDeadline(ctx, p, t.ip))
+	}
+	for _, k := range p.kills {
+		errs = append(errs, l.killContainer(ctx, p, k, t.ip))
+	}
+	for _, id := range p.startCreated {
+		if err := l.rt.StartContainer(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+		}
+	}
+	started := map[string]uint32{}
+	for _, s := range p.starts {
+		if err := l.startContainer(ctx, p.desired, t, s); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		started[s.spec.Name] = s.restartCount
+	}
+	errs = append(errs, l.removeContainers(ctx, p, started))
+	return errors.Join(errs...)
+}
+
+// killSandboxes stops and removes the sandboxes a plan kills: before a new
+// version is created, that is a replacement.
+func (l *Loop) killSandboxes(ctx context.Context, p podPlan) error {
+	if p.desired != nil && len(p.kill) > 0 && p.create {
+		return l.replace(ctx, p)
+	}
+	for _, s := range p.kill {
+		if err := l.killSandbox(ctx, s, reasonFor(p.desired, s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sandboxFor creates the sandbox a plan asks for, or returns the current
+// one; a plan with neither (a removal) gets the zero target.
+func (l *Loop) sandboxFor(ctx context.Context, p podPlan) (podTarget, error) {
+	switch {
+	case p.create:
+		t, err := l.createSandbox(ctx, p.desired, p.attempt)
+		if err != nil {
+			return t, err
+		}
+		l.mu.Lock()
+		s := l.state(podKey(p.key))
+		for name, rc := range p.carried {
+			s.carried[containerRef{p.desired.UID, name}] = rc
+		}
+		l.mu.Unlock()
+		return t, nil
+	case p.sandbox != nil:
+		cfg := runtime.SandboxConfig(p.desired, p.sandbox.Attempt, l.cfg.Node, l.clk.Now())
+		return podTarget{id: p.sandbox.ID, cfg: cfg, ip: l.podIP(p.key, p.sandbox.ID)}, nil
+	}
+	return podTarget{}, nil
+}
+
+// stopPastDeadline stops the running containers of a pod past its
+// activeDeadlineSeconds, within the pod's grace period.
+func (l *Loop) stopPastDeadline(ctx context.Context, p podPlan, podIP string) error {
+	l.log.Info("pod ran past its activeDeadlineSeconds; stopping it", "pod", p.key)
+	l.event(Event{Type: EventContainerKilled, Pod: p.key, Message: "DeadlineExceeded: the pod ran past its activeDeadlineSeconds"})
+	end := l.clk.Now().Add(time.Duration(runtime.GracePeriod(p.desired.Pod)) * time.Second)
+	return l.stopContainers(ctx, p.key, p.stop, podIP, end)
+}
+
+// removeContainers removes the containers a plan collects, with their logs
+// and log links; started holds the restart counts of the instances just
+// started, whose logs stay.
+func (l *Loop) removeContainers(ctx context.Context, p podPlan, started map[string]uint32) error {
+	var errs []error
+	gone := map[string]bool{}
+	for _, c := range p.removes {
+		if err := l.rt.RemoveContainer(ctx, c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+			continue
+		}
+		gone[c.ID] = true
+	}
+	if len(gone) > 0 {
+		l.pruneLogs(p.sandbox, gone, started)
+	}
+	return errors.Join(errs...)
+}
+
+// podIP is the cached IP of sandbox id of pod key.
+func (l *Loop) podIP(key, id string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.pods[podKey(key)]; s != nil {
+		return s.ips[id]
+	}
+	return ""
+}

@@ -1,0 +1,116 @@
+package sync
+
+import (
+	"maps"
+	"time"
+
+	"github.com/bosun-sh/bosun/runtime"
+)
+
+// podKey is a pod's "namespace/name" (manifest.StaticPod.Key).
+type podKey string
+
+// containerRef names a container across the sandboxes of one version of a
+// pod: its pod's uid and its name.
+type containerRef struct{ uid, name string }
+
+// podState is everything the loop remembers of one pod between syncs; the
+// runtime holds the rest. It is guarded by Loop.mu.
+type podState struct {
+	// busy is set while an apply of the pod runs.
+	busy bool
+	// syncErr is the last error of applying the pod's plan, retried at retry.
+	syncErr error
+	retry   time.Time
+	// syncDelay is the pod's current retry delay after a failed apply.
+	syncDelay time.Duration
+	// delays are the CrashLoopBackOff delays of the pod's containers.
+	delays map[containerRef]time.Duration
+	// carried holds what a dead sandbox left of each container (its
+	// restart count, which the replacement continues).
+	carried map[containerRef]carriedContainer
+	// ips caches the IP of each pod-network sandbox, by sandbox ID.
+	ips map[string]string
+	// finished holds the IDs of dead sandboxes of a pod that is done, that
+	// were stopped and are kept.
+	finished map[string]bool
+	// exits holds how each exited container ended, by container ID: an
+	// exited container does not change, so it is asked for once.
+	exits map[string]*exitRecord
+	// dnsWarning is the DNS warning already logged for the pod.
+	dnsWarning string
+}
+
+// exitRecord is an exited container's end and its termination message,
+// read once.
+type exitRecord struct {
+	exit runtime.Exit
+	// message is the termination message (file, or log tail); messageRead
+	// says it was looked for.
+	message     string
+	messageRead bool
+	// unknown is set when the runtime did not say: asked again next time.
+	unknown bool
+}
+
+func newPodState() *podState {
+	return &podState{
+		delays: map[containerRef]time.Duration{}, carried: map[containerRef]carriedContainer{},
+		ips: map[string]string{}, finished: map[string]bool{}, exits: map[string]*exitRecord{},
+	}
+}
+
+// state returns the record of key, made if needed; the caller holds l.mu.
+func (l *Loop) state(key podKey) *podState {
+	s := l.pods[key]
+	if s == nil {
+		s = newPodState()
+		l.pods[key] = s
+	}
+	return s
+}
+
+// podMemo is a copy of what planning and status read of a pod's state,
+// taken under the lock so that both run without it.
+type podMemo struct {
+	busy     bool
+	syncErr  error
+	retry    time.Time
+	delays   map[containerRef]time.Duration
+	carried  map[containerRef]carriedContainer
+	ips      map[string]string
+	finished map[string]bool
+}
+
+// memo copies s; the caller holds l.mu. A nil s gives an empty memo.
+func (s *podState) memo() podMemo {
+	if s == nil {
+		return podMemo{}
+	}
+	return podMemo{busy: s.busy, syncErr: s.syncErr, retry: s.retry,
+		delays: maps.Clone(s.delays), carried: maps.Clone(s.carried), ips: maps.Clone(s.ips), finished: maps.Clone(s.finished)}
+}
+
+// forgetContainers drops the backoff of every container of uid and, unless
+// the same version lives on, what its dead sandboxes left.
+func (s *podState) forgetContainers(uid string, livesOn bool) {
+	for ref := range s.delays {
+		if ref.uid == uid {
+			delete(s.delays, ref)
+		}
+	}
+	if livesOn {
+		return
+	}
+	for ref := range s.carried {
+		if ref.uid == uid {
+			delete(s.carried, ref)
+		}
+	}
+}
+
+// idle reports whether s holds nothing worth keeping for a pod that is
+// neither desired nor observed.
+func (s *podState) idle() bool {
+	return !s.busy && s.syncErr == nil && len(s.carried) == 0 && len(s.delays) == 0
+}
