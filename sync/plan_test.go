@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bosun-sh/bosun/prober"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -24,13 +25,35 @@ func deadSandbox(uid, hash string, attempt uint32, cs ...instance) *observedSand
 	for _, c := range cs {
 		oc := &observedContainer{Container: runtime.Container{ID: fmt.Sprintf("%s-%d", c.name, c.rc), SandboxID: s.ID, Name: c.name,
 			State: runtime.ContainerRunning, RestartCount: c.rc}, probe: probeView{started: true, ready: true}}
-		if code, ok := c.state.(int); ok {
-			oc.State = runtime.ContainerExited
-			oc.exit = &exitRecord{exit: runtime.Exit{Code: int32(code), Started: time.Unix(1_799_999_000, 0), Finished: time.Unix(1_799_999_990, 0)}}
-		}
+		setState(oc, c.state)
 		s.containers = append(s.containers, oc)
 	}
 	return s
+}
+
+// setState gives an instance its state: "running", an exit code (the
+// instance ran 10 s and exited 10 s ago), or one of the states below.
+func setState(c *observedContainer, state any) {
+	now := time.Unix(1_800_000_000, 0)
+	exited := func(code int32, started, finished time.Time) {
+		c.State = runtime.ContainerExited
+		c.exit = &exitRecord{exit: runtime.Exit{Code: code, Started: started, Finished: finished}}
+	}
+	switch state {
+	case "running":
+	case "created":
+		c.State = runtime.ContainerCreated
+	case "not started": // running, its startup probe not succeeded yet
+		c.probe.started = false
+	case "liveness failed":
+		c.probe.failed = &prober.Result{Kind: prober.Liveness, Failed: true, Message: "exit 1"}
+	case "failed just now":
+		exited(1, now.Add(-10*time.Second), now)
+	case "long": // failed after a run longer than the backoff reset
+		exited(1, now.Add(-700*time.Second), now.Add(-10*time.Second))
+	default:
+		exited(int32(state.(int)), now.Add(-20*time.Second), now.Add(-10*time.Second))
+	}
 }
 
 // readySandbox is deadSandbox, ready.
