@@ -105,7 +105,7 @@ func OOMScoreAdj(pod *corev1.Pod, c *corev1.Container, memoryCapacity int64) int
 		return besteffortOOMScoreAdj - 1
 	}
 	score := burstableScore(memoryRequest(c), memoryCapacity)
-	if ContainerKind(pod, c.Name) == "sidecar" && len(pod.Spec.Containers) > 0 {
+	if KindOf(pod, c.Name) == KindSidecar && len(pod.Spec.Containers) > 0 {
 		least := memoryRequest(&pod.Spec.Containers[0])
 		for i := range pod.Spec.Containers[1:] {
 			least = min(least, memoryRequest(&pod.Spec.Containers[i+1]))
