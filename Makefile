@@ -7,7 +7,8 @@ export GOTOOLCHAIN ?= go1.27.3
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e)
+# e2e/criproxy is the e2e tests' CRI proxy; its own tests need no root.
+UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e) ./e2e/criproxy
 
 TOOLS := $(CURDIR)/bin/tools
 
@@ -60,9 +61,15 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm's control plane under
 
 test: unit fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 
-bench: ## benchmark against a private containerd (root, ~3 min): bench/results.{json,txt}
+# make bench PEER=kubelet runs the same measurements on the kubelet $(KUBE_VERSION)
+# in standalone mode, on the same containerd in the same run; the kubelet is
+# built on demand into bin/kube-$(KUBE_VERSION)/kubelet (about a minute).
+PEER ?=
+bench: ## benchmark at 10/30/100 pods against a private containerd (root, ~8 min; PEER=kubelet ~15): bench/results.{json,txt}
 	hack/containerd.sh install
-	$(GO) test -tags bench -count=1 -run TestBench -v -timeout 30m ./e2e/
+	$(if $(filter kubelet,$(PEER)),KUBE_VERSION=$(KUBE_VERSION) hack/kube/build.sh kubelet)
+	BOSUN_BENCH_PEER=$(PEER) BOSUN_BENCH_KUBELET=$(CURDIR)/bin/kube-$(KUBE_VERSION)/kubelet \
+		$(GO) test -tags bench -count=1 -run TestBench -v -timeout 40m ./e2e/
 
 demo: ## run bosun with examples/ on a private containerd (root)
 	hack/demo.sh
