@@ -82,6 +82,21 @@ func (r *rig) tick(d time.Duration) {
 	r.clk.Step(d)
 }
 
+// tickUntil moves the clock on a second at a time until cond holds.
+func (r *rig) tickUntil(what string, cond func() bool) {
+	r.t.Helper()
+	for i := 0; !cond(); i++ {
+		if i > 100 {
+			r.t.Fatalf("never %s", what)
+		}
+		r.tick(time.Second)
+		select {
+		case <-r.changes:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // waitChange waits for the manager to report a change.
 func (r *rig) waitChange() {
 	r.t.Helper()
@@ -128,29 +143,11 @@ func TestStartupGatesReadinessAndStopsOnceSucceeded(t *testing.T) {
 		t.Fatal("ready before its startup probe succeeded")
 	}
 	r.exec.set("c1", 0)
-	for i := 0; !r.m.Started("c1", spec); i++ {
-		if i > 100 {
-			t.Fatal("startup probe never succeeded")
-		}
-		r.tick(time.Second)
-		select {
-		case <-r.changes:
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	for i := 0; ; i++ {
-		if ready, results := r.m.Status("c1", spec); ready && len(results) == 2 {
-			break
-		}
-		if i > 100 {
-			t.Fatal("never ready after startup")
-		}
-		r.tick(time.Second)
-		select {
-		case <-r.changes:
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	r.tickUntil("started", func() bool { return r.m.Started("c1", spec) })
+	r.tickUntil("ready after startup", func() bool {
+		ready, results := r.m.Status("c1", spec)
+		return ready && len(results) == 2
+	})
 	if _, failed := r.m.Failed("c1"); failed {
 		t.Error("a readiness probe asked for a kill")
 	}

@@ -58,25 +58,21 @@ func (r Runner) Probe(ctx context.Context, h *corev1.ProbeHandler, t Target, tim
 // Hook runs a lifecycle hook and returns why it failed; a warning is as for
 // Probe. A sleep hook ends early when ctx ends, without an error.
 func (r Runner) Hook(ctx context.Context, h *corev1.LifecycleHandler, t Target, timeout time.Duration) (warning string, err error) {
-	switch {
-	case h.Exec != nil:
-		return "", r.ExecCheck(ctx, t.ContainerID, h.Exec.Command, timeout)
-	case h.HTTPGet != nil:
-		return HTTPCheck(ctx, h.HTTPGet, t, timeout)
-	case h.TCPSocket != nil:
-		return "", TCPCheck(ctx, h.TCPSocket, t, timeout)
-	case h.Sleep != nil:
-		clk := r.Clock
-		if clk == nil {
-			clk = clock.RealClock{}
-		}
-		select {
-		case <-clk.After(time.Duration(h.Sleep.Seconds) * time.Second):
-		case <-ctx.Done():
-		}
-		return "", nil
+	if h.Exec == nil && h.HTTPGet == nil && h.TCPSocket == nil && h.Sleep == nil {
+		return "", errors.New("hook has no action")
 	}
-	return "", errors.New("hook has no action")
+	if h.Sleep == nil {
+		return r.Probe(ctx, &corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket}, t, timeout)
+	}
+	clk := r.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	select {
+	case <-clk.After(time.Duration(h.Sleep.Seconds) * time.Second):
+	case <-ctx.Done():
+	}
+	return "", nil
 }
 
 // ExecCheck runs cmd in the container; exit code 0 is success.

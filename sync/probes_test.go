@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,23 +13,6 @@ import (
 
 	"github.com/bosun-sh/bosun/runtime"
 )
-
-// serve starts an HTTP server on addr (a loopback address) and returns its
-// port and the number of requests it has had.
-func serve(t *testing.T, addr string, h http.HandlerFunc) (int, *atomic.Int32) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1); h(w, r) }))
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return l.Addr().(*net.TCPAddr).Port, &n
-}
 
 func TestProbeHost(t *testing.T) {
 	l := &Loop{cfg: Config{Node: runtime.Node{HostIP: "192.0.2.1"}}}
@@ -55,7 +37,15 @@ func TestProbeHost(t *testing.T) {
 // A hostNetwork pod's probe without host goes to the node IP, as the
 // kubelet's: here 127.0.0.2, where the only server listens.
 func TestHostNetworkProbeGoesToTheNodeIP(t *testing.T) {
-	port, hits := serve(t, "127.0.0.2:0", func(w http.ResponseWriter, r *http.Request) {})
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) })}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
 	y := strings.Replace(podYAML("p", "Always", "x", "main"), "spec:\n", "spec:\n  hostNetwork: true\n", 1) + `    readinessProbe:
       httpGet: {path: /ready, port: ` + strconv.Itoa(port) + `}
       periodSeconds: 1
