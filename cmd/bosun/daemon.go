@@ -24,6 +24,7 @@ import (
 	"github.com/bosun-sh/bosun/podcgroup"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/proto/server"
+	"github.com/bosun-sh/bosun/rollout"
 	"github.com/bosun-sh/bosun/runtime"
 	"github.com/bosun-sh/bosun/sync"
 )
@@ -61,6 +62,8 @@ type daemonFlags struct {
 	clusterDomain   string
 	seccompRoot     string
 	imagePreloadDir string
+	// rollbackOnFailure enables rollback for every pod.
+	rollbackOnFailure bool
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -110,6 +113,7 @@ func (f *daemonFlags) sections() []flagSection {
 	fs = newSection(&s, "Restart")
 	fs.DurationVar(&f.backoffInitial, "crash-loop-backoff-initial", 10*time.Second, "first CrashLoopBackOff delay (doubles per restart)")
 	fs.DurationVar(&f.backoffMax, "crash-loop-backoff-max", 300*time.Second, "largest CrashLoopBackOff delay")
+	fs.BoolVar(&f.rollbackOnFailure, "rollback-on-failure", false, "roll a pod back to its last Ready version when a new version of its manifest is not Ready within its bosun.dev/progress-deadline (default 5m) or crash-loops; per pod: the annotation bosun.dev/rollback \"true\" or \"false\" (docs/rollback.md)")
 
 	fs = newSection(&s, "Container log")
 	fs.StringVar(&f.podLogsDir, "pod-logs-dir", "/var/log/pods", "root of the pods' log directories")
@@ -234,9 +238,15 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		Log:           log,
 		Notify:        func() { loop.Wake() },
 	})
+	ro, err := rollout.New(rollout.Config{Source: src, RootDir: f.rootDir, All: f.rollbackOnFailure, Log: log,
+		OnRollback: func(r rollout.Reason) { metrics.ObserveRollback(string(r)) }})
+	if err != nil {
+		return err
+	}
+	defer ro.Close()
 	loop = sync.New(sync.Config{
 		Runtime:        client,
-		Source:         src,
+		Source:         ro,
 		Log:            log,
 		SyncFrequency:  f.syncFrequency,
 		RelistPeriod:   f.relistPeriod,
@@ -261,6 +271,7 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		PodCgroupRoot: podcgroup.Root,
 	})
 	metrics.Watch(loop)
+	ro.Watch(loop)
 	serveHTTP, err := endpoints.Listen(endpoints.Config{HealthzAddr: f.healthzAddr, MetricsAddr: f.metricsAddr,
 		Profiling: f.profiling, State: loop, Metrics: metrics, Log: log})
 	if err != nil {
@@ -296,7 +307,10 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 			StartedUnixNano: time.Now().UnixNano(),
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[1] = server.Serve(ctx, api, server.New(loop, info)) }()
+		go func() {
+			defer wg.Done()
+			errs[1] = server.Serve(ctx, api, server.New(loop, info, server.WithRollouts(ro)))
+		}()
 		log.Info("api serving", "socket", f.apiSocket)
 	}
 	err = loop.Run(ctx)
