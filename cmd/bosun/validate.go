@@ -96,7 +96,9 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 	}
 	sort.Slice(ignored, func(i, j int) bool { return ignored[i].File < ignored[j].File })
 	sort.Strings(files)
-	byKey := map[string]string{}
+	loaded := map[string]*manifest.StaticPod{}
+	loadErrs := map[string]error{}
+	var pods []*manifest.StaticPod
 	for _, f := range files {
 		data, err := manifest.ReadFile(f, allowSymlinks)
 		var sp *manifest.StaticPod
@@ -104,15 +106,28 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 			sp, err = manifest.Load(f, data, node)
 		}
 		if err != nil {
-			fail(f, err)
+			loadErrs[f] = err
 			continue
 		}
-		if first, ok := byKey[sp.Key()]; ok {
-			fail(f, fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", sp.Key(), first))
-			continue
+		loaded[f] = sp
+		pods = append(pods, sp)
+	}
+	// The daemon's rule (manifest.DesiredSet); offline nothing runs, so the
+	// lexically first file of a pod wins.
+	_, conflicts := manifest.DesiredSet(pods, nil)
+	lost := map[string]*manifest.Conflict{}
+	for _, c := range conflicts {
+		lost[c.File] = c
+	}
+	for _, f := range files {
+		switch sp, c := loaded[f], lost[f]; {
+		case sp == nil:
+			fail(f, loadErrs[f])
+		case c != nil:
+			fail(f, fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", c.Key, c.Winner))
+		default:
+			results = append(results, &validateResult{File: f, Valid: true, Pod: sp.Key(), UID: sp.UID})
 		}
-		byKey[sp.Key()] = f
-		results = append(results, &validateResult{File: f, Valid: true, Pod: sp.Key(), UID: sp.UID})
 	}
 
 	bad := 0
