@@ -3,7 +3,9 @@
 # module proxy, all with CGO_ENABLED=0 (the images hold nothing but the binary):
 #   bin/kube-$KUBE_VERSION/{kube-apiserver,kube-controller-manager,kube-scheduler,kubeadm}
 #   bin/etcd-$ETCD_VERSION/etcd
-# A directory that already holds every binary is not built again.
+# and, for `make bench PEER=kubelet` only (`build.sh kubelet`), the kubelet:
+#   bin/kube-$KUBE_VERSION/kubelet
+# A binary already there is not built again.
 #
 # hack/kube/go.mod is a throwaway module: it requires k8s.io/kubernetes and
 # replaces each k8s.io/<staging> module that k8s.io/kubernetes's go.mod lists
@@ -43,18 +45,33 @@ gen_mod() {
 	rm -f go.sum
 }
 
-build_kube() {
-	if all_present "$KUBE_BIN" "${KUBE_CMDS[@]}"; then return; fi
+# go_build_kube builds the given commands of k8s.io/kubernetes into
+# $KUBE_BIN, through a temporary directory so that a failed build leaves
+# nothing half-written there.
+go_build_kube() {
 	grep -q "k8s.io/kubernetes $KUBE_VERSION" go.mod || gen_mod
 	local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
 	local pkg=k8s.io/component-base/version
 	local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 	ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z -X $pkg.gitCommit=$KUBE_VERSION"
 	local pkgs=()
-	for c in "${KUBE_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-	mkdir -p "$KUBE_BIN.tmp"
+	for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+	rm -rf "$KUBE_BIN.tmp" && mkdir -p "$KUBE_BIN.tmp" "$KUBE_BIN"
 	go build -trimpath -ldflags "$ld" -o "$KUBE_BIN.tmp/" "${pkgs[@]}"
-	rm -rf "$KUBE_BIN" && mv "$KUBE_BIN.tmp" "$KUBE_BIN"
+	for c in "$@"; do mv "$KUBE_BIN.tmp/$c" "$KUBE_BIN/$c"; done
+	rm -rf "$KUBE_BIN.tmp"
+}
+
+build_kube() {
+	if all_present "$KUBE_BIN" "${KUBE_CMDS[@]}"; then return; fi
+	go_build_kube "${KUBE_CMDS[@]}"
+}
+
+# build_kubelet builds the kubelet alone (CGO_ENABLED=0 like the rest: it
+# builds and runs static), the peer of `make bench PEER=kubelet`.
+build_kubelet() {
+	if all_present "$KUBE_BIN" kubelet; then return; fi
+	go_build_kube kubelet
 }
 
 build_etcd() {
@@ -74,6 +91,7 @@ case ${1:-all} in
 mod) gen_mod ;;
 etcd) build_etcd ;;
 kube) build_kube ;;
+kubelet) build_kubelet ;;
 all) build_etcd && build_kube ;;
-*) echo "usage: $0 [all|kube|etcd|mod]" >&2; exit 2 ;;
+*) echo "usage: $0 [all|kube|kubelet|etcd|mod]" >&2; exit 2 ;;
 esac
