@@ -44,6 +44,9 @@ type fakeRuntime struct {
 	execs      []string
 	// stopped lists the names of running containers stopped, in order.
 	stopped []string
+	// hold, when set, makes ContainerStatus wait until it is closed, as a
+	// hung runtime does.
+	hold chan struct{}
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {

@@ -30,6 +30,8 @@ type Loop struct {
 
 	wake    chan struct{}
 	actions stdsync.WaitGroup
+	// fetches counts the ContainerStatus calls in flight (exits.go).
+	fetches stdsync.WaitGroup
 
 	// mu guards what follows; it is never held across I/O.
 	mu   stdsync.Mutex
@@ -66,6 +68,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	g.Go(func() error { l.syncUntilDone(gctx); return nil })
 	err := g.Wait()
 	l.actions.Wait()
+	l.fetches.Wait()
 	l.probes.Wait()
 	return err
 }
@@ -138,11 +141,17 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 
 	keys := podKeys(desired, observed, l.cfg.TakeOver)
 	memos := l.memos(keys)
+	prev := l.Pods()
 	var plans []podPlan
 	var next time.Time
 	status := make([]PodStatus, 0, len(keys))
 	for _, key := range keys {
 		in := l.statusInput(snap, key, desired[key], observed[key], memos[key], start)
+		if obs := observed[key]; obs != nil && obs.incomplete {
+			// An exit is not known yet: the pod waits, its status stays.
+			status = append(status, statusOf(prev, key, in))
+			continue
+		}
 		status = append(status, podStatus(in))
 		p, wait := l.planPod(in, memos[key])
 		next = earliest(next, wait)
@@ -241,6 +250,17 @@ func podKeys(desired map[string]*manifest.StaticPod, observed map[string]*observ
 		takeOverFirst(keys)
 	}
 	return keys
+}
+
+// statusOf is the status of pod key in prev, or computed from in when prev
+// has none.
+func statusOf(prev []PodStatus, key string, in statusInput) PodStatus {
+	for _, st := range prev {
+		if st.Key() == key {
+			return st
+		}
+	}
+	return podStatus(in)
 }
 
 // earliest is the earlier of two times, zero meaning none.

@@ -18,6 +18,9 @@ type observedPod struct {
 	// kubelet holds a kubelet's static pod sandboxes of the same name, to
 	// take over (only with Config.TakeOver).
 	kubelet []*observedSandbox
+	// incomplete is set while how an exited container ended is not known
+	// yet (its ContainerStatus call is slow): the pod is not planned.
+	incomplete bool
 }
 
 type observedSandbox struct {
@@ -95,69 +98,4 @@ func (l *Loop) observe(ctx context.Context) (map[string]*observedPod, error) {
 		}
 	}
 	return pods, nil
-}
-
-// observeExits attaches to each exited container how it ended, asking the
-// runtime only for those not seen before, and forgets the others.
-func (l *Loop) observeExits(ctx context.Context, pods map[string]*observedPod) {
-	for key, p := range pods {
-		var exited []*observedContainer
-		for _, s := range p.sandboxes {
-			for _, c := range s.containers {
-				if c.Exited() {
-					exited = append(exited, c)
-				}
-			}
-		}
-		l.mu.Lock()
-		known := l.state(podKey(key)).exits
-		var ask []*observedContainer
-		for _, c := range exited {
-			if c.exit = known[c.ID]; c.exit == nil {
-				ask = append(ask, c)
-			}
-		}
-		l.mu.Unlock()
-		for _, c := range ask {
-			c.exit = l.exitOf(ctx, key, c)
-		}
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for key, s := range l.pods {
-		seen := map[string]*exitRecord{}
-		if p := pods[string(key)]; p != nil {
-			for _, sb := range p.sandboxes {
-				for _, c := range sb.containers {
-					if c.exit != nil && !c.exit.unknown {
-						seen[c.ID] = c.exit
-					}
-				}
-			}
-		}
-		s.exits = seen
-	}
-}
-
-// exitOf asks the runtime how container c ended and records the exit as an
-// event once the first sync is done. A failed call yields an empty exit
-// (exit code 0 unknown), asked again next time.
-func (l *Loop) exitOf(ctx context.Context, key string, c *observedContainer) *exitRecord {
-	st, err := l.rt.ContainerStatus(ctx, c.ID)
-	if err != nil {
-		l.log.Warn("container status", "container", c.ID, "err", err)
-		return &exitRecord{unknown: true, exit: runtime.ExitOf(nil)}
-	}
-	rec := &exitRecord{exit: runtime.ExitOf(st)}
-	l.mu.Lock()
-	synced := l.synced
-	l.mu.Unlock()
-	if synced {
-		msg := fmt.Sprintf("exit code %d", rec.exit.Code)
-		if rec.exit.Reason != "" {
-			msg += ", " + rec.exit.Reason
-		}
-		l.event(Event{Type: EventContainerExited, Pod: key, Container: c.Name, Message: msg})
-	}
-	return rec
 }

@@ -37,6 +37,9 @@ type podState struct {
 	// exits holds how each exited container ended, by container ID: an
 	// exited container does not change, so it is asked for once.
 	exits map[string]*exitRecord
+	// fetching holds the IDs of exited containers whose ContainerStatus
+	// call is in flight.
+	fetching map[string]bool
 	// dnsWarning is the DNS warning already logged for the pod.
 	dnsWarning string
 }
@@ -56,7 +59,7 @@ type exitRecord struct {
 func newPodState() *podState {
 	return &podState{
 		delays: map[containerRef]time.Duration{}, carried: map[containerRef]carriedContainer{},
-		ips: map[string]string{}, finished: map[string]bool{}, exits: map[string]*exitRecord{},
+		ips: map[string]string{}, finished: map[string]bool{}, exits: map[string]*exitRecord{}, fetching: map[string]bool{},
 	}
 }
 
@@ -112,5 +115,5 @@ func (s *podState) forgetContainers(uid string, livesOn bool) {
 // idle reports whether s holds nothing worth keeping for a pod that is
 // neither desired nor observed.
 func (s *podState) idle() bool {
-	return !s.busy && s.syncErr == nil && len(s.carried) == 0 && len(s.delays) == 0
+	return !s.busy && s.syncErr == nil && len(s.carried) == 0 && len(s.delays) == 0 && len(s.fetching) == 0
 }
