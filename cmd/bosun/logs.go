@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/podlog"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/runtime/crilog"
 )
@@ -76,21 +77,44 @@ func runLogs(ctx context.Context, o logsOptions, pod string, stdout io.Writer) e
 		}
 		path = previousLogPath(cs)
 	}
-	f, err := os.Open(path)
+	f, skip, err := openLogTail(path, o.tail)
 	if err != nil {
 		return fmt.Errorf("log of container %s: %w", cs.GetName(), err)
 	}
-	defer f.Close()
 	var from time.Time
 	if o.since > 0 {
 		from = now().Add(-o.since)
 	}
-	if err := copyLog(stdout, crilog.NewReader(f), o.tail, o.timestamps, from); err != nil || !o.follow {
-		return err
+	if !o.follow {
+		defer f.Close()
+		return copyLog(stdout, crilog.NewReader(f), skip, o.timestamps, from)
 	}
-	fr := &followReader{ctx: ctx, f: f, path: path}
-	defer func() { fr.f.Close() }()
-	return copyLog(stdout, crilog.NewReader(fr), -1, o.timestamps, from)
+	fr := podlog.Follow(ctx, f, path)
+	defer fr.Close()
+	return copyLog(stdout, crilog.NewReader(fr), skip, o.timestamps, from)
+}
+
+// openLogTail opens a log file at the start of its last n whole lines
+// (n < 0: at its start), without reading the rest; the caller skips the
+// first skip lines read.
+func openLogTail(path string, n int) (f *os.File, skip int, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	var start int64
+	if err == nil {
+		start, skip, err = podlog.Tail(f, fi.Size(), n)
+	}
+	if err == nil {
+		_, err = f.Seek(start, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, skip, nil
 }
 
 func pickContainer(p *bosunv1.Pod, name string) (*bosunv1.Container, error) {
@@ -107,76 +131,31 @@ func pickContainer(p *bosunv1.Pod, name string) (*bosunv1.Container, error) {
 	return nil, fmt.Errorf("pod %s has no container %q (it has %s)", p.GetName(), name, strings.Join(names, ", "))
 }
 
-// copyLog writes the lines of r until its end, only the last tail of them
-// when tail >= 0, and only those of from or later.
-func copyLog(w io.Writer, r *crilog.Reader, tail int, timestamps bool, from time.Time) error {
-	write := func(e crilog.Entry) error {
+// copyLog writes the lines of r until its end but for the first skip, and
+// only those of from or later.
+func copyLog(w io.Writer, r *crilog.Reader, skip int, timestamps bool, from time.Time) error {
+	for {
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if e.Time.Before(from) {
+			continue
+		}
 		if timestamps {
 			if _, err := fmt.Fprintf(w, "%s ", e.Time.UTC().Format(time.RFC3339Nano)); err != nil {
 				return err
 			}
 		}
-		_, err := fmt.Fprintf(w, "%s\n", e.Content)
-		return err
-	}
-	var ring []crilog.Entry
-	for {
-		e, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		if _, err := fmt.Fprintf(w, "%s\n", e.Content); err != nil {
 			return err
-		}
-		if e.Time.Before(from) {
-			continue
-		}
-		if tail < 0 {
-			if err := write(e); err != nil {
-				return err
-			}
-			continue
-		}
-		ring = append(ring, e)
-		if len(ring) > tail {
-			ring = ring[1:]
-		}
-	}
-	for _, e := range ring {
-		if err := write(e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// followReader reads a log file and, at its end, waits for more, reopening
-// the path when the file was rotated, until ctx ends.
-type followReader struct {
-	ctx  context.Context
-	f    *os.File
-	path string
-}
-
-func (r *followReader) Read(b []byte) (int, error) {
-	for {
-		n, err := r.f.Read(b)
-		if n > 0 || !errors.Is(err, io.EOF) {
-			return n, err
-		}
-		if cur, err1 := r.f.Stat(); err1 == nil {
-			if onDisk, err2 := os.Stat(r.path); err2 == nil && !os.SameFile(cur, onDisk) {
-				if nf, err3 := os.Open(r.path); err3 == nil {
-					r.f.Close()
-					r.f = nf
-					continue
-				}
-			}
-		}
-		select {
-		case <-r.ctx.Done():
-			return 0, io.EOF
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

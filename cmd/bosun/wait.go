@@ -307,15 +307,15 @@ func tailLog(w io.Writer, c *bosunv1.Container, indent string) error {
 	if path == "" {
 		return errors.New("no log yet")
 	}
-	f, err := os.Open(path)
+	f, skip, err := openLogTail(path, waitLogTail)
 	if errors.Is(err, os.ErrNotExist) && c.GetRestartCount() > 0 {
-		f, err = os.Open(previousLogPath(c))
+		f, skip, err = openLogTail(previousLogPath(c), waitLogTail)
 	}
 	if err != nil {
 		return fmt.Errorf("log of container %s: %w", c.GetName(), err)
 	}
 	defer f.Close()
-	return copyLog(&indentWriter{w: w, indent: indent}, crilog.NewReader(f), waitLogTail, false, time.Time{})
+	return copyLog(&indentWriter{w: w, indent: indent}, crilog.NewReader(f), skip, false, time.Time{})
 }
 
 // indentWriter prefixes each line written to w.
