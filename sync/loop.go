@@ -123,30 +123,46 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 	l.lastAttempt = start
 	l.mu.Unlock()
 	snap := l.cfg.Source.Snapshot()
-	var desired map[string]*manifest.StaticPod
-	observed, err := l.observe(ctx)
-	if err == nil {
-		l.runtimeUp()
-		l.sourceState(snap)
-		desired = l.desiredSet(ctx, snap, observed)
-		err = l.observeKubelet(ctx, desired, observed)
-	}
+	desired, observed, err := l.observeAll(ctx, snap)
 	if err != nil {
 		l.runtimeDown(err)
 		return start.Add(time.Second)
 	}
+	status, plans, next := l.planAll(snap, desired, observed, start)
+	l.launch(ctx, plans)
+	l.publish(status, start, len(desired), len(observed))
+	return next
+}
+
+// observeAll observes the runtime and the desired set, and completes what
+// was observed: sandbox IPs, termination messages, probe verdicts.
+func (l *Loop) observeAll(ctx context.Context, snap manifest.Snapshot) (map[string]*manifest.StaticPod, map[string]*observedPod, error) {
+	observed, err := l.observe(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.runtimeUp()
+	l.sourceState(snap)
+	desired := l.desiredSet(ctx, snap, observed)
+	if err := l.observeKubelet(ctx, desired, observed); err != nil {
+		return nil, nil, err
+	}
 	l.lookUpIPs(ctx, desired, observed)
 	l.readMessages(desired, observed)
 	l.syncProbes(ctx, desired, observed)
+	return desired, observed, nil
+}
 
+// planAll computes, without the loop's lock, the status of every pod and
+// the plans of those that are neither busy, nor waiting for a retry, nor
+// missing an exit; next is when to look again.
+func (l *Loop) planAll(snap manifest.Snapshot, desired map[string]*manifest.StaticPod, observed map[string]*observedPod, now time.Time) (status []PodStatus, plans []podPlan, next time.Time) {
 	keys := podKeys(desired, observed, l.cfg.TakeOver)
 	memos := l.memos(keys)
 	prev := l.Pods()
-	var plans []podPlan
-	var next time.Time
-	status := make([]PodStatus, 0, len(keys))
+	status = make([]PodStatus, 0, len(keys))
 	for _, key := range keys {
-		in := l.statusInput(snap, key, desired[key], observed[key], memos[key], start)
+		in := l.statusInput(snap, key, desired[key], observed[key], memos[key], now)
 		if obs := observed[key]; obs != nil && obs.incomplete {
 			// An exit is not known yet: the pod waits, its status stays.
 			status = append(status, statusOf(prev, key, in))
@@ -159,14 +175,26 @@ func (l *Loop) SyncOnce(ctx context.Context) time.Time {
 			plans = append(plans, p)
 		}
 	}
-	l.launch(ctx, plans)
+	return status, plans, next
+}
+
+// publish makes status what the loop's readers see, reports how long the
+// sync took and, after the first one, tells Config.OnFirstSync.
+func (l *Loop) publish(status []PodStatus, start time.Time, desired, observed int) {
 	l.mu.Lock()
 	l.view = &view{pods: status, manifests: l.view.manifests}
 	first := !l.synced
 	l.synced = true
 	l.mu.Unlock()
-	l.synced1(first, start, len(desired), len(observed))
-	return next
+	if l.cfg.OnSync != nil {
+		l.cfg.OnSync(l.clk.Since(start))
+	}
+	if first {
+		if l.cfg.OnFirstSync != nil {
+			l.cfg.OnFirstSync()
+		}
+		l.log.Info("first sync done", "pods", desired, "observed", observed, "duration", l.clk.Since(start))
+	}
 }
 
 // planPod plans one pod unless it is busy or waits for the retry of a
@@ -197,20 +225,6 @@ func (l *Loop) launch(ctx context.Context, plans []podPlan) {
 		l.state(podKey(p.key)).busy = true
 		l.actions.Add(1)
 		go l.apply(ctx, p)
-	}
-}
-
-// synced1 reports how long the sync took and, after the first one, tells
-// Config.OnFirstSync.
-func (l *Loop) synced1(first bool, start time.Time, desired, observed int) {
-	if l.cfg.OnSync != nil {
-		l.cfg.OnSync(l.clk.Since(start))
-	}
-	if first {
-		if l.cfg.OnFirstSync != nil {
-			l.cfg.OnFirstSync()
-		}
-		l.log.Info("first sync done", "pods", desired, "observed", observed, "duration", l.clk.Since(start))
 	}
 }
 
