@@ -88,12 +88,7 @@ func terminated(cs *ContainerStatus, latest *observedContainer, in statusInput) 
 			cs.Reason = "Error"
 		}
 	}
-	policy := corev1.RestartPolicyAlways
-	if in.desired == nil {
-		return
-	}
-	policy = in.desired.Pod.Spec.RestartPolicy
-	if !shouldRestart(policy, cs.ExitCode) {
+	if in.desired == nil || !shouldRestart(in.desired.Pod.Spec.RestartPolicy, cs.ExitCode) {
 		return
 	}
 	d, ok := in.memo.delays[containerRef{in.desired.UID, cs.Name}]

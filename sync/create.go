@@ -35,7 +35,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 		return podTarget{}, fmt.Errorf("pod %s (%s): %w", sp.Key(), sp.File, runtime.HandlerError(handler, err))
 	}
 	if runtime.MissingClusterDNS(sp.Pod, l.cfg.Node) {
-		l.warnDNS(ctx, sp.Key())
+		l.warnDNS(sp.Key())
 	}
 	ip := ""
 	if !sp.Pod.Spec.HostNetwork {
@@ -52,7 +52,7 @@ func (l *Loop) createSandbox(ctx context.Context, sp *manifest.StaticPod, attemp
 }
 
 // warnDNS logs, once per pod, that a ClusterFirst pod has no cluster DNS.
-func (l *Loop) warnDNS(ctx context.Context, key string) {
+func (l *Loop) warnDNS(key string) {
 	msg := fmt.Sprintf("pod %s: dnsPolicy ClusterFirst without a cluster DNS: the pod uses the host's resolvers (Default)", key)
 	l.mu.Lock()
 	s := l.state(podKey(key))

@@ -80,8 +80,8 @@ func podStatus(in statusInput) PodStatus {
 		orphanStatus(&st, sb, in)
 		return st
 	}
-	if !(sb != nil && sb.UID == in.desired.UID && sb.Hash == in.desired.Hash && (sb.Ready || in.memo.finished[sb.ID])) {
-		sb = nil
+	if sb != nil && (sb.UID != in.desired.UID || sb.Hash != in.desired.Hash || (!sb.Ready && !in.memo.finished[sb.ID])) {
+		sb = nil // not the desired version, or a dead sandbox that was not kept
 	}
 	desiredStatus(&st, sb, in)
 	return st
