@@ -497,28 +497,12 @@ func report(t *testing.T, res *results) {
 		row("CRI calls per minute, idle", "%.1f", of(func(n int) float64 { return s.Idle[n].CallsPerMin }))
 	}
 
-	fmt.Fprintf(&b, "\nWhere the time goes, one pod: mean ms per call, and the rest of the p50 (outside the calls: files, events, sync)\n")
-	cols := []string{"files", "ImageStatus", "RunPodSandbox", "CreateContainer", "StartContainer"}
-	fmt.Fprintf(&b, "%-30s", "")
-	for _, c := range cols {
-		fmt.Fprintf(&b, " %15s", c)
-	}
-	fmt.Fprintf(&b, " %10s %10s\n", "p50", "rest")
+	fmt.Fprintf(&b, "\nWhere the time goes, one pod: mean ms per call, and the rest of the p50 (outside the CRI calls: files, events, sync)\n")
+	callHeader(&b, "p50", "rest")
 	oneRow := func(name string, sums callSums, p50 float64) {
 		fmt.Fprintf(&b, "%-30s", name)
-		rest := p50
-		for _, c := range cols {
-			v := sums[c]
-			if v[0] == 0 {
-				fmt.Fprintf(&b, " %15s", "-")
-				continue
-			}
-			fmt.Fprintf(&b, " %15.1f", v[1]/v[0])
-			if c != "files" {
-				rest -= v[1] / v[0]
-			}
-		}
-		fmt.Fprintf(&b, " %10.1f %10.1f\n", p50, rest)
+		mean, _ := callCells(&b, sums)
+		fmt.Fprintf(&b, " %10.1f %10.1f\n", p50, p50-mean)
 	}
 	oneRow("floor, bosun's configs", res.FloorCalls, res.Floor.P50MS)
 	for _, s := range res.Subjects {
@@ -527,27 +511,12 @@ func report(t *testing.T, res *results) {
 		}
 	}
 
-	fmt.Fprintf(&b, "\nWhere the time goes, n pods at once: mean ms per call, and the pod-creating calls in flight on average\n")
-	fmt.Fprintf(&b, "%-30s", "")
-	for _, c := range cols {
-		fmt.Fprintf(&b, " %15s", c)
-	}
-	fmt.Fprintf(&b, " %10s %10s\n", "List calls", "in flight")
+	fmt.Fprintf(&b, "\nWhere the time goes, n pods at once: mean ms per call, and the CRI calls in flight on average\n")
+	callHeader(&b, "List calls", "in flight")
 	callRow := func(name string, sums callSums, wall float64) {
 		fmt.Fprintf(&b, "%-30s", name)
-		inFlight := 0.0
-		for _, c := range cols {
-			v := sums[c]
-			if v[0] == 0 {
-				fmt.Fprintf(&b, " %15s", "-")
-				continue
-			}
-			fmt.Fprintf(&b, " %15.1f", v[1]/v[0])
-			if c != "ImageStatus" {
-				inFlight += v[1]
-			}
-		}
-		fmt.Fprintf(&b, " %10.0f %10.1f\n", sums["ListPodSandbox"][0]+sums["ListContainers"][0], inFlight/wall)
+		_, total := callCells(&b, sums)
+		fmt.Fprintf(&b, " %10.0f %10.1f\n", sums["ListPodSandbox"][0]+sums["ListContainers"][0], total/wall)
 	}
 	for _, n := range benchSizes {
 		best, at := bestFloor(res, n)
@@ -613,6 +582,37 @@ func report(t *testing.T, res *results) {
 	if err := os.WriteFile(filepath.Join(out, "results.txt"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// callColumns are the phases of a pod creation the report shows.
+var callColumns = []string{"files", "ImageStatus", "RunPodSandbox", "CreateContainer", "StartContainer"}
+
+func callHeader(b *strings.Builder, extra ...string) {
+	fmt.Fprintf(b, "%-30s", "")
+	for _, c := range callColumns {
+		fmt.Fprintf(b, " %15s", c)
+	}
+	for _, e := range extra {
+		fmt.Fprintf(b, " %10s", e)
+	}
+	fmt.Fprintln(b)
+}
+
+// callCells prints the mean ms per call of each column ("-" when there was
+// none) and returns the sum of the CRI calls' means and their total ms.
+func callCells(b *strings.Builder, sums callSums) (mean, total float64) {
+	for _, c := range callColumns {
+		v := sums[c]
+		if v[0] == 0 {
+			fmt.Fprintf(b, " %15s", "-")
+			continue
+		}
+		fmt.Fprintf(b, " %15.1f", v[1]/v[0])
+		if c != "files" {
+			mean, total = mean+v[1]/v[0], total+v[1]
+		}
+	}
+	return mean, total
 }
 
 // removeSandbox stops and removes a sandbox the bench made or left.
