@@ -261,7 +261,16 @@ func (f *floorEnv) run(name string, el *floorElement) (time.Duration, floorPod, 
 
 // undo removes a floor pod and what was written for it.
 func (f *floorEnv) undo(p floorPod) {
-	if p.sandbox != "" {
+	if p.sandbox != "" && p.phases != nil {
+		// Timed: the floor of a removal (and of the first half of a
+		// replacement).
+		t := time.Now()
+		_ = cri.StopPodSandbox(context.Background(), p.sandbox)
+		p.phases.add("StopPodSandbox", time.Since(t))
+		t = time.Now()
+		_ = cri.RemovePodSandbox(context.Background(), p.sandbox)
+		p.phases.add("RemovePodSandbox", time.Since(t))
+	} else if p.sandbox != "" {
 		removeSandbox(p.sandbox)
 	}
 	if p.cgroup != "" {
@@ -299,7 +308,7 @@ func (f *floorEnv) sequential(t *testing.T, tag string, el *floorElement, runs i
 	sums := callSums{}
 	for i := -1; i < runs; i++ {
 		d, p, err := f.run(fmt.Sprintf("fl-%s-%d", tag, i+1), el)
-		f.undo(p)
+		f.undo(p) // adds the removal to p.phases
 		if err != nil {
 			t.Fatal(err)
 		}

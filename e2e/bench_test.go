@@ -106,7 +106,10 @@ type subjectResult struct {
 	// runs), from its metrics; BurstWallMS the bursts' total time.
 	BurstCalls  map[int]callSums `json:"burst_calls,omitempty"`
 	CreateCalls callSums         `json:"create_calls,omitempty"`
-	BurstWallMS map[int]float64  `json:"burst_wall_ms,omitempty"`
+	// ReplaceCalls are bosun's CRI calls over the replace runs (one more
+	// create and removal of the pod "r" among them).
+	ReplaceCalls callSums        `json:"replace_calls,omitempty"`
+	BurstWallMS  map[int]float64 `json:"burst_wall_ms,omitempty"`
 }
 
 type results struct {
@@ -309,7 +312,13 @@ func measure(t *testing.T, s *subject, p benchPlan, beforeBurst func(n int)) *su
 				names = append(names, prefix+strconv.Itoa(i))
 			}
 			r.Restart = summarize("restart: container exit to next container started", s.restart(t, names))
+			if s.callTimes != nil {
+				before = s.callTimes(t)
+			}
 			r.Replace = summarize("replace: changed manifest (grace 0) to new container started", s.replace(t, "r", p.replace, p.replaceLimit))
+			if s.callTimes != nil {
+				r.ReplaceCalls = s.callTimes(t).minus(before)
+			}
 			ds = nil
 			for i := range p.remove {
 				ds = append(ds, s.remove(t, fmt.Sprintf("d%d", i)))
@@ -498,10 +507,10 @@ func report(t *testing.T, res *results) {
 	}
 
 	fmt.Fprintf(&b, "\nWhere the time goes, one pod: mean ms per call, and the rest of the p50 (outside the CRI calls: files, events, sync)\n")
-	callHeader(&b, "p50", "rest")
+	callHeader(&b, callColumns, "p50", "rest")
 	oneRow := func(name string, sums callSums, p50 float64) {
 		fmt.Fprintf(&b, "%-30s", name)
-		mean, _ := callCells(&b, sums)
+		mean, _ := callCells(&b, callColumns, sums)
 		fmt.Fprintf(&b, " %10.1f %10.1f\n", p50, p50-mean)
 	}
 	oneRow("floor, bosun's configs", res.FloorCalls, res.Floor.P50MS)
@@ -511,11 +520,25 @@ func report(t *testing.T, res *results) {
 		}
 	}
 
+	fmt.Fprintf(&b, "\nWhere the time goes, replace: mean ms per call (the floor: its removal, then a creation)\n")
+	cols := []string{"StopContainer", "StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer"}
+	callHeader(&b, cols, "p50", "rest")
+	fmt.Fprintf(&b, "%-30s", "floor, bosun's configs")
+	mean, _ := callCells(&b, cols, res.FloorCalls)
+	fmt.Fprintf(&b, " %10.1f %10.1f\n", mean+res.FloorCalls["files"][1]/res.FloorCalls["files"][0], res.FloorCalls["files"][1]/res.FloorCalls["files"][0])
+	for _, s := range res.Subjects {
+		if s.ReplaceCalls != nil {
+			fmt.Fprintf(&b, "%-30s", s.Name)
+			mean, _ := callCells(&b, cols, s.ReplaceCalls)
+			fmt.Fprintf(&b, " %10.1f %10.1f\n", s.Replace.P50MS, s.Replace.P50MS-mean)
+		}
+	}
+
 	fmt.Fprintf(&b, "\nWhere the time goes, n pods at once: mean ms per call, and the CRI calls in flight on average\n")
-	callHeader(&b, "List calls", "in flight")
+	callHeader(&b, callColumns, "List calls", "in flight")
 	callRow := func(name string, sums callSums, wall float64) {
 		fmt.Fprintf(&b, "%-30s", name)
-		_, total := callCells(&b, sums)
+		_, total := callCells(&b, callColumns, sums)
 		fmt.Fprintf(&b, " %10.0f %10.1f\n", sums["ListPodSandbox"][0]+sums["ListContainers"][0], total/wall)
 	}
 	for _, n := range benchSizes {
@@ -587,9 +610,9 @@ func report(t *testing.T, res *results) {
 // callColumns are the phases of a pod creation the report shows.
 var callColumns = []string{"files", "ImageStatus", "RunPodSandbox", "CreateContainer", "StartContainer"}
 
-func callHeader(b *strings.Builder, extra ...string) {
+func callHeader(b *strings.Builder, cols []string, extra ...string) {
 	fmt.Fprintf(b, "%-30s", "")
-	for _, c := range callColumns {
+	for _, c := range cols {
 		fmt.Fprintf(b, " %15s", c)
 	}
 	for _, e := range extra {
@@ -600,8 +623,8 @@ func callHeader(b *strings.Builder, extra ...string) {
 
 // callCells prints the mean ms per call of each column ("-" when there was
 // none) and returns the sum of the CRI calls' means and their total ms.
-func callCells(b *strings.Builder, sums callSums) (mean, total float64) {
-	for _, c := range callColumns {
+func callCells(b *strings.Builder, cols []string, sums callSums) (mean, total float64) {
+	for _, c := range cols {
 		v := sums[c]
 		if v[0] == 0 {
 			fmt.Fprintf(b, " %15s", "-")
