@@ -87,6 +87,7 @@ but for "validate", which checks manifests offline with the daemon's code.`,
 	root.AddCommand(
 		newRunCommand(),
 		newPSCommand(), newInspectCommand(), newEventsCommand(), newLogsCommand(), newWaitCommand(),
+		newRolloutCommand(),
 		newDiffCommand(), newValidateCommand(),
 		&cobra.Command{
 			Use: "version", Short: "Print the version", Args: noArgs,

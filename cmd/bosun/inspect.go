@@ -67,6 +67,9 @@ func writePod(w io.Writer, p *bosunv1.Pod) {
 	kv("", "UID", p.GetUid())
 	kv("", "Hash", p.GetHash())
 	kv("", "Status", fmt.Sprintf("%s (phase %s)", p.GetReason(), p.GetPhase()))
+	for _, l := range rolloutDetails(p) {
+		kv("", l[0], l[1])
+	}
 	ip := p.GetIp()
 	if p.GetHostNetwork() {
 		ip += " (host network)"

@@ -104,7 +104,7 @@ func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
 		if restarts > 0 && lastRestart > 0 {
 			restartCol += " (" + since(lastRestart) + " ago)"
 		}
-		reason := p.GetReason()
+		reason := rolloutReason(p, p.GetReason())
 		if p.GetManifestError() != "" {
 			reason += " (manifest rejected)"
 		}
