@@ -305,7 +305,7 @@ func notReady(st *sync.PodStatus, file *manifest.StaticPod, about bool) string {
 				if p.Kind == "readiness" && !p.Success {
 					s += ": readiness probe failed"
 					if p.Message != "" {
-						s += ": " + strings.TrimSpace(p.Message)
+						s += ": " + short(p.Message)
 					}
 				}
 			}
@@ -318,4 +318,13 @@ func notReady(st *sync.PodStatus, file *manifest.StaticPod, about bool) string {
 		return "the pod is not Ready"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// short is the first line of a message, cut to 120 bytes.
+func short(msg string) string {
+	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
+	if len(msg) > 120 {
+		msg = strings.ToValidUTF8(msg[:117], "") + "..."
+	}
+	return msg
 }
