@@ -144,9 +144,12 @@ func (r *Follower) dirWatched() bool {
 	return err == nil && os.SameFile(fi, r.dir)
 }
 
-// reopen is called at the end of the file: it opens the file now at the path
-// when that is another one (the old one was rotated away and has been read
-// to its end), or goes back to the start of a file truncated in place.
+// reopen is called at the end of the file. When another file is at the
+// path (the log was rotated), it switches to it once the old file is read
+// to its end and the new one has data: the runtime writes to the old file
+// until it has reopened the log, even after the new file was made, and to
+// the new one only after that. A file truncated in place is read again
+// from its start. It reports whether there is something to read now.
 func (r *Follower) reopen() (bool, error) {
 	onDisk, err := os.Stat(r.path)
 	if err != nil {
@@ -156,21 +159,29 @@ func (r *Follower) reopen() (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	pos, err := r.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return false, err
+	}
 	if os.SameFile(cur, onDisk) {
-		pos, err := r.f.Seek(0, io.SeekCurrent)
-		if err != nil || cur.Size() >= pos {
-			return false, err
+		if cur.Size() >= pos {
+			return false, nil
 		}
 		_, err = r.f.Seek(0, io.SeekStart)
 		return err == nil, err
 	}
-	// Writes to the old file may have landed since the last read.
-	if n, _ := r.f.Seek(0, io.SeekCurrent); cur.Size() > n {
-		return true, nil
+	// The new file was seen with data before the old one's size was taken:
+	// that size is final.
+	if cur.Size() > pos || onDisk.Size() == 0 {
+		return cur.Size() > pos, nil
 	}
 	nf, err := os.Open(r.path)
 	if err != nil {
 		return false, nil // gone again: wait for the next one
+	}
+	if fi, err := nf.Stat(); err != nil || !os.SameFile(fi, onDisk) {
+		nf.Close() // rotated again meanwhile: look again
+		return true, nil
 	}
 	r.f.Close()
 	r.f = nf

@@ -170,6 +170,53 @@ func testFollowAcrossRotation(t *testing.T, follow func(context.Context, *os.Fil
 	}
 }
 
+func TestFollowReadsTheOldFileUntilTheRuntimeWritesTheNewOne(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	old, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := newFollower(context.Background(), f, path)
+	defer fr.Close()
+	read := func(want string) {
+		t.Helper()
+		if switched, err := fr.reopen(); err != nil || !switched {
+			t.Fatalf("reopen: %t %v, want something to read", switched, err)
+		}
+		b := make([]byte, 100)
+		if n, err := fr.f.Read(b); err != nil || string(b[:n]) != want {
+			t.Fatalf("read %q %v, want %q", b[:n], err, want)
+		}
+	}
+	// Rotated: renamed, and the runtime has made the new file but not yet
+	// switched to it.
+	if err := os.Rename(path, path+".20261127-120000"); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if switched, err := fr.reopen(); err != nil || switched {
+		t.Fatalf("reopen with the new file empty: %t %v, want to stay on the old file", switched, err)
+	}
+	if _, err := old.WriteString("late\n"); err != nil {
+		t.Fatal(err)
+	}
+	read("late\n")
+	if _, err := cur.WriteString("new\n"); err != nil {
+		t.Fatal(err)
+	}
+	read("new\n")
+}
+
 func TestFollowAcrossRotationWithInotify(t *testing.T) {
 	testFollowAcrossRotation(t, Follow, true)
 }
