@@ -165,7 +165,7 @@ func decide(rec record, file *manifest.StaticPod, st *sync.PodStatus, pol policy
 	switch {
 	case msg != "":
 		reason = ReasonCrashLoop
-	case !now.Before(end) && !(about && onlyWaitingForStability(st, file)):
+	case !now.Before(end) && (!about || !onlyWaitingForStability(st, file)):
 		reason, msg = ReasonDeadline, fmt.Sprintf("not Ready within %v: %s", pol.deadline, notReady(st, file, about))
 	default:
 		if now.Before(end) && (wake.IsZero() || end.Before(wake)) {
