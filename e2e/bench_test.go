@@ -544,7 +544,9 @@ func report(t *testing.T, res *results) {
 	for _, n := range benchSizes {
 		best, at := bestFloor(res, n)
 		callRow(fmt.Sprintf("%d: floor, %s in flight", n, flightName(at)), res.GridCalls[n][at], best)
-		callRow(fmt.Sprintf("%d: floor, all at once", n), res.GridCalls[n][0], res.Grid[n][0])
+		if at != 0 {
+			callRow(fmt.Sprintf("%d: floor, all at once", n), res.GridCalls[n][0], res.Grid[n][0])
+		}
 		for _, s := range res.Subjects {
 			if s.BurstCalls[n] != nil {
 				callRow(fmt.Sprintf("%d: %s (%d runs)", n, s.Name, s.Burst[n].Runs), s.BurstCalls[n], s.BurstWallMS[n])
@@ -562,6 +564,10 @@ func report(t *testing.T, res *results) {
 		fmt.Fprintf(&b, "%-62s", name)
 		for _, s := range res.Subjects {
 			st := get(s)
+			if st.Runs == 0 {
+				fmt.Fprintf(&b, " %22s", "-")
+				continue
+			}
 			fmt.Fprintf(&b, " %22s", fmt.Sprintf("%.1f / %.1f (%d)", st.P50MS, st.P95MS, st.Runs))
 		}
 		if math.IsNaN(floor) {
