@@ -175,6 +175,12 @@ func TestRollbackOfAVersionThatIsNeverReady(t *testing.T) {
 	}
 
 	sb2 := e.upgrade("apiserver", v2)
+	// rollout status follows the new version until it is rolled back: exit 1.
+	out, err := e.cliErr("rollout", "status", "kube-system/"+e.podName("apiserver"), "--timeout", "1m")
+	if code := exitCodeOf(t, err); code != 1 || !strings.Contains(out, "waiting for version "+h2+" to be Ready: 0 of 1 containers ready") ||
+		!strings.Contains(out, "version "+h2+" rolled back to "+h1+": ProgressDeadlineExceeded: not Ready within 5s") {
+		t.Errorf("rollout status during the rollback: exit %d, want 1, progress and the rollback:\n%s", code, out)
+	}
 	var back *runtimeapi.PodSandbox
 	eventually(t, deadline+grace+start+5*time.Second, "v1 back", func() bool {
 		back = e.sandboxOf("apiserver", h1)
@@ -201,8 +207,11 @@ func TestRollbackOfAVersionThatIsNeverReady(t *testing.T) {
 		r.GetFileHash() != h2 || r.GetRunningHash() != h1 || r.GetLastReadyHash() != h1 || !strings.Contains(r.GetMessage(), "readiness probe failed") {
 		t.Errorf("inspect: reason %s, rollout %v; want RolledBack from %s to %s after a failed readiness probe", p.GetReason(), r, h2, h1)
 	}
-	if ps := e.cli("ps"); !strings.Contains(ps, e.podName("apiserver")) || !strings.Contains(ps, "RolledBack") {
+	if ps := e.cli("ps"); !strings.Contains(ps, e.podName("apiserver")) || !strings.Contains(ps, "RolledBack (ProgressDeadlineExceeded)") {
 		t.Errorf("ps does not show RolledBack:\n%s", ps)
+	}
+	if in := e.cli("inspect", "apiserver"); !strings.Contains(strings.Join(strings.Fields(in), " "), "File hash: "+h2+" Running hash: "+h1+" (the last Ready version)") {
+		t.Errorf("inspect does not show both versions:\n%s", in)
 	}
 	if ev := e.cli("events"); !strings.Contains(ev, "RolledBack") || !strings.Contains(ev, "rolled back to "+h1) {
 		t.Errorf("events lack the rollback:\n%s", ev)
@@ -227,6 +236,10 @@ func TestRollbackOfAVersionThatIsNeverReady(t *testing.T) {
 	done := e.waitRollout("apiserver", "Complete", 30*time.Second)
 	if done.GetRollout().GetLastReadyHash() != e.hashOf(v3) || done.GetReason() != "Running" {
 		t.Errorf("after a later edit: reason %s, rollout %v; want v3 Running and its last Ready version", done.GetReason(), done.GetRollout())
+	}
+	out, err = e.cliErr("rollout", "status", "apiserver", "--watch=false")
+	if code := exitCodeOf(t, err); code != 0 || !strings.Contains(out, "rollout complete") {
+		t.Errorf("rollout status of the later edit: exit %d, want 0 and complete:\n%s", code, out)
 	}
 }
 
