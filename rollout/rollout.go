@@ -74,7 +74,9 @@ type Rollout struct {
 var _ sync.Source = (*Rollout)(nil)
 
 // New opens the state in cfg.RootDir and returns a Rollout over
-// cfg.Source. Watch must be called before the loop runs.
+// cfg.Source. Watch must be called before the loop runs. A root dir that
+// others may write is an error; a state file that cannot be read is logged
+// and replaced at the next change.
 func New(cfg Config) (*Rollout, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -88,8 +90,9 @@ func New(cfg Config) (*Rollout, error) {
 	}
 	loaded, err := st.load()
 	if err != nil {
-		st.Close()
-		return nil, err
+		// Not worth keeping the pods from being run: start without history.
+		cfg.Log.Error("rollout state unreadable: the last Ready versions are forgotten", "err", err)
+		loaded = nil
 	}
 	r := &Rollout{cfg: cfg, log: cfg.Log, clk: cfg.Clock, store: st, recs: map[string]*record{}, pols: map[string]policy{}, warned: map[string]string{}}
 	for key, rec := range loaded {

@@ -286,3 +286,69 @@ func TestStateDirMustBePrivate(t *testing.T) {
 		t.Fatalf("error %v, want a refusal naming the directory and its mode", err)
 	}
 }
+
+func TestTheLastReadyVersionReadBackIsTheSamePod(t *testing.T) {
+	w := newWorld(t)
+	y := `apiVersion: v1
+kind: Pod
+metadata: {name: etcd, namespace: kube-system, labels: {component: etcd}, annotations: {a: b}}
+spec:
+  hostNetwork: true
+  priorityClassName: system-node-critical
+  containers:
+  - name: etcd
+    image: busybox
+    command: [etcd, --data-dir=/var/lib/etcd]
+    resources: {requests: {cpu: "0.1", memory: 100Mi}, limits: {memory: 1Gi}}
+    volumeMounts: [{name: data, mountPath: /var/lib/etcd}]
+    livenessProbe: {httpGet: {host: 127.0.0.1, path: /health, port: 2381}, initialDelaySeconds: 10}
+  volumes: [{name: data, hostPath: {path: /var/lib/etcd, type: DirectoryOrCreate}}]
+`
+	sp, err := manifest.Load("/etc/kubernetes/manifests/etcd.yaml", []byte(y), node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.start(t, true)
+	w.src.set(sp)
+	w.loop.set(running(sp, t0.Add(-10*time.Minute), "Running", true, 0)) // no readiness probe: Running for 5m is Ready
+	w.loop.pods[0].Containers[0].Name = "etcd"
+	r.Snapshot()
+	r.Close()
+
+	w.loop = &fakeLoop{history: sync.NewHistory()}
+	r2 := w.start(t, true)
+	r2.mu.Lock()
+	got := r2.recs[sp.Key()].lastReady
+	r2.mu.Unlock()
+	if got == nil {
+		t.Fatal("no last Ready version read back")
+	}
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(sp)
+	if string(a) != string(b) {
+		t.Fatalf("read back:\n%s\nwant\n%s", a, b)
+	}
+	again := got.Pod.DeepCopy()
+	again.Spec.NodeName = "" // Load hashes the pod before it sets the node
+	if h, err := manifest.Hash(again, node); err != nil || h != sp.Hash {
+		t.Errorf("the pod read back hashes to %s (%v), want %s", h, err, sp.Hash)
+	}
+}
+
+func TestAnUnreadableStateFileIsForgottenNotFatal(t *testing.T) {
+	w := newWorld(t)
+	if err := os.WriteFile(filepath.Join(w.dir, stateFile), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.start(t, true)
+	old := version(t, `"v1"`, true)
+	w.src.set(old)
+	w.loop.set(running(old, t0, "Running", true, 0))
+	if got := only(t, r.Snapshot()); got != old {
+		t.Fatalf("runs %v", got)
+	}
+	b, err := os.ReadFile(filepath.Join(w.dir, stateFile))
+	if err != nil || !strings.Contains(string(b), old.Hash) {
+		t.Fatalf("state file not replaced: %s %v", b, err)
+	}
+}
