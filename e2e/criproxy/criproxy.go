@@ -207,14 +207,17 @@ func (p *Proxy) add(f *fault) {
 	p.faults = append(p.faults, f)
 }
 
-// take records a call of method and returns the fault that applies to it,
-// if any, and whether the runtime is to be reported down.
+// take records a call of method and returns whether the runtime is to be
+// reported down, or else the fault that applies to the call, if any.
 func (p *Proxy) take(method string) (*fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts[method]++
 	p.calls = append(p.calls, method)
 	down := time.Now().Before(p.downUntil)
+	if down {
+		return nil, true
+	}
 	for i, f := range p.faults {
 		if f.method != method {
 			continue
@@ -225,7 +228,7 @@ func (p *Proxy) take(method string) (*fault, bool) {
 		}
 		return f, down
 	}
-	return nil, down
+	return nil, false
 }
 
 // handle forwards one call of any method. Unary calls (one request, one
