@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -187,5 +188,41 @@ func TestTwoFilesForOnePodTheRunningOneWins(t *testing.T) {
 		if s.Annotations["bosun.dev/manifest"] != "/m/a.yaml" {
 			t.Errorf("with none running the lexically first file must win, got %s", s.Annotations["bosun.dev/manifest"])
 		}
+	}
+}
+
+// Run returns only when everything it started has ended: the sync loop,
+// the event watch, probe workers and actions; after it, nothing calls the
+// runtime any more.
+func TestRunReturnsWhenEverythingItStartedEnded(t *testing.T) {
+	y := podYAML("p", "Always", "x", "main") + `    livenessProbe:
+      exec: {command: ["check"]}
+      periodSeconds: 1
+`
+	h := newHarness(t, load(t, "/m/p.yaml", y))
+	h.rt.events = make(chan error)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- h.loop.Run(ctx) }()
+	eventually(t, func() bool {
+		h.tick(time.Second)
+		h.rt.mu.Lock()
+		defer h.rt.mu.Unlock()
+		return len(h.rt.execs) > 0 // a probe worker runs
+	})
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	h.rt.mutations()
+	h.clock.Add(time.Hour) // would fire any timer left behind
+	h.loop.Wake()
+	if got := h.rt.mutations(); len(got) > 0 {
+		t.Errorf("calls after Run returned: %v", got)
 	}
 }
