@@ -83,7 +83,6 @@ but for "validate", which checks manifests offline with the daemon's code.`,
 		&cobra.Group{ID: groupPods, Title: "Pods (ask the running daemon):"},
 		&cobra.Group{ID: groupManifests, Title: "Manifests:"},
 	)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(
 		newRunCommand(),
 		newPSCommand(), newInspectCommand(), newEventsCommand(), newLogsCommand(), newWaitCommand(),
