@@ -55,8 +55,8 @@ func runtimeUp(t *testing.T, addr string) float64 {
 
 // TestContainerdKilledSixTimes: containerd SIGKILLed and started again six
 // times (20 s apart with BOSUN_E2E_LONG=1, 4 s otherwise) under three running
-// pods. No container is restarted; /readyz, bosun_runtime_up and bosun's
-// events show the runtime down and back; a manifest changed while it is
+// pods. No container is restarted; `bosun ps`, /readyz, bosun_runtime_up and
+// bosun's events show the runtime down and back; a manifest changed while it is
 // down is applied once it is back.
 func TestContainerdKilledSixTimes(t *testing.T) {
 	interval := 4 * time.Second
@@ -88,9 +88,8 @@ func TestContainerdKilledSixTimes(t *testing.T) {
 		eventually(t, 15*time.Second, fmt.Sprintf("round %d: /readyz and bosun_runtime_up showing the runtime down", round), func() bool {
 			return httpStatus(addr+"/readyz") == http.StatusServiceUnavailable && runtimeUp(t, addr) == 0
 		})
-		if round == 1 {
-			out, err := e.cliErr("ps")
-			t.Logf("bosun ps while containerd is down (%v):\n%s", err, out)
+		if ps := e.cli("ps"); !strings.Contains(ps, "RUNTIME NOT READY: "+endpoint+" does not answer") {
+			t.Errorf("round %d: bosun ps does not show the runtime down:\n%s", round, ps)
 		}
 		if round == 3 {
 			// Changed while the runtime is down: applied once it is back.
@@ -106,6 +105,9 @@ func TestContainerdKilledSixTimes(t *testing.T) {
 				return c != nil && c.Id != ids["kc"] && len(e.pod("kc").sandboxes) == 1
 			})
 			ids["kc"] = e.pod("kc").running("main").Id
+		}
+		if ps := e.cli("ps"); strings.Contains(ps, "RUNTIME NOT READY") {
+			t.Errorf("round %d: bosun ps shows the runtime down after it is back:\n%s", round, ps)
 		}
 		for _, n := range names {
 			p := e.pod(n)

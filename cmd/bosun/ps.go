@@ -57,6 +57,11 @@ func runPS(ctx context.Context, socket, output string, stdout io.Writer) error {
 		return writeMessage(stdout, resp, output)
 	}
 	writePodTable(stdout, resp, output == "wide")
+	// A runtime that does not answer is said under the table: the pods are
+	// shown as last seen.
+	if info, err := c.GetInfo(ctx, &bosunv1.GetInfoRequest{}); err == nil && !info.GetReady() {
+		fmt.Fprintf(stdout, "\nRUNTIME NOT READY: %s does not answer (or the first sync is not done); pods are shown as last seen and left as they are\n", info.GetRuntimeEndpoint())
+	}
 	return nil
 }
 
