@@ -94,9 +94,13 @@ func TestBosunKilledAtEveryStepOfCreatingAPod(t *testing.T) {
 	}
 	// What containerd holds when bosun dies after each step.
 	halfMade := map[string]func(pod) bool{
-		"RunPodSandbox":   func(p pod) bool { return p.ready() != nil && len(p.containers) == 0 },
-		"CreateContainer": func(p pod) bool { return len(p.containers) == 1 && p.containers[0].State == runtimeapi.ContainerState_CONTAINER_CREATED },
-		"StartContainer":  func(p pod) bool { return len(p.containers) == 1 && p.containers[0].State == runtimeapi.ContainerState_CONTAINER_RUNNING },
+		"RunPodSandbox": func(p pod) bool { return p.ready() != nil && len(p.containers) == 0 },
+		"CreateContainer": func(p pod) bool {
+			return len(p.containers) == 1 && p.containers[0].State == runtimeapi.ContainerState_CONTAINER_CREATED
+		},
+		"StartContainer": func(p pod) bool {
+			return len(p.containers) == 1 && p.containers[0].State == runtimeapi.ContainerState_CONTAINER_RUNNING
+		},
 	}
 	for i, step := range []string{"RunPodSandbox", "CreateContainer", "StartContainer"} {
 		name := fmt.Sprintf("step%d", i)
@@ -140,7 +144,8 @@ func TestBosunKilledAtEveryStepOfCreatingAPod(t *testing.T) {
 
 // TestSlowAndFailingCRICalls: a RunPodSandbox whose answer bosun never gets
 // (deadline exceeded) but that containerd completed; a StartContainer that
-// fails once; the runtime answering Unavailable for 30 s.
+// fails once; the runtime answering Unavailable for 30 s, its connections
+// dropped.
 func TestSlowAndFailingCRICalls(t *testing.T) {
 	e, p := newProxiedEnv(t)
 	e.startBosun()
@@ -178,6 +183,9 @@ func TestSlowAndFailingCRICalls(t *testing.T) {
 		}
 		mark := p.Mark()
 		p.Unavailable(30 * time.Second)
+		// Open connections and the event stream break too, as when the
+		// runtime goes away.
+		p.DropConnections()
 		down := time.Now()
 		eventually(t, 10*time.Second, "/readyz failing while the runtime is unavailable", func() bool {
 			return httpStatus(addr+"/readyz") == http.StatusServiceUnavailable
