@@ -30,9 +30,12 @@ fuzz: ## the fuzz targets: manifest decoder $(FUZZTIME), path helper and CRI log
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME_SHORT) ./podfs/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME_SHORT) ./runtime/crilog/
 
+# BOSUN_E2E_LONG=1 runs the long fault tests (containerd killed six times 20 s
+# apart, the 60 s soak) at full length, on containerd 1.6 only; BOSUN_E2E_CLOCK=1
+# lets TestWallClockJumps move the machine's wall clock (it restores it).
 e2e: ## end-to-end tests of the built binary against a private containerd (root)
 	hack/containerd.sh install
-	$(GO) test -count=1 -v -timeout 12m ./e2e/
+	BOSUN_E2E_LONG=1 BOSUN_E2E_CLOCK=1 $(GO) test -count=1 -v -timeout 20m ./e2e/
 
 CONTAINERD2_VERSION := v2.4.2
 CONTAINERD2_BIN := $(CURDIR)/bin/containerd-$(CONTAINERD2_VERSION)
@@ -44,7 +47,7 @@ $(CONTAINERD2_BIN)/containerd:
 
 e2e-containerd2: $(CONTAINERD2_BIN)/containerd ## the e2e tests again against containerd 2.x (built from the Go module proxy)
 	hack/containerd.sh install
-	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 12m ./e2e/
+	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 20m ./e2e/
 
 # kubeadm's control plane, built from the Go module proxy by hack/kube/build.sh
 # into bin/kube-$(KUBE_VERSION) and bin/etcd-$(ETCD_VERSION) (about 10 minutes
