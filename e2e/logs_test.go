@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,4 +167,59 @@ func TestNeverPodThatRanIsNotRunAgainWhenItsSandboxDies(t *testing.T) {
 	if got := e.psPods()[e.podName("once")].Phase; got != "Succeeded" {
 		t.Errorf("phase %q, want Succeeded", got)
 	}
+}
+
+// TestLogsFollowAcrossRotation follows a container that writes numbered
+// lines while bosun rotates its log: every line arrives once, in order.
+func TestLogsFollowAcrossRotation(t *testing.T) {
+	e := newEnv(t, "--container-log-max-size=64Ki", "--container-log-max-files=3")
+	e.startBosun()
+	e.write("chatty.yaml", onePod("chatty", "Always", 1, "sh", "-c",
+		`i=0; while true; do i=$((i+1)); echo "line $i of a chatty container that fills its log"; [ $((i % 200)) -eq 0 ] && sleep 0.05; done`))
+	e.waitRunning("chatty", "main")
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bosunBin, "logs", e.podName("chatty"), "--api-socket", e.apiSock, "-f", "--tail", "1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	first, prev, gaps := -1, -1, 0
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || f[0] != "line" {
+			continue
+		}
+		i, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if prev >= 0 && i != prev+1 && gaps < 5 {
+			gaps++
+			t.Errorf("line %d came after line %d", i, prev)
+		}
+		prev = i
+	}
+	_ = cmd.Wait()
+	var rotated []string
+	_ = filepath.WalkDir(e.logsDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".log.") {
+			rotated = append(rotated, d.Name())
+		}
+		return nil
+	})
+	if len(rotated) == 0 {
+		t.Fatalf("no rotated log under %s: the test saw no rotation", e.logsDir)
+	}
+	if prev-first < 10000 {
+		t.Errorf("followed lines %d to %d only", first, prev)
+	}
+	t.Logf("followed lines %d to %d across rotations (now kept: %v)", first, prev, rotated)
 }
