@@ -25,6 +25,9 @@ func (l *Loop) apply(ctx context.Context, p podPlan) {
 	if len(p.takeOver) > 0 {
 		l.takingOver = false
 	}
+	if p.creation() {
+		l.creating--
+	}
 	switch {
 	case failed:
 		// The first retry is at once, then with the crash loop backoff.

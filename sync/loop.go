@@ -48,6 +48,8 @@ type Loop struct {
 	lastAttempt  time.Time
 	// takingOver is set while a kubelet's pod is being taken over.
 	takingOver bool
+	// creating counts the plans in flight that create a pod.
+	creating int
 	// view is the status of the last sync; it is replaced, never changed.
 	view *view
 }
@@ -211,7 +213,8 @@ func (l *Loop) planPod(in statusInput, m podMemo) (podPlan, time.Time) {
 }
 
 // launch marks the pods of plans busy and applies each plan in its own
-// goroutine; a take-over waits while another one runs.
+// goroutine; a take-over waits while another one runs, a creation while
+// Config.MaxCreations are in flight (the one that ends wakes the loop).
 func (l *Loop) launch(ctx context.Context, plans []podPlan) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -221,6 +224,12 @@ func (l *Loop) launch(ctx context.Context, plans []podPlan) {
 				continue // one pod at a time; the one in flight wakes the loop
 			}
 			l.takingOver = true
+		}
+		if p.creation() {
+			if l.creating >= l.cfg.MaxCreations {
+				continue
+			}
+			l.creating++
 		}
 		l.state(podKey(p.key)).busy = true
 		l.actions.Add(1)

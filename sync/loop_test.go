@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -224,5 +225,29 @@ func TestRunReturnsWhenEverythingItStartedEnded(t *testing.T) {
 	h.loop.Wake()
 	if got := h.rt.mutations(); len(got) > 0 {
 		t.Errorf("calls after Run returned: %v", got)
+	}
+}
+
+func TestCreationsInFlightAreBounded(t *testing.T) {
+	var pods []*manifest.StaticPod
+	for i := range 10 {
+		name := fmt.Sprintf("p%d", i)
+		pods = append(pods, load(t, "/m/"+name+".yaml", podYAML(name, "Always", "sleep", "main")))
+	}
+	h := newHarness(t, pods...)
+	for i, want := range []int{4, 4, 2, 0} {
+		h.sync()
+		n := 0
+		for _, c := range h.rt.mutations() {
+			if c == "RunPodSandbox" {
+				n++
+			}
+		}
+		if n != want {
+			t.Fatalf("sync %d made %d sandboxes, want %d (at most 4 creations in flight)", i+1, n, want)
+		}
+	}
+	if n := len(h.rt.running()); n != 10 {
+		t.Errorf("%d containers running, want 10", n)
 	}
 }

@@ -76,6 +76,12 @@ func (p *podPlan) empty() bool {
 		len(p.stop) == 0 && p.finish == nil && len(p.takeOver) == 0 && len(p.kills) == 0
 }
 
+// creation reports whether the plan makes a new pod and kills nothing:
+// those are bounded in flight (Config.MaxCreations), replacements are not.
+func (p *podPlan) creation() bool {
+	return p.create && len(p.kill) == 0 && len(p.takeOver) == 0
+}
+
 // carriedContainer is what a dead sandbox left of one container: its last
 // restart count, and whether its last instance succeeded (exit code 0).
 type carriedContainer struct {
