@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/podlog"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/runtime"
 	"github.com/bosun-sh/bosun/runtime/crilog"
 )
 
@@ -164,5 +164,6 @@ func copyLog(w io.Writer, r *crilog.Reader, skip int, timestamps bool, from time
 // current one (restart count - 1), beside the current log; the caller makes
 // sure there was one.
 func previousLogPath(c *bosunv1.Container) string {
-	return filepath.Join(filepath.Dir(c.GetLogPath()), strconv.FormatUint(uint64(c.GetRestartCount()-1), 10)+".log")
+	podLogDir := filepath.Dir(filepath.Dir(c.GetLogPath()))
+	return filepath.Join(podLogDir, runtime.ContainerLogPath(c.GetName(), c.GetRestartCount()-1))
 }
