@@ -7,8 +7,10 @@ export GOTOOLCHAIN ?= go1.27.3
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-# e2e/criproxy is the e2e tests' CRI proxy; its own tests need no root.
-UNIT_PKGS = $$($(GO) list ./... | grep -v /e2e) ./e2e/criproxy
+# hack/ and e2e/ are Go modules of their own (bosun's module holds only what
+# the binary needs); e2e/criproxy is the e2e tests' CRI proxy, whose own tests
+# need no root.
+E2E := $(GO) -C e2e
 
 TOOLS := $(CURDIR)/bin/tools
 
@@ -21,7 +23,8 @@ build: ## build bin/bosun
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bosun ./cmd/bosun
 
 unit: ## unit tests with the race detector (fakes only, no root needed)
-	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(GO) test -race -count=1 ./...
+	$(E2E) test -race -count=1 ./criproxy
 
 FUZZTIME ?= 60s
 FUZZTIME_SHORT ?= 20s
@@ -35,7 +38,7 @@ fuzz: ## the fuzz targets: manifest decoder $(FUZZTIME), path helper and CRI log
 # lets TestWallClockJumps move the machine's wall clock (it restores it).
 e2e: ## end-to-end tests of the built binary against a private containerd (root)
 	hack/containerd.sh install
-	BOSUN_E2E_LONG=1 BOSUN_E2E_CLOCK=1 $(GO) test -count=1 -v -timeout 20m ./e2e/
+	BOSUN_E2E_LONG=1 BOSUN_E2E_CLOCK=1 $(E2E) test -count=1 -v -timeout 20m .
 
 CONTAINERD2_VERSION := v2.4.2
 CONTAINERD2_BIN := $(CURDIR)/bin/containerd-$(CONTAINERD2_VERSION)
@@ -47,7 +50,7 @@ $(CONTAINERD2_BIN)/containerd:
 
 e2e-containerd2: $(CONTAINERD2_BIN)/containerd ## the e2e tests again against containerd 2.x (built from the Go module proxy)
 	hack/containerd.sh install
-	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 20m ./e2e/
+	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 20m .
 
 # kubeadm's control plane, built from the Go module proxy by hack/kube/build.sh
 # into bin/kube-$(KUBE_VERSION) and bin/etcd-$(ETCD_VERSION) (about 10 minutes
@@ -59,8 +62,8 @@ CONTROLPLANE_ENV := KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION)
 e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm's control plane under bosun, faults included, on containerd 1.6 and 2.x (root)
 	$(CONTROLPLANE_ENV) hack/kube/build.sh
 	hack/containerd.sh install
-	$(CONTROLPLANE_ENV) $(GO) test -count=1 -v -timeout 15m ./e2e/controlplane/
-	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(GO) test -count=1 -v -timeout 15m ./e2e/controlplane/
+	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
+	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
 
 test: unit fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 
@@ -72,7 +75,7 @@ bench: ## benchmark at 10/30/100 pods against a private containerd (root, ~8 min
 	hack/containerd.sh install
 	$(if $(filter kubelet,$(PEER)),KUBE_VERSION=$(KUBE_VERSION) hack/kube/build.sh kubelet)
 	BOSUN_BENCH_PEER=$(PEER) BOSUN_BENCH_KUBELET=$(CURDIR)/bin/kube-$(KUBE_VERSION)/kubelet \
-		$(GO) test -tags bench -count=1 -run TestBench -v -timeout 40m ./e2e/
+		$(E2E) test -tags bench -count=1 -run TestBench -v -timeout 40m .
 
 demo: ## run bosun with examples/ on a private containerd (root)
 	hack/demo.sh
@@ -83,8 +86,11 @@ demo-stop: ## stop the demo
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 
-vet: ## go vet and a gofmt check
+vet: ## go vet (bosun, hack and e2e modules) and a gofmt check
 	$(GO) vet ./...
+	$(GO) -C hack vet ./...
+	$(E2E) vet ./...
+	$(E2E) vet -tags bench .
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 $(TOOLS)/golangci-lint: hack/tools/go.mod
@@ -92,6 +98,8 @@ $(TOOLS)/golangci-lint: hack/tools/go.mod
 
 lint: vet $(TOOLS)/golangci-lint ## golangci-lint with the linters of .golangci.yml (pinned in hack/tools)
 	$(TOOLS)/golangci-lint run ./...
+	cd hack && $(TOOLS)/golangci-lint run ./...
+	cd e2e && $(TOOLS)/golangci-lint run ./...
 
 generate: ## regenerate proto/ (protoc from Debian, plugins pinned in hack/tools)
 	hack/generate.sh
@@ -99,8 +107,9 @@ generate: ## regenerate proto/ (protoc from Debian, plugins pinned in hack/tools
 vulncheck: ## govulncheck against a vulnerability database built offline from golang.org/x/vulndb
 	hack/vulncheck.sh
 
-verify: vet lint vulncheck ## gofmt, vet, lint, govulncheck, and proto/ identical to what generate makes
+verify: vet lint vulncheck ## gofmt, vet, lint, govulncheck, proto/ identical to what generate makes, go.mod's direct requirements all in the binary
 	hack/generate.sh verify
+	hack/directdeps.sh
 
 clean: ## remove build output
 	rm -rf bin

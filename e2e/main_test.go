@@ -59,7 +59,9 @@ func setUp(work string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bosunBin = filepath.Join(work, "bosun")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bosunBin, "../cmd/bosun").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bosunBin, "./cmd/bosun")
+	build.Dir = ".." // bosun's own module: e2e is a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build bosun: %w: %s", err, out)
 	}
 	for _, args := range [][]string{{"install"}, {"start", containerdDir}} {

@@ -49,7 +49,7 @@ hack/containerd.sh install
 mkdir -p "$DEMO"
 hack/containerd.sh start "$DEMO/containerd"
 make --no-print-directory build
-go run ./hack/images --address "$SOCK"
+go -C hack run ./images --address "$SOCK"
 
 # bosun refuses manifests that others can write: give it its own copy.
 install -d -m 0700 "$DEMO/manifests"

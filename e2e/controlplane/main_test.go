@@ -122,7 +122,9 @@ func setUp() error {
 		}
 	}
 	bosunBin = filepath.Join(work, "bosun")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bosunBin, "../../cmd/bosun").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bosunBin, "./cmd/bosun")
+	build.Dir = "../.." // bosun's own module: e2e is a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build bosun: %w: %s", err, out)
 	}
 	images, err := kubeadmImages(ctx)
