@@ -138,7 +138,9 @@ func decide(rec record, file *manifest.StaticPod, st *sync.PodStatus, pol policy
 	// The status speaks of the file's version only when the loop ran it.
 	about := st != nil && st.Hash == file.Hash && st.RunningHash == file.Hash
 	switch {
-	case about && !st.Created.IsZero():
+	case about && !st.Created.IsZero() && !st.SandboxDead:
+		// A dead sandbox (a reboot, the pause killed) does not start the
+		// window: its creation may be long past; the next one does.
 		if rec.started.IsZero() || st.Created.Before(rec.started) {
 			rec.started = st.Created
 		}

@@ -124,6 +124,13 @@ func TestDecide(t *testing.T) {
 			phase: PhaseProgressing, run: later},
 		{name: "going back to the last Ready version by hand is complete at once",
 			rec: rolledBack, file: old, pol: on, now: t0, phase: PhaseComplete, run: old},
+		{name: "a dead sandbox made long ago (a reboot) does not start the window; no failure before a new one runs",
+			file: old, st: func() *sync.PodStatus {
+				st := running(old, t0.Add(-3*time.Hour), "Waiting", false, 0)
+				st.SandboxDead = true
+				st.Containers[0].Reason, st.Containers[0].LastTermination = "ContainerCreating", nil
+				return st
+			}(), pol: on, now: t0, phase: PhaseProgressing, run: old},
 		{name: "a pod that cannot start (nothing runs) starts its window when first seen so",
 			rec: progressing(time.Time{}), file: bad, st: &sync.PodStatus{Namespace: "kube-system", Name: bad.Name, Hash: bad.Hash, SyncError: "no runtime handler"},
 			pol: on, now: t0, phase: PhaseProgressing, run: bad, wake: t0.Add(5 * time.Second), started: t0},

@@ -65,7 +65,7 @@ func podStatus(in statusInput) PodStatus {
 	if sb != nil {
 		st.SandboxID, st.Attempt = sb.ID, sb.Attempt
 		st.UID, st.Hash, st.File = sb.UID, sb.Hash, sb.Manifest
-		st.Created = sb.Created
+		st.Created, st.SandboxDead = sb.Created, !sb.Ready
 		st.RunningHash, st.RunningSpec = sb.Hash, sb.Spec
 		st.IP = in.memo.ips[sb.ID]
 	}

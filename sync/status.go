@@ -31,6 +31,9 @@ type PodStatus struct {
 	// sandbox runs; empty when no sandbox runs.
 	RunningHash string
 	RunningSpec string
+	// SandboxDead is set when the sandbox shown (SandboxID, Created) is no
+	// longer ready, e.g. after a reboot, until a new one is made.
+	SandboxDead bool
 }
 
 // Key is "namespace/name".
