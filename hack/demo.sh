@@ -49,7 +49,9 @@ hack/containerd.sh install
 mkdir -p "$DEMO"
 hack/containerd.sh start "$DEMO/containerd"
 make --no-print-directory build
-go -C hack run ./images --address "$SOCK"
+# hack is a Go module of its own; the tool runs from the checkout's top.
+go -C hack build -o "$DEMO/images" ./images
+"$DEMO/images" --address "$SOCK"
 
 # bosun refuses manifests that others can write: give it its own copy.
 install -d -m 0700 "$DEMO/manifests"
