@@ -21,7 +21,7 @@ func (l *Loop) apply(ctx context.Context, p podPlan) {
 	var delay time.Duration
 	l.mu.Lock()
 	s := l.state(podKey(p.key))
-	s.busy = false
+	s.busy, s.appliedAt = false, l.clk.Now()
 	if len(p.takeOver) > 0 {
 		l.takingOver = false
 	}

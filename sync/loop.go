@@ -199,10 +199,11 @@ func (l *Loop) publish(status []PodStatus, start time.Time, desired, observed in
 	}
 }
 
-// planPod plans one pod unless it is busy or waits for the retry of a
-// failed sync; it returns the plan and when to look again.
+// planPod plans one pod unless it is busy, was applied after this sync's
+// observation began (in.now), or waits for the retry of a failed sync; it
+// returns the plan and when to look again.
 func (l *Loop) planPod(in statusInput, m podMemo) (podPlan, time.Time) {
-	if m.busy {
+	if m.busy || m.appliedAt.After(in.now) {
 		return podPlan{}, time.Time{}
 	}
 	if m.syncErr != nil && m.retry.After(in.now) {

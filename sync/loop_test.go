@@ -251,3 +251,16 @@ func TestCreationsInFlightAreBounded(t *testing.T) {
 		t.Errorf("%d containers running, want 10", n)
 	}
 }
+
+func TestNoPlanFromAnObservationOlderThanThePodsLastApply(t *testing.T) {
+	h := newHarness(t, load(t, "/m/web.yaml", podYAML("web", "Always", "sleep", "main")))
+	l := h.loop
+	now := h.clock.Now()
+	in := statusInput{key: "default/web-node1", desired: h.src.snap.Pods[0], now: now}
+	if p, _ := l.planPod(in, podMemo{appliedAt: now.Add(time.Millisecond)}); !p.empty() {
+		t.Errorf("planned %+v from an observation made before the pod's last apply ended", p)
+	}
+	if p, _ := l.planPod(in, podMemo{appliedAt: now}); p.empty() {
+		t.Error("no plan from an observation made after the pod's last apply")
+	}
+}

@@ -19,6 +19,11 @@ type containerRef struct{ uid, name string }
 type podState struct {
 	// busy is set while an apply of the pod runs.
 	busy bool
+	// appliedAt is when the pod's last apply ended: a sync whose
+	// observation began before it may not see what the apply did (a
+	// container it started still listed as created), so it plans nothing
+	// for the pod; the apply's wake brings a fresh one.
+	appliedAt time.Time
 	// syncErr is the last error of applying the pod's plan, retried at retry.
 	syncErr error
 	retry   time.Time
@@ -76,13 +81,14 @@ func (l *Loop) state(key podKey) *podState {
 // podMemo is a copy of what planning and status read of a pod's state,
 // taken under the lock so that both run without it.
 type podMemo struct {
-	busy     bool
-	syncErr  error
-	retry    time.Time
-	delays   map[containerRef]time.Duration
-	carried  map[containerRef]carriedContainer
-	ips      map[string]string
-	finished map[string]bool
+	busy      bool
+	appliedAt time.Time
+	syncErr   error
+	retry     time.Time
+	delays    map[containerRef]time.Duration
+	carried   map[containerRef]carriedContainer
+	ips       map[string]string
+	finished  map[string]bool
 }
 
 // memo copies s; the caller holds l.mu. A nil s gives an empty memo.
@@ -90,7 +96,7 @@ func (s *podState) memo() podMemo {
 	if s == nil {
 		return podMemo{}
 	}
-	return podMemo{busy: s.busy, syncErr: s.syncErr, retry: s.retry,
+	return podMemo{busy: s.busy, appliedAt: s.appliedAt, syncErr: s.syncErr, retry: s.retry,
 		delays: maps.Clone(s.delays), carried: maps.Clone(s.carried), ips: maps.Clone(s.ips), finished: maps.Clone(s.finished)}
 }
 
