@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -168,8 +169,7 @@ func (e *env) cli(args ...string) string {
 }
 
 func (e *env) cliErr(args ...string) (string, error) {
-	full := append([]string{args[0], "--api-socket", e.apiSock}, args[1:]...)
-	cmd := exec.Command(bosunBin, full...)
+	cmd := exec.Command(bosunBin, e.cliArgs(args)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -177,6 +177,28 @@ func (e *env) cliErr(args ...string) (string, error) {
 		return out.String() + errOut.String(), err
 	}
 	return out.String(), nil
+}
+
+// cliStream starts a client verb of bosun that keeps printing (logs -f)
+// against this test's daemon and returns its stdout line by line; the verb
+// ends with ctx, and wait reaps it.
+func (e *env) cliStream(ctx context.Context, args ...string) (lines *bufio.Scanner, wait func()) {
+	e.t.Helper()
+	cmd := exec.CommandContext(ctx, bosunBin, e.cliArgs(args)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	return bufio.NewScanner(out), func() { _ = cmd.Wait() }
+}
+
+// cliArgs are the arguments of a client verb, its first, against this
+// test's daemon.
+func (e *env) cliArgs(args []string) []string {
+	return append([]string{args[0], "--api-socket", e.apiSock}, args[1:]...)
 }
 
 // httpAddr is the address bosun's HTTP endpoints listen on, from its log.

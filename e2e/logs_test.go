@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -179,15 +177,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 	e.waitRunning("chatty", "main")
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bosunBin, "logs", e.podName("chatty"), "--api-socket", e.apiSock, "-f", "--tail", "1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
+	sc, wait := e.cliStream(ctx, "logs", e.podName("chatty"), "-f", "--tail", "1")
 	first, prev, gaps := -1, -1, 0
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -207,7 +197,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		}
 		prev = i
 	}
-	_ = cmd.Wait()
+	wait()
 	var rotated []string
 	_ = filepath.WalkDir(e.logsDir, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".log.") {

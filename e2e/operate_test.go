@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -99,15 +97,7 @@ func TestOperatorSeesPodsEventsAndLogs(t *testing.T) {
 	// logs -f keeps printing new lines.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bosunBin, "logs", "--api-socket", e.apiSock, e.podName("crashy"), "-c", "side", "-f", "--tail", "0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
+	sc, wait := e.cliStream(ctx, "logs", e.podName("crashy"), "-c", "side", "-f", "--tail", "0")
 	got := 0
 	for got < 3 && sc.Scan() {
 		if strings.HasPrefix(sc.Text(), "tick ") {
@@ -115,7 +105,7 @@ func TestOperatorSeesPodsEventsAndLogs(t *testing.T) {
 		}
 	}
 	cancel()
-	_ = cmd.Wait()
+	wait()
 	if got < 3 {
 		t.Errorf("logs -f printed %d new lines, want 3", got)
 	}
