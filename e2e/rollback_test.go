@@ -151,6 +151,21 @@ func (e *env) upgrade(name, next string) *runtimeapi.PodSandbox {
 	return sb
 }
 
+// waitBack waits until the old version hash of pod name runs again after a
+// rollback from the new version's sandbox next, and returns the old
+// version's sandbox and the time from next's creation.
+func (e *env) waitBack(name, hash string, next *runtimeapi.PodSandbox, timeout time.Duration) (*runtimeapi.PodSandbox, time.Duration) {
+	e.t.Helper()
+	var back *runtimeapi.PodSandbox
+	eventually(e.t, timeout, "v1 back", func() bool {
+		back = e.sandboxOf(name, hash)
+		return back != nil
+	})
+	took := time.Since(time.Unix(0, next.CreatedAt))
+	e.t.Logf("v2 created to v1 back running: %v", took)
+	return back, took
+}
+
 // A new version of a kube-apiserver-like pod that never gets Ready is
 // rolled back to the old version within deadline + grace + start; the file
 // stays as written, the rollback holds, bosun ps, inspect, events and
@@ -181,13 +196,7 @@ func TestRollbackOfAVersionThatIsNeverReady(t *testing.T) {
 		!strings.Contains(out, "version "+h2+" rolled back to "+h1+": ProgressDeadlineExceeded: not Ready within 5s") {
 		t.Errorf("rollout status during the rollback: exit %d, want 1, progress and the rollback:\n%s", code, out)
 	}
-	var back *runtimeapi.PodSandbox
-	eventually(t, deadline+grace+start+5*time.Second, "v1 back", func() bool {
-		back = e.sandboxOf("apiserver", h1)
-		return back != nil
-	})
-	took := time.Since(time.Unix(0, sb2.CreatedAt))
-	t.Logf("v2 created to v1 back running: %v", took)
+	back, took := e.waitBack("apiserver", h1, sb2, deadline+grace+start+5*time.Second)
 	if took > deadline+grace+start {
 		t.Errorf("v1 back %v after v2 started, want within %v", took, deadline+grace+start)
 	}
@@ -257,9 +266,7 @@ func TestRollbackOfAVersionThatCrashLoops(t *testing.T) {
 	e.waitRollout("apiserver", "Complete", 30*time.Second)
 
 	sb2 := e.upgrade("apiserver", v2)
-	eventually(t, 30*time.Second, "v1 back", func() bool { return e.sandboxOf("apiserver", h1) != nil })
-	took := time.Since(time.Unix(0, sb2.CreatedAt))
-	t.Logf("v2 created to v1 back running: %v", took)
+	_, took := e.waitBack("apiserver", h1, sb2, 30*time.Second)
 	if took >= deadline {
 		t.Errorf("v1 back after %v, not before the deadline", took)
 	}
@@ -295,9 +302,7 @@ func TestRollbackAcrossARestartOfBosun(t *testing.T) {
 		t.Errorf("after the restart the window starts at %v, want the new sandbox's creation %v",
 			time.Unix(0, p.GetRollout().GetStartedUnixNano()), time.Unix(0, sb2.CreatedAt))
 	}
-	eventually(t, deadline+grace+start+5*time.Second, "v1 back", func() bool { return e.sandboxOf("apiserver", h1) != nil })
-	took := time.Since(time.Unix(0, sb2.CreatedAt))
-	t.Logf("v2 created to v1 back running, with a restart of bosun between: %v", took)
+	_, took := e.waitBack("apiserver", h1, sb2, deadline+grace+start+5*time.Second)
 	if took > deadline+grace+start {
 		t.Errorf("v1 back %v after v2 started, want within %v", took, deadline+grace+start)
 	}
