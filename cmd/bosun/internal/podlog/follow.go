@@ -76,26 +76,19 @@ func newFollower(ctx context.Context, f *os.File, path string) *Follower {
 }
 
 // watch wakes the reader on every change in the log's directory (the file
-// written, renamed, created, removed).
+// written, renamed, created, removed) and on every error (an overflow lost
+// events: look at the file again). When the watcher closes, the reader
+// polls.
 func (r *Follower) watch() {
-	for {
+	for ok := true; ok; {
 		select {
-		case _, ok := <-r.watcher.Events:
-			if !ok {
-				r.polling.Store(true)
-				r.signal()
-				return
-			}
-			r.signal()
-		case _, ok := <-r.watcher.Errors:
-			// An overflow lost events: look at the file again.
-			if !ok {
-				r.polling.Store(true)
-				r.signal()
-				return
-			}
-			r.signal()
+		case _, ok = <-r.watcher.Events:
+		case _, ok = <-r.watcher.Errors:
 		}
+		if !ok {
+			r.polling.Store(true)
+		}
+		r.signal()
 	}
 }
 
