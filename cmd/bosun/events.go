@@ -65,9 +65,14 @@ func runEvents(ctx context.Context, socket string, follow bool, sinceFlag time.D
 		if pod == "" {
 			pod = e.GetFile()
 		}
-		fmt.Fprintf(stdout, row, time.Unix(0, e.GetTimeUnixNano()).UTC().Format("2006-01-02T15:04:05.000Z"),
-			e.GetType(), dash(pod), dash(e.GetContainer()), e.GetMessage())
+		fmt.Fprintf(stdout, row, eventTime(e), e.GetType(), dash(pod), dash(e.GetContainer()), e.GetMessage())
 	}
+}
+
+// eventTime is an event's time as events and wait print it: UTC, to the
+// millisecond.
+func eventTime(e *bosunv1.Event) string {
+	return time.Unix(0, e.GetTimeUnixNano()).UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 func dash(s string) string {

@@ -258,8 +258,7 @@ func writeWaitReport(ctx context.Context, w io.Writer, c bosunv1.BosunClient, mi
 		if es := events[m.name]; len(es) > 0 {
 			fmt.Fprintln(w, "  events:")
 			for _, e := range es[max(0, len(es)-waitEvents):] {
-				fmt.Fprintf(w, "    %s  %s  %s  %s\n", time.Unix(0, e.GetTimeUnixNano()).UTC().Format("2006-01-02T15:04:05.000Z"),
-					e.GetType(), dash(e.GetContainer()), e.GetMessage())
+				fmt.Fprintf(w, "    %s  %s  %s  %s\n", eventTime(e), e.GetType(), dash(e.GetContainer()), e.GetMessage())
 			}
 		}
 		if cond == "deleted" {
