@@ -85,13 +85,12 @@ func runLogs(ctx context.Context, o logsOptions, pod string, stdout io.Writer) e
 	if o.since > 0 {
 		from = now().Add(-o.since)
 	}
-	if !o.follow {
-		defer f.Close()
-		return copyLog(stdout, crilog.NewReader(f), skip, o.timestamps, from)
+	var r io.ReadCloser = f
+	if o.follow {
+		r = podlog.Follow(ctx, f, path)
 	}
-	fr := podlog.Follow(ctx, f, path)
-	defer fr.Close()
-	return copyLog(stdout, crilog.NewReader(fr), skip, o.timestamps, from)
+	defer r.Close()
+	return copyLog(stdout, crilog.NewReader(r), skip, o.timestamps, from)
 }
 
 // openLogTail opens a log file at the start of its last n whole lines
