@@ -113,12 +113,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := newRootCommand(stdout, stderr) //nolint:contextcheck // see above
 	root.SetArgs(normalizeArgs(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
-	var ce *commandError
-	if err == nil || errors.As(err, &ce) {
-		if ce != nil {
-			return ce.err
-		}
+	if err == nil {
 		return nil
+	}
+	var ce *commandError
+	if errors.As(err, &ce) {
+		return ce.err
 	}
 	if cmd == nil || cmd == root {
 		root.SetOut(stderr)
