@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
@@ -146,35 +147,9 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	if err := applyConfig(fs, f); err != nil {
 		return err
 	}
-	if f.profiling && !f.remoteProfiling && f.metricsAddr != "" && !endpoints.Loopback(f.metricsAddr) {
-		return &usageError{fmt.Sprintf("--profiling on --metrics-bind-address %q, which is not a loopback address, would serve /debug/pprof to the network: add --allow-remote-profiling if that is meant", f.metricsAddr)}
-	}
-	if f.nodeIP != "" && net.ParseIP(f.nodeIP) == nil {
-		return &usageError{fmt.Sprintf("--node-ip %q: not an IP address", f.nodeIP)}
-	}
-	logMaxSize, err := resource.ParseQuantity(f.logMaxSize)
-	if err != nil || logMaxSize.Sign() <= 0 {
-		return &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
-	}
-	if f.cgroupDriver != "" && f.cgroupDriver != runtime.CgroupDriverCgroupfs && f.cgroupDriver != runtime.CgroupDriverSystemd {
-		return &usageError{fmt.Sprintf("--cgroup-driver must be cgroupfs or systemd, not %q", f.cgroupDriver)}
-	}
-	var clusterDNS []string
-	for _, ip := range strings.Split(f.clusterDNS, ",") {
-		if ip = strings.TrimSpace(ip); ip == "" {
-			continue
-		}
-		if net.ParseIP(ip) == nil {
-			return &usageError{fmt.Sprintf("--cluster-dns %q: %q is not an IP address", f.clusterDNS, ip)}
-		}
-		clusterDNS = append(clusterDNS, ip)
-	}
-	dns, err := runtime.ReadResolvConf(f.resolvConf)
+	parsed, err := f.parse()
 	if err != nil {
-		return fmt.Errorf("--resolv-conf: %w", err)
-	}
-	if f.logMaxFiles < 2 {
-		return &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
+		return err
 	}
 	log, err := newLogger(stderr, f.logFormat, f.verbosity)
 	if err != nil {
@@ -254,12 +229,12 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		BackoffMax:     f.backoffMax,
 		Node: runtime.Node{
 			Name: f.node, HostIP: f.nodeIP, PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
-			AppArmor: host.AppArmor(), CgroupDriver: cgroups.Driver, DNS: dns,
-			ClusterDNS: clusterDNS, ClusterDomain: f.clusterDomain, SeccompProfileRoot: f.seccompRoot,
+			AppArmor: host.AppArmor(), CgroupDriver: cgroups.Driver, DNS: parsed.dns,
+			ClusterDNS: parsed.clusterDNS, ClusterDomain: f.clusterDomain, SeccompProfileRoot: f.seccompRoot,
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
 		},
 		OnSync:      metrics.ObserveSync,
-		LogMaxSize:  logMaxSize.Value(),
+		LogMaxSize:  parsed.logMaxSize,
 		LogMaxFiles: f.logMaxFiles,
 		LogLinksDir: f.logLinksDir,
 		TakeOver:    f.takeOver,
@@ -318,6 +293,49 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	err = errors.Join(append(errs, err)...)
 	log.Info("bosun stopped; pods keep running")
 	return err
+}
+
+// parsedFlags are the values of bosun run's flags that take parsing.
+type parsedFlags struct {
+	logMaxSize int64
+	clusterDNS []string
+	dns        *runtimeapi.DNSConfig // of --resolv-conf
+}
+
+// parse checks the flags of bosun run, --config applied, and parses those
+// that take it. A mistake is a usage error that names the flag.
+func (f *daemonFlags) parse() (parsedFlags, error) {
+	var p parsedFlags
+	if f.profiling && !f.remoteProfiling && f.metricsAddr != "" && !endpoints.Loopback(f.metricsAddr) {
+		return p, &usageError{fmt.Sprintf("--profiling on --metrics-bind-address %q, which is not a loopback address, would serve /debug/pprof to the network: add --allow-remote-profiling if that is meant", f.metricsAddr)}
+	}
+	if f.nodeIP != "" && net.ParseIP(f.nodeIP) == nil {
+		return p, &usageError{fmt.Sprintf("--node-ip %q: not an IP address", f.nodeIP)}
+	}
+	logMaxSize, err := resource.ParseQuantity(f.logMaxSize)
+	if err != nil || logMaxSize.Sign() <= 0 {
+		return p, &usageError{fmt.Sprintf("--container-log-max-size %q: not a positive quantity such as 10Mi", f.logMaxSize)}
+	}
+	p.logMaxSize = logMaxSize.Value()
+	if f.cgroupDriver != "" && f.cgroupDriver != runtime.CgroupDriverCgroupfs && f.cgroupDriver != runtime.CgroupDriverSystemd {
+		return p, &usageError{fmt.Sprintf("--cgroup-driver must be cgroupfs or systemd, not %q", f.cgroupDriver)}
+	}
+	for _, ip := range strings.Split(f.clusterDNS, ",") {
+		if ip = strings.TrimSpace(ip); ip == "" {
+			continue
+		}
+		if net.ParseIP(ip) == nil {
+			return p, &usageError{fmt.Sprintf("--cluster-dns %q: %q is not an IP address", f.clusterDNS, ip)}
+		}
+		p.clusterDNS = append(p.clusterDNS, ip)
+	}
+	if p.dns, err = runtime.ReadResolvConf(f.resolvConf); err != nil {
+		return p, fmt.Errorf("--resolv-conf: %w", err)
+	}
+	if f.logMaxFiles < 2 {
+		return p, &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
+	}
+	return p, nil
 }
 
 // applyConfig takes the honoured fields of --config for every flag not
