@@ -68,16 +68,43 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 	if output != "text" && output != "json" {
 		return &usageError{fmt.Sprintf("--output must be text or json, not %q", output)}
 	}
-	var results []*validateResult
-	fail := func(file string, err error) {
-		results = append(results, &validateResult{File: file, Problems: problemsOf(err)})
+	files, ignored, results := listManifests(args)
+	results = append(results, checkManifests(files, node, allowSymlinks)...)
+	bad := 0
+	for _, r := range results {
+		if !r.Valid {
+			bad++
+		}
 	}
-	var files []string
-	var ignored []ignoredOutput
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"node": node, "files": results, "ignored": ignored}); err != nil {
+			return err
+		}
+	} else {
+		writeProblems(stdout, results)
+		for _, ig := range ignored {
+			fmt.Fprintf(stderr, "ignored %s: %s\n", ig.File, ig.Reason)
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "%d of %d manifests have errors\n", bad, len(results))
+		return errSilent
+	}
+	fmt.Fprintf(stderr, "%d manifests valid\n", len(results))
+	return nil
+}
+
+// listManifests returns the manifest files that args name (files, and the
+// manifests of directories as the daemon lists them), sorted; the
+// directory entries not read as manifests; and a failed result per
+// argument that cannot be read.
+func listManifests(args []string) (files []string, ignored []ignoredOutput, unreadable []*validateResult) {
 	for _, arg := range args {
 		fi, err := os.Stat(arg)
 		if err != nil {
-			fail(arg, errors.Unwrap(err))
+			unreadable = append(unreadable, &validateResult{File: arg, Problems: problemsOf(errors.Unwrap(err))})
 			continue
 		}
 		if !fi.IsDir() {
@@ -86,7 +113,7 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 		}
 		listing, err := manifest.ListDir(arg)
 		if err != nil {
-			fail(arg, err)
+			unreadable = append(unreadable, &validateResult{File: arg, Problems: problemsOf(err)})
 			continue
 		}
 		files = append(files, listing.Files...)
@@ -96,6 +123,12 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 	}
 	sort.Slice(ignored, func(i, j int) bool { return ignored[i].File < ignored[j].File })
 	sort.Strings(files)
+	return files, ignored, unreadable
+}
+
+// checkManifests loads each file as the daemon would, on node, and returns
+// a result per file, in order.
+func checkManifests(files []string, node string, allowSymlinks bool) []*validateResult {
 	loaded := map[string]*manifest.StaticPod{}
 	loadErrs := map[string]error{}
 	var pods []*manifest.StaticPod
@@ -119,55 +152,36 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 	for _, c := range conflicts {
 		lost[c.File] = c
 	}
+	var results []*validateResult
 	for _, f := range files {
 		switch sp, c := loaded[f], lost[f]; {
 		case sp == nil:
-			fail(f, loadErrs[f])
+			results = append(results, &validateResult{File: f, Problems: problemsOf(loadErrs[f])})
 		case c != nil:
-			fail(f, fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", c.Key, c.Winner))
+			err := fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", c.Key, c.Winner)
+			results = append(results, &validateResult{File: f, Problems: problemsOf(err)})
 		default:
 			results = append(results, &validateResult{File: f, Valid: true, Pod: sp.Key(), UID: sp.UID})
 		}
 	}
+	return results
+}
 
-	bad := 0
+// writeProblems prints each problem on a line: file:line: field: message.
+func writeProblems(w io.Writer, results []*validateResult) {
 	for _, r := range results {
-		if !r.Valid {
-			bad++
-		}
-	}
-	if output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"node": node, "files": results, "ignored": ignored}); err != nil {
-			return err
-		}
-	} else {
-		for _, r := range results {
-			for _, p := range r.Problems {
-				loc := r.File
-				if p.Line > 0 {
-					loc = fmt.Sprintf("%s:%d", r.File, p.Line)
-				}
-				if p.Field != "" {
-					fmt.Fprintf(stdout, "%s: %s: %s\n", loc, p.Field, p.Message)
-				} else {
-					fmt.Fprintf(stdout, "%s: %s\n", loc, p.Message)
-				}
+		for _, p := range r.Problems {
+			loc := r.File
+			if p.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", r.File, p.Line)
+			}
+			if p.Field != "" {
+				fmt.Fprintf(w, "%s: %s: %s\n", loc, p.Field, p.Message)
+			} else {
+				fmt.Fprintf(w, "%s: %s\n", loc, p.Message)
 			}
 		}
 	}
-	if output == "text" {
-		for _, ig := range ignored {
-			fmt.Fprintf(stderr, "ignored %s: %s\n", ig.File, ig.Reason)
-		}
-	}
-	if bad > 0 {
-		fmt.Fprintf(stderr, "%d of %d manifests have errors\n", bad, len(results))
-		return errSilent
-	}
-	fmt.Fprintf(stderr, "%d manifests valid\n", len(results))
-	return nil
 }
 
 // problemsOf flattens a load error into problems.
