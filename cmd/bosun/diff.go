@@ -110,10 +110,16 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// unifiedDiff is a unified diff of a and b by lines (LCS), with
-// diffContext lines of context; "" when they are equal.
-func unifiedDiff(nameA, nameB, a, b string) string {
-	x, y := splitLines(a), splitLines(b)
+// diffOp is one line of an edit script.
+type diffOp struct {
+	kind byte // ' ' (kept), '-' (removed) or '+' (added)
+	text string
+	i, j int // line numbers (0-based) in the old and new lines before this op
+}
+
+// editScript turns x into y, keeping a longest common subsequence of their
+// lines.
+func editScript(x, y []string) []diffOp {
 	// lcs[i][j] is the length of the longest common subsequence of x[i:], y[j:].
 	lcs := make([][]int, len(x)+1)
 	for i := range lcs {
@@ -128,26 +134,28 @@ func unifiedDiff(nameA, nameB, a, b string) string {
 			}
 		}
 	}
-	type op struct {
-		kind byte // ' ', '-' or '+'
-		text string
-		i, j int // line numbers (0-based) in x and y before this op
-	}
-	var ops []op
+	var ops []diffOp
 	i, j := 0, 0
 	for i < len(x) || j < len(y) {
 		switch {
 		case i < len(x) && j < len(y) && x[i] == y[j]:
-			ops = append(ops, op{' ', x[i], i, j})
+			ops = append(ops, diffOp{' ', x[i], i, j})
 			i, j = i+1, j+1
 		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, op{'-', x[i], i, j})
+			ops = append(ops, diffOp{'-', x[i], i, j})
 			i++
 		default:
-			ops = append(ops, op{'+', y[j], i, j})
+			ops = append(ops, diffOp{'+', y[j], i, j})
 			j++
 		}
 	}
+	return ops
+}
+
+// unifiedDiff is a unified diff of a and b by lines (LCS), with
+// diffContext lines of context; "" when they are equal.
+func unifiedDiff(nameA, nameB, a, b string) string {
+	ops := editScript(splitLines(a), splitLines(b))
 	var out strings.Builder
 	for k := 0; k < len(ops); {
 		if ops[k].kind == ' ' {
