@@ -52,21 +52,39 @@ type podTarget struct {
 	ip  string
 }
 
-// execute runs a plan's steps in order.
+// execute runs a plan's steps in order. The old sandboxes of a replacement
+// are stopped while the new sandbox is made and removed after its
+// containers started (killSandboxes).
 func (l *Loop) execute(ctx context.Context, p podPlan) error {
 	if err := l.takeOver(ctx, p); err != nil {
 		return err
 	}
-	if err := l.killSandboxes(ctx, p); err != nil {
+	old, err := l.killSandboxes(ctx, p)
+	if err != nil {
 		return err
 	}
 	if p.finish != nil {
 		return l.finishSandbox(ctx, p.key, p.finish)
 	}
-	t, err := l.sandboxFor(ctx, p)
+	var t podTarget
+	if len(old) > 0 {
+		t, err = l.createBeside(ctx, p, old)
+	} else {
+		t, err = l.sandboxFor(ctx, p)
+	}
 	if err != nil {
 		return err
 	}
+	errs := l.runContainers(ctx, p, t)
+	if len(old) > 0 {
+		errs = append(errs, l.removeReplaced(ctx, p, old))
+	}
+	return errors.Join(errs...)
+}
+
+// runContainers stops (deadline) or kills (probe) containers, starts
+// containers and collects garbage in target t, and returns what failed.
+func (l *Loop) runContainers(ctx context.Context, p podPlan, t podTarget) []error {
 	var errs []error
 	if len(p.stop) > 0 {
 		errs = append(errs, l.stopPastDeadline(ctx, p, t.ip))
@@ -87,22 +105,7 @@ func (l *Loop) execute(ctx context.Context, p podPlan) error {
 		}
 		started[s.spec.Name] = s.restartCount
 	}
-	errs = append(errs, l.removeContainers(ctx, p, started))
-	return errors.Join(errs...)
-}
-
-// killSandboxes stops and removes the sandboxes a plan kills: before a new
-// version is created, that is a replacement.
-func (l *Loop) killSandboxes(ctx context.Context, p podPlan) error {
-	if p.desired != nil && len(p.kill) > 0 && p.create {
-		return l.replace(ctx, p)
-	}
-	for _, s := range p.kill {
-		if err := l.killSandbox(ctx, s, reasonFor(p.desired, s)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return append(errs, l.removeContainers(ctx, p, started))
 }
 
 // sandboxFor creates the sandbox a plan asks for, or returns the current

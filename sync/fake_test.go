@@ -47,6 +47,24 @@ type fakeRuntime struct {
 	// hold, when set, makes ContainerStatus wait until it is closed, as a
 	// hung runtime does.
 	hold chan struct{}
+	// before and after, when set for a method, run around its calls
+	// outside the lock: to hold a call, or to look at what runs meanwhile.
+	before, after map[string]func()
+}
+
+// around runs the before hook of method and returns its after hook.
+func (f *fakeRuntime) around(method string) func() {
+	f.mu.Lock()
+	b, a := f.before[method], f.after[method]
+	f.mu.Unlock()
+	if b != nil {
+		b()
+	}
+	return func() {
+		if a != nil {
+			a()
+		}
+	}
 }
 
 func newFakeRuntime(clock *fakeClock) *fakeRuntime {
@@ -94,6 +112,7 @@ func (f *fakeRuntime) mutations() []string {
 }
 
 func (f *fakeRuntime) RunPodSandbox(_ context.Context, cfg *runtimeapi.PodSandboxConfig, _ string) (string, error) {
+	defer f.around("RunPodSandbox")()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.call("RunPodSandbox"); err != nil {
@@ -114,6 +133,7 @@ func (f *fakeRuntime) RunPodSandbox(_ context.Context, cfg *runtimeapi.PodSandbo
 }
 
 func (f *fakeRuntime) StopPodSandbox(_ context.Context, id string) error {
+	defer f.around("StopPodSandbox")()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.call("StopPodSandbox"); err != nil {

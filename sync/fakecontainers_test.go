@@ -44,6 +44,7 @@ func (f *fakeRuntime) CreateContainer(_ context.Context, sandboxID string, cfg *
 }
 
 func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
+	defer f.around("StartContainer")()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.call("StartContainer"); err != nil {

@@ -26,26 +26,6 @@ func TestNewManifestCreatesPodOnceAndSecondSyncDoesNothing(t *testing.T) {
 	}
 }
 
-func TestSemanticChangeReplacesOldPodBeforeNewOne(t *testing.T) {
-	h := newHarness(t, load(t, "/m/w.yaml", podYAML("w", "Always", "one", "main")))
-	h.sync()
-	old := h.mustRun("w-node1/main")
-	h.rt.mutations()
-
-	h.setPods(load(t, "/m/w.yaml", podYAML("w", "Always", "two", "main")))
-	h.sync()
-	want := []string{"StopContainer", "StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer"}
-	if got := h.rt.mutations(); !slices.Equal(got, want) {
-		t.Fatalf("calls = %v, want %v", got, want)
-	}
-	if c := h.mustRun("w-node1/main"); c.Id == old.Id || c.Labels["io.kubernetes.pod.uid"] == old.Labels["io.kubernetes.pod.uid"] {
-		t.Errorf("container %s uid %s was not replaced", c.Id, c.Labels["io.kubernetes.pod.uid"])
-	}
-	if n := len(h.rt.sandboxes); n != 1 {
-		t.Errorf("%d sandboxes, want 1", n)
-	}
-}
-
 func TestRemovedManifestRemovesPodUnlessProtected(t *testing.T) {
 	sp := load(t, "/m/r.yaml", podYAML("r", "Always", "x", "main"))
 

@@ -146,6 +146,14 @@ func TestPlanRules(t *testing.T) {
 			desired: twoApps("Always"), sandboxes: func(*manifest.StaticPod) []*observedSandbox {
 				return []*observedSandbox{readySandbox(other.UID, other.Hash, 0, instance{"a", 0, "running"})}
 			}, want: "kill sb-0; create attempt 0; start a#0; start b#0"},
+		{name: "replace: the old version's sandbox left beside a new one with no containers is killed first",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 0), deadSandbox(other.UID, other.Hash, 1, instance{"a", 0, 137})}
+			}, want: "kill sb-1; start a#0; start b#0"},
+		{name: "replace: the old version's stopped sandbox beside the running new one is removed",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 0, instance{"a", 0, "running"}, instance{"b", 0, "running"}), deadSandbox(other.UID, other.Hash, 1)}
+			}, want: "kill sb-1"},
 		{name: "replace: a kubelet's pod of the same name is taken over",
 			desired: twoApps("Always"), kubelet: true, want: "takeOver kubelet-sb; create attempt 0; start a#0; start b#0"},
 		{name: "remove: no manifest kills every sandbox",

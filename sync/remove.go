@@ -11,17 +11,24 @@ import (
 )
 
 // killSandbox stops a sandbox's containers, then stops and removes the
-// sandbox. App (and init) containers stop first, in parallel, each after its
-// preStop hook and within the grace period recorded on it; sidecars stop
-// after them. It is idempotent: what is already gone is not an error. A pod
-// gone for good (removed or replaced) loses its pod and log directories; a
-// dead sandbox keeps the log of each container's last instance, which
-// `bosun logs --previous` reads once the container runs again.
+// sandbox (removeSandbox). App (and init) containers stop first, in
+// parallel, each after its preStop hook and within the grace period
+// recorded on it; sidecars stop after them. It is idempotent: what is
+// already gone is not an error.
 func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
-	key := describe(s)
-	if err := l.stopSandbox(ctx, key, s); err != nil {
+	if err := l.stopSandbox(ctx, describe(s), s); err != nil {
 		return err
 	}
+	return l.removeSandbox(ctx, s, reason)
+}
+
+// removeSandbox removes a stopped sandbox and forgets its containers. A pod
+// gone for good (removed or replaced) loses its pod and log directories and
+// its cgroup; a dead sandbox keeps the log of each container's last
+// instance, which `bosun logs --previous` reads once the container runs
+// again. It is idempotent.
+func (l *Loop) removeSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
+	key := describe(s)
 	if err := l.rt.RemovePodSandbox(ctx, s.ID); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
 	}
@@ -76,17 +83,30 @@ func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox
 	return nil
 }
 
-// stopSandbox stops a sandbox's running containers (app and init ones
-// first, sidecars last, each after its preStop hook and within its grace
-// period), then the sandbox.
+// stopSandbox stops a sandbox's running containers (stopRunning), leaving
+// those with no grace period and no preStop hook to StopPodSandbox, which
+// kills them at once and saves a round trip; then the sandbox.
 func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) error {
+	if err := l.stopRunning(ctx, key, s, false); err != nil {
+		return err
+	}
+	if err := l.rt.StopPodSandbox(ctx, s.ID); err != nil {
+		return fmt.Errorf("pod %s: %w", key, err)
+	}
+	return nil
+}
+
+// stopRunning stops the running containers of sandbox s: app and init ones
+// first, sidecars last, each after its preStop hook and within its grace
+// period. Unless all is set, a container with no grace period and no
+// preStop hook is skipped. It returns once every container it stops is
+// dead (StopContainer waits for the task's exit).
+func (l *Loop) stopRunning(ctx context.Context, key string, s *observedSandbox, all bool) error {
 	now := l.clk.Now()
 	deadline := now
 	var first, last []*observedContainer
 	for _, c := range s.containers {
-		// StopPodSandbox kills what is left at once: a container with no
-		// grace period and no preStop hook needs no call of its own.
-		if c.Exited() || (c.Grace == 0 && c.PreStop == nil) {
+		if c.Exited() || (!all && c.Grace == 0 && c.PreStop == nil) {
 			continue
 		}
 		if c.Kind == runtime.KindSidecar {
@@ -103,9 +123,6 @@ func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) 
 		if err := l.stopContainers(ctx, key, group, ip, deadline); err != nil {
 			return err
 		}
-	}
-	if err := l.rt.StopPodSandbox(ctx, s.ID); err != nil {
-		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	return nil
 }

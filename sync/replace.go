@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	stdsync "sync"
 
 	"github.com/bosun-sh/bosun/manifest"
 )
@@ -43,23 +46,84 @@ func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
 	return reasonReplaced
 }
 
-// replace stops and removes every old sandbox of a pod whose manifest
-// changed, before the new version is created: the old pod is fully gone
-// first, so host ports and files are free.
-func (l *Loop) replace(ctx context.Context, p podPlan) error {
+// killSandboxes stops and removes the sandboxes a plan kills, and returns
+// those whose removal waits for the new version: when the plan creates a
+// sandbox, the replaced sandboxes of another uid. Of those, only the
+// containers are stopped here, every running one (even those StopPodSandbox
+// would kill), so that no process of the old version runs when a container
+// of the new one starts; createBeside stops the sandboxes while the new one
+// is made, and removeReplaced removes them once its containers started. A
+// sandbox of the desired uid (a dead one, or an explicit metadata.uid kept
+// across a change) shares its pod directory, log directory and cgroup with
+// the new version, so it is stopped and removed first.
+func (l *Loop) killSandboxes(ctx context.Context, p podPlan) ([]*observedSandbox, error) {
+	var old []*observedSandbox
 	replaced := false
 	for _, s := range p.kill {
 		reason := reasonFor(p.desired, s)
-		if reason == reasonReplaced {
-			replaced = true
+		replaced = replaced || reason == reasonReplaced
+		if p.create && reason == reasonReplaced && s.UID != p.desired.UID {
+			old = append(old, s)
+			continue
 		}
 		if err := l.killSandbox(ctx, s, reason); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range old {
+		if err := l.stopRunning(ctx, describe(s), s, true); err != nil {
+			return nil, err
+		}
+	}
+	if replaced && len(old) == 0 {
+		l.replaced(p)
+	}
+	return old, nil
+}
+
+// createBeside creates the new sandbox of plan p while it stops the old
+// sandboxes, whose containers are stopped already, and waits for both. When
+// a stop failed it returns the error and no target: no container of the
+// new version starts beside an old sandbox that may still run; the next
+// sync sees the new sandbox as current and kills the old one first. When
+// only the creation failed, the stopped old sandboxes are removed.
+func (l *Loop) createBeside(ctx context.Context, p podPlan, old []*observedSandbox) (podTarget, error) {
+	stopErrs := make([]error, len(old))
+	var wg stdsync.WaitGroup
+	for i, s := range old {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.rt.StopPodSandbox(ctx, s.ID); err != nil {
+				stopErrs[i] = fmt.Errorf("pod %s: %w", describe(s), err)
+			}
+		}()
+	}
+	t, err := l.sandboxFor(ctx, p)
+	wg.Wait()
+	if stopErr := errors.Join(stopErrs...); stopErr != nil {
+		return podTarget{}, errors.Join(stopErr, err)
+	}
+	if err != nil {
+		return podTarget{}, errors.Join(err, l.removeReplaced(ctx, p, old))
+	}
+	return t, nil
+}
+
+// removeReplaced removes the stopped sandboxes of the old version, with
+// their directories, logs and cgroups, and reports the replacement.
+func (l *Loop) removeReplaced(ctx context.Context, p podPlan, old []*observedSandbox) error {
+	for _, s := range old {
+		if err := l.removeSandbox(ctx, s, reasonReplaced); err != nil {
 			return err
 		}
 	}
-	if replaced {
-		l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
-		l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: "manifest changed; new uid " + p.desired.UID})
-	}
+	l.replaced(p)
 	return nil
+}
+
+// replaced logs and records that pod p's old version is gone.
+func (l *Loop) replaced(p podPlan) {
+	l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
+	l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: "manifest changed; new uid " + p.desired.UID})
 }
