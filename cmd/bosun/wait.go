@@ -89,6 +89,7 @@ func runWait(ctx context.Context, o waitOptions, names []string, stdout io.Write
 	defer cancel()
 	var misses []waitMiss // of the last answer
 	var lastErr error
+poll:
 	for {
 		held, m, err := checkWait(wctx, c, names, o.all, o.cond)
 		var u *usageError
@@ -109,10 +110,9 @@ func runWait(ctx context.Context, o waitOptions, names []string, stdout io.Write
 		}
 		select {
 		case <-wctx.Done():
+			break poll
 		case <-time.After(waitPoll):
-			continue
 		}
-		break
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
