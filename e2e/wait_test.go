@@ -64,7 +64,7 @@ spec:
 `, busybox))
 
 	// A pod that does not exist yet may appear while wait waits.
-	late := exec.Command(bosunBin, "wait", "--api-socket", e.apiSock, "late", "--for=running", "--timeout", "60s")
+	late := exec.Command(bosunBin, e.cliArgs([]string{"wait", "late", "--for=running", "--timeout", "60s"})...)
 	var lateOut bytes.Buffer
 	late.Stdout, late.Stderr = &lateOut, &lateOut
 	late.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -116,9 +116,24 @@ spec:
 	}
 }
 
+// newCIEnv is newEnv for a test of examples/ci/run.sh, whose output it
+// logs once more after the env's dump when the test fails, so that the
+// end of a failing CI log says what run.sh printed.
+func newCIEnv(t *testing.T) (*env, *string) {
+	t.Helper()
+	out := new(string)
+	t.Cleanup(func() { // runs after newEnv's cleanup and dump
+		if t.Failed() {
+			t.Logf("run.sh printed:\n%s", *out)
+		}
+	})
+	return newEnv(t), out
+}
+
 // runCIExample runs examples/ci/run.sh against the test's containerd, with
-// the pods of podsDir, and returns its output and exit code.
-func runCIExample(t *testing.T, e *env, podsDir, timeout string) (string, int, int) {
+// the pods of podsDir, and returns its output (also kept in *keep), exit
+// code and web port.
+func runCIExample(t *testing.T, e *env, keep *string, podsDir, timeout string) (string, int, int) {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "ci")
 	t.Cleanup(func() { unmountBelow(filepath.Join(work, "root")) })
@@ -133,12 +148,13 @@ func runCIExample(t *testing.T, e *env, podsDir, timeout string) (string, int, i
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("run.sh took %v", time.Since(start))
+	*keep = string(out)
 	return string(out), exitCodeOf(t, err), webPort
 }
 
 func TestCIExample(t *testing.T) {
-	e := newEnv(t) // for its node name and its cleanup of pods left behind
-	out, code, port := runCIExample(t, e, "examples/ci/pods", "60s")
+	e, keep := newCIEnv(t) // for its node name and its cleanup of pods left behind
+	out, code, port := runCIExample(t, e, keep, "examples/ci/pods", "60s")
 	if code != 0 {
 		t.Fatalf("run.sh: exit %d:\n%s", code, out)
 	}
@@ -160,7 +176,7 @@ func TestCIExample(t *testing.T) {
 }
 
 func TestCIExampleReportsAPodThatIsNotReady(t *testing.T) {
-	e := newEnv(t)
+	e, keep := newCIEnv(t)
 	pods := t.TempDir()
 	for _, name := range []string{"db.yaml", "web.yaml"} {
 		b, err := os.ReadFile(filepath.Join("../examples/ci/pods", name))
@@ -173,14 +189,17 @@ func TestCIExampleReportsAPodThatIsNotReady(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, code, port := runCIExample(t, e, pods, "8s")
+	out, code, port := runCIExample(t, e, keep, pods, "8s")
 	if code != 1 {
 		t.Fatalf("run.sh: exit %d, want 1:\n%s", code, out)
 	}
 	for _, want := range []string{
 		"pod default/" + e.podName("web") + " is not ready: Running (phase Running)",
 		"readiness probe failing",
-		"log of container web (last 20 lines):\n    web: waiting for the database on 127.0.0.1:",
+		// stdout and stderr (wget's errors) reach the log through two pipes,
+		// so the first line may come after an error line.
+		"log of container web (last 20 lines):\n",
+		"    web: waiting for the database on 127.0.0.1:",
 		fmt.Sprintf("    web: serving on 127.0.0.1:%d\n", port),
 		"bosun: timed out after 8s: 1 not ready",
 		"FAIL (exit 1)",
