@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -289,28 +290,27 @@ func TestSemanticChangeReplacesPodOtherChangesDoNothing(t *testing.T) {
 		t.Fatalf("container changed after a change without meaning: %v, want %s", c, c1.Id)
 	}
 
-	// A semantic change replaces the whole pod: the old one fully gone first.
+	// A semantic change replaces the whole pod: the old one stopped first.
+	mark = len(e.log())
 	e.write("renamed.yml", webPod("web", port, "two"))
 	eventually(t, 30*time.Second, "the replaced pod serving the new page", func() bool {
 		b, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		return b == "hello two\n"
 	})
-	p := e.pod("web")
-	sb2 := p.ready()
+	sb2 := e.pod("web").ready()
 	if sb2 == nil || sb2.Id == sb1.Id || sb2.Metadata.Uid == sb1.Metadata.Uid {
 		t.Fatalf("after a semantic change: sandbox %v, want a new sandbox with a new uid", sb2)
 	}
-	if len(p.sandboxes) != 1 {
-		t.Errorf("%d sandboxes after the replacement, want only the new one", len(p.sandboxes))
-	}
-	for _, c := range p.containers {
-		if c.Id == c1.Id {
-			t.Errorf("old container %s still exists", c1.Id)
-		}
-	}
-	log := e.log()
-	if strings.Index(log, `msg="sandbox removed" pod=default/`+e.podName("web")) > strings.LastIndex(log, `msg="sandbox created"`) {
-		t.Errorf("the new sandbox was created before the old one was removed")
+	// The old sandbox is removed once the new containers started.
+	eventually(t, 20*time.Second, "only the new sandbox left, without the old container", func() bool {
+		p := e.pod("web")
+		return len(p.sandboxes) == 1 && !slices.ContainsFunc(p.containers, func(c *runtimeapi.Container) bool { return c.Id == c1.Id })
+	})
+	// Every old container and the old sandbox stopped before a new
+	// container was created.
+	calls := mutatingCalls(e.logSince(mark))
+	if create := slices.Index(calls, "CreateContainer"); create < 0 || slices.Index(calls[create:], "StopContainer") >= 0 || slices.Index(calls[create:], "StopPodSandbox") >= 0 {
+		t.Errorf("calls %v: want StopContainer and StopPodSandbox of the old pod before CreateContainer of the new one", calls)
 	}
 }
 

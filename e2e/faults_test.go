@@ -126,8 +126,10 @@ func TestBosunKilledAtEveryStepOfCreatingAPod(t *testing.T) {
 	dead := e.killOnReply(p, "StopPodSandbox")
 	e.write("step0.yaml", onePod("step0", "Always", 1, "sleep", "3601"))
 	waitClosed(t, dead, "bosun killed after StopPodSandbox")
-	if p := e.pod("step0"); p.ready() != nil || len(p.sandboxes) != 1 {
-		t.Fatalf("bosun killed after StopPodSandbox, but the old sandbox is not the only one, stopped: %v", p.sandboxes)
+	// The new sandbox is made while the old one stops: it may be there,
+	// without containers; the old container is stopped, not removed.
+	if p := e.pod("step0"); !stoppedOnly(p, oldSandbox, old.Id) {
+		t.Fatalf("bosun killed after StopPodSandbox, but the old sandbox %s is not stopped with only its exited container: %v %v", oldSandbox, p.sandboxes, p.containers)
 	}
 	before := p.Mark()
 	restart(dead, "between StopPodSandbox and RemovePodSandbox")
@@ -139,6 +141,16 @@ func TestBosunKilledAtEveryStepOfCreatingAPod(t *testing.T) {
 	for i := range 3 {
 		e.settled(fmt.Sprintf("step%d", i))
 	}
+}
+
+// stoppedOnly reports whether pod p holds sandbox id, stopped, and no
+// container but container, exited.
+func stoppedOnly(p pod, id, container string) bool {
+	stopped := false
+	for _, sb := range p.sandboxes {
+		stopped = stopped || (sb.Id == id && sb.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY)
+	}
+	return stopped && len(p.containers) == 1 && p.containers[0].Id == container && p.containers[0].State == runtimeapi.ContainerState_CONTAINER_EXITED
 }
 
 // TestSlowAndFailingCRICalls: a RunPodSandbox whose answer bosun never gets
