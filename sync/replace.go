@@ -6,6 +6,8 @@ import (
 	"fmt"
 	stdsync "sync"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/bosun-sh/bosun/manifest"
 )
 
@@ -55,14 +57,17 @@ func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
 // is made, and removeReplaced removes them once its containers started. A
 // sandbox of the desired uid (a dead one, or an explicit metadata.uid kept
 // across a change) shares its pod directory, log directory and cgroup with
-// the new version, so it is stopped and removed first.
+// the new version, so it is stopped and removed first; so is every old
+// sandbox when the new version maps host ports through the pod network (the
+// old mappings are gone before the new ones are made).
 func (l *Loop) killSandboxes(ctx context.Context, p podPlan) ([]*observedSandbox, error) {
 	var old []*observedSandbox
 	replaced := false
+	beside := p.create && !mapsHostPorts(p.desired)
 	for _, s := range p.kill {
 		reason := reasonFor(p.desired, s)
 		replaced = replaced || reason == reasonReplaced
-		if p.create && reason == reasonReplaced && s.UID != p.desired.UID {
+		if beside && reason == reasonReplaced && s.UID != p.desired.UID {
 			old = append(old, s)
 			continue
 		}
@@ -126,4 +131,23 @@ func (l *Loop) removeReplaced(ctx context.Context, p podPlan, old []*observedSan
 func (l *Loop) replaced(p podPlan) {
 	l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
 	l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: "manifest changed; new uid " + p.desired.UID})
+}
+
+// mapsHostPorts reports whether a pod outside the host network asks for
+// host ports, which the runtime maps through the pod network.
+func mapsHostPorts(sp *manifest.StaticPod) bool {
+	spec := &sp.Pod.Spec
+	if spec.HostNetwork {
+		return false
+	}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for _, c := range cs {
+			for _, port := range c.Ports {
+				if port.HostPort != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

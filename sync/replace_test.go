@@ -101,6 +101,24 @@ func TestReplacementKeepingItsUIDRemovesTheOldSandboxFirst(t *testing.T) {
 	}
 }
 
+func TestReplacementMappingHostPortsRemovesTheOldSandboxFirst(t *testing.T) {
+	withHostPort := func(cmd string) string {
+		return strings.Replace(gracelessPod(cmd), "    command:", "    ports: [{containerPort: 80, hostPort: 8080}]\n    command:", 1)
+	}
+	h := newHarness(t, load(t, "/m/w.yaml", withHostPort("one")))
+	h.sync()
+	h.rt.mutations()
+
+	h.setPods(load(t, "/m/w.yaml", withHostPort("two")))
+	h.sync()
+	// The old pod's host port mappings go with its sandbox, before the new
+	// sandbox maps the same ports.
+	want := []string{"StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
+	if got := h.rt.mutations(); !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+}
+
 func TestReplacementWhoseOldSandboxDoesNotStopStartsNothingAndIsFinished(t *testing.T) {
 	h := newHarness(t, load(t, "/m/w.yaml", podYAML("w", "Always", "one", "main")))
 	h.sync()
