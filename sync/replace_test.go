@@ -79,43 +79,38 @@ func TestReplacementMakesTheNewSandboxWhileTheOldOneStops(t *testing.T) {
 	}
 }
 
-func TestReplacementKeepingItsUIDRemovesTheOldSandboxFirst(t *testing.T) {
-	withUID := func(cmd string) string {
-		return strings.Replace(gracelessPod(cmd), "  name: w\n", "  name: w\n  uid: fixed-uid\n", 1)
-	}
-	h := newHarness(t, load(t, "/m/w.yaml", withUID("one")))
-	h.sync()
-	old := h.mustRun("w-node1/a")
-	h.rt.mutations()
+// TestReplacementRemovesTheOldSandboxFirst covers the replacements that do
+// not make the new sandbox beside the old one's stop.
+func TestReplacementRemovesTheOldSandboxFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new string // what the pod's YAML gets in place of old
+		uid            string // the uid the new version keeps, if any
+	}{
+		// The pod directory, log directory and cgroup belong to the uid:
+		// the old sandbox and its files go before the new one is made.
+		{"keeping its uid", "  name: w\n", "  name: w\n  uid: fixed-uid\n", "fixed-uid"},
+		// The old pod's host port mappings go with its sandbox, before the
+		// new sandbox maps the same ports.
+		{"mapping host ports", "    command:", "    ports: [{containerPort: 80, hostPort: 8080}]\n    command:", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := func(cmd string) string { return strings.Replace(gracelessPod(cmd), tc.old, tc.new, 1) }
+			h := newHarness(t, load(t, "/m/w.yaml", pod("one")))
+			h.sync()
+			old := h.mustRun("w-node1/a")
+			h.rt.mutations()
 
-	h.setPods(load(t, "/m/w.yaml", withUID("two")))
-	h.sync()
-	// The pod directory, log directory and cgroup belong to the uid: the
-	// old sandbox and its files go before the new one is made.
-	want := []string{"StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
-	if got := h.rt.mutations(); !slices.Equal(got, want) {
-		t.Fatalf("calls = %v, want %v", got, want)
-	}
-	if c := h.mustRun("w-node1/a"); c.Id == old.Id || c.Labels[runtime.LabelPodUID] != "fixed-uid" {
-		t.Errorf("container %s uid %s, want a new container of uid fixed-uid", c.Id, c.Labels[runtime.LabelPodUID])
-	}
-}
-
-func TestReplacementMappingHostPortsRemovesTheOldSandboxFirst(t *testing.T) {
-	withHostPort := func(cmd string) string {
-		return strings.Replace(gracelessPod(cmd), "    command:", "    ports: [{containerPort: 80, hostPort: 8080}]\n    command:", 1)
-	}
-	h := newHarness(t, load(t, "/m/w.yaml", withHostPort("one")))
-	h.sync()
-	h.rt.mutations()
-
-	h.setPods(load(t, "/m/w.yaml", withHostPort("two")))
-	h.sync()
-	// The old pod's host port mappings go with its sandbox, before the new
-	// sandbox maps the same ports.
-	want := []string{"StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
-	if got := h.rt.mutations(); !slices.Equal(got, want) {
-		t.Fatalf("calls = %v, want %v", got, want)
+			h.setPods(load(t, "/m/w.yaml", pod("two")))
+			h.sync()
+			want := []string{"StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
+			if got := h.rt.mutations(); !slices.Equal(got, want) {
+				t.Fatalf("calls = %v, want %v", got, want)
+			}
+			c := h.mustRun("w-node1/a")
+			if uid := c.Labels[runtime.LabelPodUID]; c.Id == old.Id || (tc.uid != "" && uid != tc.uid) {
+				t.Errorf("container %s uid %s, want a new container (uid %q)", c.Id, uid, tc.uid)
+			}
+		})
 	}
 }
 
