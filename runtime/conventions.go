@@ -12,6 +12,13 @@ func IsSidecar(c *corev1.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
+// MapsHostPorts reports whether the runtime maps host ports for pod
+// through the pod network: a pod outside the host network whose sandbox
+// config has port mappings.
+func MapsHostPorts(pod *corev1.Pod) bool {
+	return !pod.Spec.HostNetwork && len(portMappings(pod)) > 0
+}
+
 // GracePeriod is the pod's terminationGracePeriodSeconds, 30 when unset.
 func GracePeriod(pod *corev1.Pod) int64 {
 	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {

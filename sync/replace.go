@@ -6,9 +6,8 @@ import (
 	"fmt"
 	stdsync "sync"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/bosun-sh/bosun/manifest"
+	"github.com/bosun-sh/bosun/runtime"
 )
 
 // killReason says why a sandbox is stopped and removed.
@@ -63,7 +62,7 @@ func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
 func (l *Loop) killSandboxes(ctx context.Context, p podPlan) ([]*observedSandbox, error) {
 	var old []*observedSandbox
 	replaced := false
-	beside := p.create && !mapsHostPorts(p.desired)
+	beside := p.create && !runtime.MapsHostPorts(p.desired.Pod)
 	for _, s := range p.kill {
 		reason := reasonFor(p.desired, s)
 		replaced = replaced || reason == reasonReplaced
@@ -131,23 +130,4 @@ func (l *Loop) removeReplaced(ctx context.Context, p podPlan, old []*observedSan
 func (l *Loop) replaced(p podPlan) {
 	l.log.Info("pod replaced", "pod", p.key, "file", p.desired.File, "uid", p.desired.UID)
 	l.event(Event{Type: EventPodReplaced, Pod: p.key, File: p.desired.File, Message: "manifest changed; new uid " + p.desired.UID})
-}
-
-// mapsHostPorts reports whether a pod outside the host network asks for
-// host ports, which the runtime maps through the pod network.
-func mapsHostPorts(sp *manifest.StaticPod) bool {
-	spec := &sp.Pod.Spec
-	if spec.HostNetwork {
-		return false
-	}
-	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
-		for _, c := range cs {
-			for _, port := range c.Ports {
-				if port.HostPort != 0 {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
