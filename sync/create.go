@@ -130,10 +130,18 @@ func (l *Loop) containerConfig(ctx context.Context, sp *manifest.StaticPod, t po
 }
 
 // rollBackContainer removes a container that was created but did not
-// start, even when ctx is cancelled.
+// start, even when ctx is cancelled. A start that failed may have taken
+// effect all the same (its answer lost, or bosun stopping while it was
+// under way): a container that is not merely created, or whose state
+// cannot be read, is kept for the next sync to see, never removed while it
+// may run.
 func (l *Loop) rollBackContainer(ctx context.Context, sp *manifest.StaticPod, ref podfs.PodRef, name, id string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	if st, err := l.rt.ContainerStatus(cctx, id); err != nil || st.GetState() != runtimeapi.ContainerState_CONTAINER_CREATED {
+		l.log.Warn("container start failed, but the container may run: kept", "pod", sp.Key(), "container", id, "state", st.GetState().String(), "err", err)
+		return
+	}
 	if err := l.rt.RemoveContainer(cctx, id); err != nil {
 		l.log.Warn("remove container that did not start", "pod", sp.Key(), "container", id, "err", err)
 		return

@@ -50,6 +50,9 @@ type fakeRuntime struct {
 	// before and after, when set for a method, run around its calls
 	// outside the lock: to hold a call, or to look at what runs meanwhile.
 	before, after map[string]func()
+	// failAfter makes the next call of a method take effect and then
+	// return the error, as a call whose answer is lost does (StartContainer).
+	failAfter map[string]error
 }
 
 // around runs the before hook of method and returns its after hook.
@@ -75,6 +78,7 @@ func newFakeRuntime(clock *fakeClock) *fakeRuntime {
 		sandboxOf:  map[string]string{},
 		images:     map[string]bool{"busybox:1.36": true},
 		fail:       map[string]error{},
+		failAfter:  map[string]error{},
 	}
 }
 

@@ -58,6 +58,10 @@ func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
 		return fmt.Errorf("StartContainer: container %s is %s", id, c.State)
 	}
 	c.State, c.StartedAt = runtimeapi.ContainerState_CONTAINER_RUNNING, f.clock.Now().UnixNano()
+	if err, ok := f.failAfter["StartContainer"]; ok {
+		delete(f.failAfter, "StartContainer")
+		return err
+	}
 	return nil
 }
 

@@ -145,6 +145,24 @@ func TestCreatedButNotStartedContainerIsStarted(t *testing.T) {
 	h.mustRun("s-node1/main")
 }
 
+// A StartContainer whose answer is lost (here: bosun stopping while the
+// call was under way) may have started the container: it is kept, and the
+// next sync adopts it.
+func TestStartedContainerWhoseStartFailedIsKept(t *testing.T) {
+	h := newHarness(t, load(t, "/m/s.yaml", podYAML("s", "Always", "x", "main")))
+	h.rt.failAfter["StartContainer"] = errors.New("StartContainer: context canceled")
+	h.sync()
+	c := h.mustRun("s-node1/main")
+	h.rt.mutations()
+	h.settle()
+	if got := h.rt.mutations(); len(got) > 0 {
+		t.Errorf("calls %v after the lost answer: the running container is adopted as it is", got)
+	}
+	if now := h.mustRun("s-node1/main"); now.Id != c.Id {
+		t.Errorf("container %s replaced by %s", c.Id, now.Id)
+	}
+}
+
 func TestTwoFilesForOnePodTheRunningOneWins(t *testing.T) {
 	a := load(t, "/m/a.yaml", podYAML("dup", "Always", "a", "main"))
 	b := load(t, "/m/b.yaml", podYAML("dup", "Always", "b", "main"))
