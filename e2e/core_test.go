@@ -209,7 +209,7 @@ func TestRestartPolicies(t *testing.T) {
 			if i.Metadata.Name != name || i.State != runtimeapi.ContainerState_CONTAINER_EXITED {
 				continue
 			}
-			if st := status(t, i.Id); st.FinishedAt > newest {
+			if st := statusOfListed(t, i.Id); st != nil && st.FinishedAt > newest {
 				code, newest = st.ExitCode, st.FinishedAt
 			}
 		}
@@ -230,7 +230,9 @@ func TestRestartPolicies(t *testing.T) {
 	p := e.pod("always")
 	byAttempt := map[uint32]*runtimeapi.ContainerStatus{}
 	for _, c := range p.containers {
-		byAttempt[c.Metadata.Attempt] = status(t, c.Id)
+		if st := statusOfListed(t, c.Id); st != nil {
+			byAttempt[c.Metadata.Attempt] = st
+		}
 	}
 	for n, minGap := range map[uint32]time.Duration{2: time.Second, 3: 2 * time.Second} {
 		prev, cur := byAttempt[n-1], byAttempt[n]

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -327,6 +328,21 @@ func (e *env) waitRunning(podName, name string) *runtimeapi.Container {
 func status(t *testing.T, id string) *runtimeapi.ContainerStatus {
 	t.Helper()
 	st, err := cri.ContainerStatus(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// statusOfListed is status for a container listed a moment ago that bosun
+// may have collected as garbage since (a crash-looping pod keeps only its
+// newest two): nil when containerd no longer knows it.
+func statusOfListed(t *testing.T, id string) *runtimeapi.ContainerStatus {
+	t.Helper()
+	st, err := cri.ContainerStatus(context.Background(), id)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,11 +62,18 @@ func (e *env) kubeletPod(name string, port int) string {
 	if err := cri.StartContainer(ctx, id); err != nil {
 		e.t.Fatal(err)
 	}
-	eventually(e.t, 10*time.Second, "the kubelet's "+name+" serving", func() bool {
-		body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-		return body == "kubelet "+name+"\n"
-	})
-	return sb
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if body == "kubelet "+name+"\n" {
+			return sb
+		}
+		if time.Now().After(deadline) {
+			st, serr := cri.ContainerStatus(ctx, id)
+			out, _ := os.ReadFile(filepath.Join(sbCfg.LogDirectory, "web", "0.log"))
+			e.t.Fatalf("the kubelet's %s does not serve on 127.0.0.1:%d (last answer %q, %v); its container: %v %v; its log:\n%s",
+				name, port, body, err, st, serr, out)
+		}
+	}
 }
 
 // outage watches a loopback URL every 10 ms and measures the time from the
