@@ -95,8 +95,8 @@ func TestKubeadmKubeletConfig(t *testing.T) {
 		r.Body.Close()
 		return r.StatusCode == http.StatusOK
 	}
-	eventually(t, 20*time.Second, "/healthz on the config's address", func() bool { return answers("/healthz") })
-	eventually(t, 20*time.Second, "/readyz on the config's address", func() bool { return answers("/readyz") })
+	eventually(t, time.Minute, "/healthz on the config's address", func() bool { return answers("/healthz") })
+	eventually(t, time.Minute, "/readyz on the config's address", func() bool { return answers("/readyz") })
 
 	l, _ := os.ReadFile(logFile)
 	want := `msg="config fields bosun has no use for are ignored" file=` + cfgFile + ` fields=authentication,authorization,rotateCertificates`

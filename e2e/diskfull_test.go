@@ -112,7 +112,7 @@ func TestDiskFull(t *testing.T) {
 		free := fill(t, dir)
 		mark, events := p.Mark(), len(e.cli("events"))
 		e.write(name+".yaml", downwardPod(name))
-		eventually(t, 30*time.Second, "an event naming the full disk "+dir, func() bool {
+		eventually(t, time.Minute, "an event naming the full disk "+dir, func() bool {
 			return strings.Contains(e.cli("events")[events:], "no space left on device")
 		})
 		row := e.psRow(name)

@@ -134,7 +134,7 @@ func (e *env) startBosun() {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	e.bosun, e.exited = cmd, exited
 	starts := strings.Count(e.log(), "=== bosun start")
-	eventually(e.t, 20*time.Second, "bosun's first sync", func() bool {
+	eventually(e.t, time.Minute, "bosun's first sync", func() bool {
 		l := e.log()
 		return strings.Count(l[strings.LastIndex(l, "=== bosun start"):], "first sync done") == 1 && starts > 0
 	})
@@ -312,14 +312,14 @@ func (e *env) pod(name string) pod {
 func (e *env) waitRunning(podName, name string) *runtimeapi.Container {
 	e.t.Helper()
 	var c *runtimeapi.Container
-	eventually(e.t, 30*time.Second, fmt.Sprintf("container %s of pod %s running", name, podName), func() bool {
+	eventually(e.t, time.Minute, fmt.Sprintf("container %s of pod %s running", name, podName), func() bool {
 		c = e.pod(podName).running(name)
 		return c != nil
 	})
 	// The runtime may show the container running a moment before bosun's
 	// StartContainer call returns: wait for bosun's word too, so that what
 	// bosun logs from now on is about what comes next.
-	eventually(e.t, 10*time.Second, "bosun's log of the start of "+c.Id, func() bool {
+	eventually(e.t, 30*time.Second, "bosun's log of the start of "+c.Id, func() bool {
 		return strings.Contains(e.log(), "container="+name+" id="+c.Id)
 	})
 	return c
@@ -369,7 +369,7 @@ func mutatingCalls(log string) []string {
 // waitRelists waits until bosun has listed the runtime n more times after mark.
 func (e *env) waitRelists(mark, n int) {
 	e.t.Helper()
-	eventually(e.t, 30*time.Second, fmt.Sprintf("%d relists", n), func() bool {
+	eventually(e.t, time.Minute, fmt.Sprintf("%d relists", n), func() bool {
 		return strings.Count(e.logSince(mark), "method=ListContainers ") >= n
 	})
 }

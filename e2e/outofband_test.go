@@ -29,18 +29,19 @@ func TestKilledPauseProcessGetsNewSandbox(t *testing.T) {
 		t.Fatalf("kill the pause process of %s: %v", old.Id, err)
 	}
 	var sb *runtimeapi.PodSandbox
-	eventually(t, 30*time.Second, "a new ready sandbox with the main container running", func() bool {
+	var got *runtimeapi.Container
+	eventually(t, time.Minute, "a new ready sandbox with the main container running", func() bool {
 		p := e.pod("pause")
-		sb = p.ready()
-		return sb != nil && sb.Id != old.Id && p.running("main") != nil
+		sb, got = p.ready(), p.running("main")
+		return sb != nil && sb.Id != old.Id && got != nil
 	})
 	if sb.Metadata.Attempt != old.Metadata.Attempt+1 {
 		t.Errorf("new sandbox has attempt %d, want %d", sb.Metadata.Attempt, old.Metadata.Attempt+1)
 	}
-	if got := e.pod("pause").running("main"); got.Id == c.Id || got.Metadata.Attempt != c.Metadata.Attempt+1 {
+	if got.Id == c.Id || got.Metadata.Attempt != c.Metadata.Attempt+1 {
 		t.Errorf("container in the new sandbox: %s attempt %d, want a new one with attempt %d", got.Id, got.Metadata.Attempt, c.Metadata.Attempt+1)
 	}
-	eventually(t, 30*time.Second, "the dead sandbox removed", func() bool {
+	eventually(t, time.Minute, "the dead sandbox removed", func() bool {
 		return len(e.pod("pause").sandboxes) == 1
 	})
 }
@@ -63,7 +64,7 @@ func TestRemovedContainerIsRecreatedInTheSameSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *runtimeapi.Container
-	eventually(t, 30*time.Second, "the container recreated", func() bool {
+	eventually(t, time.Minute, "the container recreated", func() bool {
 		got = e.pod("gone").running("main")
 		return got != nil && got.Id != c.Id
 	})
@@ -113,7 +114,7 @@ func TestDuplicateSandboxOneKept(t *testing.T) {
 	if err != nil {
 		t.Fatalf("make the duplicate sandbox: %v", err)
 	}
-	eventually(t, 30*time.Second, "one sandbox left", func() bool {
+	eventually(t, time.Minute, "one sandbox left", func() bool {
 		return len(e.pod("dup").sandboxes) == 1
 	})
 	e.waitRelists(mark, 3)
@@ -187,7 +188,7 @@ func TestMissingImageWaitsThenStartsOnceImported(t *testing.T) {
 	if p := e.pod("img"); len(p.sandboxes) != 1 || p.ready().Id != sb.Id {
 		t.Errorf("the pod got a new sandbox for its image: %v, want %s", p.sandboxes, sb.Id)
 	}
-	eventually(t, 10*time.Second, "Running in bosun ps", func() bool {
+	eventually(t, 30*time.Second, "Running in bosun ps", func() bool {
 		return strings.Contains(e.psRow("img"), "Running")
 	})
 	if strings.Count(e.log(), "=== bosun start") != 1 {
@@ -207,7 +208,7 @@ func TestMissingImageWithPullPolicyNeverIsNotPulled(t *testing.T) {
 		t.Fatal("the manifest has no imagePullPolicy: Never")
 	}
 	e.write("never.yaml", y)
-	eventually(t, 30*time.Second, "ErrImageNeverPull in bosun ps", func() bool {
+	eventually(t, time.Minute, "ErrImageNeverPull in bosun ps", func() bool {
 		return strings.Contains(e.psRow("never"), "ErrImageNeverPull")
 	})
 	if insp := e.cli("inspect", "never"); !strings.Contains(insp, "image "+missing+" is not present and imagePullPolicy is Never") {

@@ -21,9 +21,9 @@ import (
 // execIn runs cmd in container id and returns its output.
 func execIn(t *testing.T, id string, cmd ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code, out, err := cri.ExecSync(ctx, id, cmd, 10*time.Second)
+	code, out, err := cri.ExecSync(ctx, id, cmd, 30*time.Second)
 	if err != nil || code != 0 {
 		t.Fatalf("exec %v in %s: exit %d, %v: %s", cmd, id, code, err, out)
 	}
@@ -207,7 +207,7 @@ func TestLocalhostSeccompProfileIsReadFromTheProfileRoot(t *testing.T) {
 
 	e.write("missing.yaml", podWith("missing", "  hostNetwork: true", "    securityContext: {seccompProfile: {type: Localhost, localhostProfile: operator/absent.json}}"))
 	want := "seccomp profile " + filepath.Join(root, "operator", "absent.json") + ": no such file or directory"
-	eventually(t, 20*time.Second, "the missing profile reported", func() bool { return strings.Contains(e.log(), want) })
+	eventually(t, time.Minute, "the missing profile reported", func() bool { return strings.Contains(e.log(), want) })
 }
 
 func TestCgroupDriverComesFromTheRuntime(t *testing.T) {

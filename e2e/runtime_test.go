@@ -65,7 +65,7 @@ spec:
 	}
 	// The pod lives in a network namespace this test's CNI bridge created.
 	var body string
-	eventually(t, 10*time.Second, "the pod's page on its own address", func() bool {
+	eventually(t, 30*time.Second, "the pod's page on its own address", func() bool {
 		body, _ = get("http://" + ip + ":8080/")
 		return body != ""
 	})
@@ -82,7 +82,8 @@ func TestExitsAreSeenThroughEventsWithoutRelisting(t *testing.T) {
 	mark := len(e.log())
 	e.startBosun()
 	e.write("blink.yaml", onePod("blink", "Always", 30, "sh", "-c", "sleep 0.2; exit 1"))
-	eventually(t, 15*time.Second, "three restarts seen through events", func() bool {
+	// Well within the 60 s after which a relist would see them.
+	eventually(t, 40*time.Second, "three restarts seen through events", func() bool {
 		c := e.pod("blink").container("main")
 		return c != nil && c.Metadata.Attempt >= 3
 	})

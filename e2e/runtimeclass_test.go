@@ -44,7 +44,7 @@ func TestRuntimeClassName(t *testing.T) {
 
 	e.write("nope.yaml", podWith("nope", "  runtimeClassName: nope", ""))
 	want := `spec.runtimeClassName "nope": the runtime has no handler "nope" configured`
-	eventually(t, 30*time.Second, "bosun ps showing the unknown handler", func() bool {
+	eventually(t, time.Minute, "bosun ps showing the unknown handler", func() bool {
 		p, ok := e.psPods()[e.podName("nope")]
 		return ok && strings.Contains(p.SyncError, want) && strings.Contains(p.SyncError, `no runtime for "nope" is configured`)
 	})
@@ -52,7 +52,7 @@ func TestRuntimeClassName(t *testing.T) {
 		t.Errorf("events do not name the pod and the handler:\n%s", ev)
 	}
 	// Retried: with the e2e backoff of 1s..2s, several attempts within 6 s.
-	eventually(t, 15*time.Second, "three attempts at the pod with the unknown handler", func() bool {
+	eventually(t, time.Minute, "three attempts at the pod with the unknown handler", func() bool {
 		return strings.Count(e.log(), `no runtime for \"nope\"`) >= 3
 	})
 	if n := len(e.pod("nope").sandboxes); n != 0 {
@@ -110,8 +110,8 @@ func TestPodCgroupHasTheSumOfTheContainersLimits(t *testing.T) {
 		t.Errorf("pod cgroup %s memory limit %s, want 100663296 (96Mi)", pod, got)
 	}
 	e.remove("sum.yaml")
-	eventually(t, 30*time.Second, "the pod removed", func() bool { return len(e.pod("sum").sandboxes) == 0 })
-	eventually(t, 10*time.Second, "the pod cgroup removed from every hierarchy", func() bool {
+	eventually(t, time.Minute, "the pod removed", func() bool { return len(e.pod("sum").sandboxes) == 0 })
+	eventually(t, 30*time.Second, "the pod cgroup removed from every hierarchy", func() bool {
 		left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", pod))
 		return len(left) == 0
 	})

@@ -33,7 +33,7 @@ func killContainerd(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill containerd %d: %v", pid, err)
 	}
-	eventually(t, 10*time.Second, "containerd gone", func() bool { return syscall.Kill(pid, 0) != nil })
+	eventually(t, 30*time.Second, "containerd gone", func() bool { return syscall.Kill(pid, 0) != nil })
 }
 
 func startContainerd(t *testing.T) {
@@ -85,7 +85,7 @@ func TestContainerdKilledSixTimes(t *testing.T) {
 	for round := 1; round <= 6; round++ {
 		start := time.Now()
 		killContainerd(t)
-		eventually(t, 15*time.Second, fmt.Sprintf("round %d: /readyz and bosun_runtime_up showing the runtime down", round), func() bool {
+		eventually(t, 30*time.Second, fmt.Sprintf("round %d: /readyz and bosun_runtime_up showing the runtime down", round), func() bool {
 			return httpStatus(addr+"/readyz") == http.StatusServiceUnavailable && runtimeUp(t, addr) == 0
 		})
 		if ps := e.cli("ps"); !strings.Contains(ps, "RUNTIME NOT READY: "+endpoint+" does not answer") {
@@ -96,11 +96,11 @@ func TestContainerdKilledSixTimes(t *testing.T) {
 			e.write("kc.yaml", onePod("kc", "Always", 1, "sleep", "3601"))
 		}
 		startContainerd(t)
-		eventually(t, 20*time.Second, fmt.Sprintf("round %d: /readyz and bosun_runtime_up showing the runtime back", round), func() bool {
+		eventually(t, time.Minute, fmt.Sprintf("round %d: /readyz and bosun_runtime_up showing the runtime back", round), func() bool {
 			return httpStatus(addr+"/readyz") == http.StatusOK && runtimeUp(t, addr) == 1
 		})
 		if round == 3 {
-			eventually(t, 30*time.Second, "the change made while containerd was down applied", func() bool {
+			eventually(t, time.Minute, "the change made while containerd was down applied", func() bool {
 				c := e.pod("kc").running("main")
 				return c != nil && c.Id != ids["kc"] && len(e.pod("kc").sandboxes) == 1
 			})

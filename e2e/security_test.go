@@ -98,7 +98,7 @@ spec:
     - {name: data, mountPath: /data}
     - {name: info, mountPath: /info}
 `, busybox, h.file, h.dir))
-	eventually(t, 60*time.Second, "the restarted container reading its files, or a sync error", func() bool {
+	eventually(t, 2*time.Minute, "the restarted container reading its files, or a sync error", func() bool {
 		return strings.Contains(e.logOf("planter", "main"), "done\n") || e.psPods()[e.podName("planter")].SyncError != ""
 	})
 	h.unchanged(t)
@@ -155,7 +155,7 @@ spec:
     - {name: data, mountPath: /data}
     - {name: data, mountPath: /sub, subPath: escape}
 `, busybox, h.dir))
-	eventually(t, 60*time.Second, "bosun refusing the subPath, or a second instance", func() bool {
+	eventually(t, 2*time.Minute, "bosun refusing the subPath, or a second instance", func() bool {
 		return e.psPods()[e.podName("escaper")].SyncError != "" || strings.Contains(e.logOf("escaper", "main"), "sub holds")
 	})
 	if log := e.logOf("escaper", "main"); strings.Contains(log, "host-only") {
