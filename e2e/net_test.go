@@ -67,6 +67,20 @@ func ephemeralLow() int {
 	return n
 }
 
+// getAnswer is get for a server that runs: it tries again while the request
+// fails without an answer (a loaded machine can miss get's 2 s), for up to
+// 30 s, and returns the first answer or the last error.
+func getAnswer(url string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := get(url)
+		if err == nil || time.Now().After(deadline) {
+			return body, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // get fetches a loopback URL; only 127.0.0.1 is ever a target.
 func get(url string) (string, error) {
 	c := &http.Client{Timeout: 2 * time.Second}

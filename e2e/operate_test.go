@@ -44,7 +44,7 @@ func TestOperatorSeesPodsEventsAndLogs(t *testing.T) {
 	e.write("crashy.yaml", crashPod("crashy"))
 	e.write("broken.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containerz: []\n")
 	e.waitRunning("web", "main")
-	eventually(t, 30*time.Second, "crashy in CrashLoopBackOff", func() bool {
+	eventually(t, time.Minute, "crashy in CrashLoopBackOff", func() bool {
 		out, err := e.cliErr("ps")
 		return err == nil && strings.Contains(out, "CrashLoopBackOff")
 	})
@@ -123,7 +123,7 @@ func TestOperatorSeesPodsEventsAndLogs(t *testing.T) {
 
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
-	body, err := get("http://" + addr + "/metrics")
+	body, err := getAnswer("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +178,12 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("endpoints on %s, want loopback", addr)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if body, err := get("http://" + addr + path); err != nil || body != "ok\n" {
+		if body, err := getAnswer("http://" + addr + path); err != nil || body != "ok\n" {
 			t.Errorf("%s: %q %v", path, body, err)
 		}
 	}
 	var mf map[string]*dto.MetricFamily
-	eventually(t, 10*time.Second, "metrics of the running pod", func() bool {
+	eventually(t, 30*time.Second, "metrics of the running pod", func() bool {
 		mf = scrape(t, addr)
 		v, _ := value(mf, "bosun_pods", map[string]string{"phase": "Running"})
 		return v >= 1
@@ -220,7 +220,7 @@ func TestSystemdNotifyReadyAndWatchdog(t *testing.T) {
 	e.startBosun()
 	seen := map[string]bool{}
 	buf := make([]byte, 256)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for (!seen["READY=1"] || !seen["WATCHDOG=1"]) && time.Now().Before(deadline) {
 		_ = conn.SetReadDeadline(deadline)
 		n, err := conn.Read(buf)
@@ -243,19 +243,19 @@ func TestChattyContainerLogIsRotated(t *testing.T) {
 	uid := e.pod("chatty").ready().Metadata.Uid
 	log := filepath.Join(e.logsDir, "default_"+e.podName("chatty")+"_"+uid, "main", "0.log")
 	var rotated []string
-	eventually(t, 60*time.Second, "two rotations", func() bool {
+	eventually(t, 2*time.Minute, "two rotations", func() bool {
 		rotated, _ = filepath.Glob(log + ".*")
 		return len(rotated) >= 2
 	})
 	// The runtime writes to the new file after a reopen (between the rename
 	// and the reopen there is a moment without one).
 	var fi1 os.FileInfo
-	eventually(t, 10*time.Second, "the current log file", func() bool {
+	eventually(t, 30*time.Second, "the current log file", func() bool {
 		var err error
 		fi1, err = os.Stat(log)
 		return err == nil
 	})
-	eventually(t, 10*time.Second, "the current log growing", func() bool {
+	eventually(t, 30*time.Second, "the current log growing", func() bool {
 		fi2, err := os.Stat(log)
 		return err == nil && (fi2.Size() > fi1.Size() || !os.SameFile(fi1, fi2))
 	})

@@ -62,7 +62,7 @@ func (e *env) kubeletPod(name string, port int) string {
 	if err := cri.StartContainer(ctx, id); err != nil {
 		e.t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		if body == "kubelet "+name+"\n" {
 			return sb
@@ -103,6 +103,13 @@ func watch(ctx context.Context, port int, oldBody, newBody string) *outage {
 	return o
 }
 
+// sawOld reports whether the old server has answered.
+func (o *outage) sawOld() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return !o.lastOld.IsZero()
+}
+
 func (o *outage) downtime() (time.Duration, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -128,9 +135,14 @@ func TestKubeletStaticPodsAreTakenOver(t *testing.T) {
 	for _, name := range []string{"etcd", "kube-apiserver"} {
 		outages[name] = watch(ctx, ports[name], "kubelet "+name+"\n", "hello "+name+"\n")
 	}
+	// A downtime has two ends: each watcher sees the kubelet's server before
+	// bosun may stop it (a loaded machine may run a watcher late).
+	for name, o := range outages {
+		eventually(t, 30*time.Second, "the watcher of "+name+" seeing the kubelet's server", o.sawOld)
+	}
 	e.startBosun()
 	for _, name := range []string{"etcd", "kube-apiserver"} {
-		eventually(t, 30*time.Second, "bosun's "+name+" serving", func() bool {
+		eventually(t, time.Minute, "bosun's "+name+" serving", func() bool {
 			_, ok := outages[name].downtime()
 			return ok
 		})
@@ -156,7 +168,7 @@ func TestKubeletStaticPodsAreTakenOver(t *testing.T) {
 	if err != nil || len(sbs) != 1 || sbs[0].Id != sandboxes["kept"] || sbs[0].State != runtimeapi.PodSandboxState_SANDBOX_READY {
 		t.Fatalf("the kubelet's pod without a manifest was touched: %v %v", sbs, err)
 	}
-	if body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", ports["kept"])); body != "kubelet kept\n" {
-		t.Errorf("the kubelet's pod without a manifest serves %q", body)
+	if body, err := getAnswer(fmt.Sprintf("http://127.0.0.1:%d/", ports["kept"])); body != "kubelet kept\n" {
+		t.Errorf("the kubelet's pod without a manifest serves %q (%v)", body, err)
 	}
 }
