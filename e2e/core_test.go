@@ -157,7 +157,7 @@ func TestManifestBecomesRunningPod(t *testing.T) {
 	}
 
 	var body string
-	eventually(t, 10*time.Second, "the page on 127.0.0.1", func() bool {
+	eventually(t, 30*time.Second, "the page on 127.0.0.1", func() bool {
 		body, _ = get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		return body != ""
 	})
@@ -166,7 +166,7 @@ func TestManifestBecomesRunningPod(t *testing.T) {
 	}
 
 	logPath := filepath.Join(e.logsDir, "default_"+e.podName("web")+"_"+uid, "web", "0.log")
-	eventually(t, 10*time.Second, "the container log "+logPath, func() bool {
+	eventually(t, 30*time.Second, "the container log "+logPath, func() bool {
 		b, _ := os.ReadFile(logPath)
 		return strings.Contains(string(b), " stdout F serving")
 	})
@@ -192,7 +192,7 @@ func TestRestartPolicies(t *testing.T) {
 
 	// The Always crasher is the clock: after its third restart, everyone had
 	// several chances to restart.
-	eventually(t, 60*time.Second, "the Always container's third restart", func() bool {
+	eventually(t, 2*time.Minute, "the Always container's third restart", func() bool {
 		c := e.pod("always").container("fail")
 		return c != nil && c.Metadata.Attempt >= 3 && c.State == runtimeapi.ContainerState_CONTAINER_EXITED
 	})
@@ -215,6 +215,15 @@ func TestRestartPolicies(t *testing.T) {
 		}
 		return c.Metadata.Attempt, code
 	}
+	// What must have happened by now may lag on a loaded machine: wait for
+	// it (the exits that decide, the OnFailure restart), then check that
+	// nothing else happened.
+	eventually(t, time.Minute, "the exits of the OnFailure and Never containers and the OnFailure restart", func() bool {
+		_, okCode := attempt("onfailure", "ok")
+		a, failCode := attempt("onfailure", "fail")
+		_, neverCode := attempt("never", "fail")
+		return okCode >= 0 && failCode >= 0 && a >= 1 && neverCode >= 0
+	})
 	if a, code := attempt("onfailure", "ok"); a != 0 || code != 0 {
 		t.Errorf("OnFailure container that exited 0: attempt %d exit %d, want never restarted", a, code)
 	}
@@ -227,7 +236,13 @@ func TestRestartPolicies(t *testing.T) {
 
 	// CrashLoopBackOff: first restart at once, then at least 1 s (the
 	// initial backoff) and then 2 s after each exit.
-	p := e.pod("always")
+	// A restart that is due when bosun sees the exit starts the new instance
+	// before it collects the oldest one: for a moment there are three.
+	var p pod
+	eventually(t, 30*time.Second, "pod always with the running or newest one and the previous one at most", func() bool {
+		p = e.pod("always")
+		return len(p.containers) <= 2
+	})
 	byAttempt := map[uint32]*runtimeapi.ContainerStatus{}
 	for _, c := range p.containers {
 		if st := statusOfListed(t, c.Id); st != nil {
@@ -244,14 +259,11 @@ func TestRestartPolicies(t *testing.T) {
 			t.Errorf("restart %d came %v after the exit, want at least %v of backoff", n, gap, minGap)
 		}
 	}
-	if len(p.containers) > 2 {
-		t.Errorf("pod always keeps %d containers, want the running one and the previous one at most", len(p.containers))
-	}
 	uid := p.ready().Metadata.Uid
 	logDir := filepath.Join(e.logsDir, "default_"+e.podName("always")+"_"+uid, "fail")
 	// Each attempt has its own log file; bosun keeps the newest and the one
 	// before (for logs --previous).
-	eventually(t, 10*time.Second, "the newest and the previous attempt's own log files", func() bool {
+	eventually(t, 30*time.Second, "the newest and the previous attempt's own log files", func() bool {
 		c := e.pod("always").container("fail")
 		for _, n := range []uint32{c.Metadata.Attempt - 1, c.Metadata.Attempt} {
 			b, err := os.ReadFile(filepath.Join(logDir, fmt.Sprintf("%d.log", n)))
@@ -295,7 +307,7 @@ func TestSemanticChangeReplacesPodOtherChangesDoNothing(t *testing.T) {
 	// A semantic change replaces the whole pod: the old one stopped first.
 	mark = len(e.log())
 	e.write("renamed.yml", webPod("web", port, "two"))
-	eventually(t, 30*time.Second, "the replaced pod serving the new page", func() bool {
+	eventually(t, time.Minute, "the replaced pod serving the new page", func() bool {
 		b, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		return b == "hello two\n"
 	})
@@ -304,7 +316,7 @@ func TestSemanticChangeReplacesPodOtherChangesDoNothing(t *testing.T) {
 		t.Fatalf("after a semantic change: sandbox %v, want a new sandbox with a new uid", sb2)
 	}
 	// The old sandbox is removed once the new containers started.
-	eventually(t, 20*time.Second, "only the new sandbox left, without the old container", func() bool {
+	eventually(t, time.Minute, "only the new sandbox left, without the old container", func() bool {
 		p := e.pod("web")
 		return len(p.sandboxes) == 1 && !slices.ContainsFunc(p.containers, func(c *runtimeapi.Container) bool { return c.Id == c1.Id })
 	})
@@ -342,14 +354,14 @@ spec:
 	dir := filepath.Join(e.logsDir, "default_"+e.podName("term")+"_"+uid)
 	logs := map[string]func() string{"polite": keepLog(t, filepath.Join(dir, "polite", "0.log")), "stubborn": keepLog(t, filepath.Join(dir, "stubborn", "0.log"))}
 	logOf := func(name string) string { return logs[name]() }
-	eventually(t, 10*time.Second, "both containers up", func() bool {
+	eventually(t, 30*time.Second, "both containers up", func() bool {
 		return strings.Contains(logOf("polite"), "F up") && strings.Contains(logOf("stubborn"), "F up")
 	})
 	// Read the exit states before the removal makes them disappear.
 	done := make(chan map[string]*runtimeapi.ContainerStatus, 1)
 	go func() {
 		seen := map[string]*runtimeapi.ContainerStatus{}
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for time.Now().Before(deadline) && len(seen) < 2 {
 			for _, id := range []string{polite.Id, stubborn.Id} {
 				if st, err := cri.ContainerStatus(t.Context(), id); err == nil && st.State == runtimeapi.ContainerState_CONTAINER_EXITED {
@@ -362,7 +374,7 @@ spec:
 	}()
 	removed := time.Now()
 	e.remove("term.yaml")
-	eventually(t, 20*time.Second, "the pod's sandbox removed", func() bool {
+	eventually(t, time.Minute, "the pod's sandbox removed", func() bool {
 		return len(e.pod("term").sandboxes) == 0
 	})
 	// The stubborn container holds the pod for its whole grace period.
@@ -392,7 +404,7 @@ func TestBosunRestartAdoptsPods(t *testing.T) {
 	e.write("crash.yaml", onePod("crash", "Always", 30, "sh", "-c", "sleep 0.5; exit 1"))
 	keep := e.waitRunning("keep", "main")
 	e.waitRunning("gone", "main")
-	eventually(t, 30*time.Second, "the crashing container restarted", func() bool {
+	eventually(t, time.Minute, "the crashing container restarted", func() bool {
 		c := e.pod("crash").container("main")
 		return c != nil && c.Metadata.Attempt >= 1
 	})
@@ -416,7 +428,7 @@ func TestBosunRestartAdoptsPods(t *testing.T) {
 		if c := e.pod("keep").running("main"); c == nil || c.Id != keep.Id || c.Metadata.Attempt != 0 {
 			t.Fatalf("after a restart (%v) of bosun: %v, want the same container %s", sig, c, keep.Id)
 		}
-		eventually(t, 30*time.Second, "the crash loop continuing its count", func() bool {
+		eventually(t, time.Minute, "the crash loop continuing its count", func() bool {
 			c := e.pod("crash").container("main")
 			return c != nil && c.Metadata.Attempt > crashBefore
 		})
@@ -428,7 +440,7 @@ func TestBosunRestartAdoptsPods(t *testing.T) {
 	e.write("new.yaml", sleeperPod("new", "Always"))
 	e.startBosun()
 	e.waitRunning("new", "main")
-	eventually(t, 20*time.Second, "the pod of the deleted manifest removed", func() bool {
+	eventually(t, time.Minute, "the pod of the deleted manifest removed", func() bool {
 		return len(e.pod("gone").sandboxes) == 0
 	})
 	if c := e.pod("keep").running("main"); c == nil || c.Id != keep.Id {
@@ -446,7 +458,7 @@ func TestBrokenManifestKeepsLastGoodPod(t *testing.T) {
 	mark := len(e.log())
 	broken := strings.Replace(good, "    command:", "    comand:", 1)
 	e.write("steady.yaml", broken)
-	eventually(t, 10*time.Second, "the error in bosun's log", func() bool {
+	eventually(t, 30*time.Second, "the error in bosun's log", func() bool {
 		return strings.Contains(e.logSince(mark), "manifest rejected")
 	})
 	l := e.logSince(mark)
@@ -479,7 +491,7 @@ func TestBrokenManifestKeepsLastGoodPod(t *testing.T) {
 	// Fixed with the same content: nothing happens.
 	mark = len(e.log())
 	e.write("steady.yaml", good)
-	eventually(t, 10*time.Second, "the fix noticed", func() bool {
+	eventually(t, 30*time.Second, "the fix noticed", func() bool {
 		return strings.Contains(e.logSince(mark), "manifest fixed")
 	})
 	e.waitRelists(mark, 3)
