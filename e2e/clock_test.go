@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,20 +61,36 @@ func TestWallClockJumps(t *testing.T) {
 	e.startBosun()
 	e.write("steady.yaml", sleeperPod("steady", "Always"))
 	e.write("crash.yaml", onePod("crash", "Always", 1, "sh", "-c", "sleep 0.2; exit 1"))
-	e.write("grace.yaml", onePod("grace", "Always", 4, "sh", "-c", "trap '' TERM; sleep 3600 & wait; sleep 3600"))
+	// The grace pod's container says when its SIGTERM came, and goes on.
+	e.write("grace.yaml", onePod("grace", "Always", 4, "sh", "-c", "trap 'echo got SIGTERM' TERM; sleep 3600 & wait; sleep 3600"))
 	steady := e.waitRunning("steady", "main")
 	graceful := e.waitRunning("grace", "main")
+	graceLog := keepLog(t, filepath.Join(e.podLogDir("grace", e.pod("grace").ready().Metadata.Uid), "main", "0.log"))
 
 	// Forward 10 minutes during the grace period: it must not end early.
+	// The jump comes once the SIGTERM did (not after a guessed time), and
+	// the kill is measured from the SIGTERM's log line: how late the test
+	// looks cannot make a kill at the end of the grace period look early.
 	deleted := time.Now()
 	e.remove("grace.yaml")
-	time.Sleep(300 * time.Millisecond)
+	var termAt time.Time
+	eventually(t, 30*time.Second, "the deleted pod's container telling of its SIGTERM", func() bool {
+		termAt = criLogTime(graceLog(), "got SIGTERM")
+		return !termAt.IsZero()
+	})
+	jumped := time.Now().Round(0) // wall clock only: compared with the runtime's times
 	moveClock(t, &restore, 10*time.Minute)
-	time.Sleep(time.Until(deleted.Add(2500 * time.Millisecond)))
-	if st := status(t, graceful.Id); st.FinishedAt != 0 {
-		t.Errorf("the container was killed %v after its pod's deletion, before its 4 s grace period", time.Unix(0, st.FinishedAt).Sub(time.Unix(0, st.StartedAt)))
+	time.Sleep(2 * time.Second) // a grace period on the wall clock would end now: give it the time to kill
+	if st := statusOfListed(t, graceful.Id); st != nil && st.FinishedAt != 0 {
+		killed := time.Unix(0, st.FinishedAt)
+		if killed.After(jumped.Add(5 * time.Minute)) {
+			killed = killed.Add(-10 * time.Minute) // stamped on the moved clock
+		}
+		if d := killed.Sub(termAt); d < 2500*time.Millisecond {
+			t.Errorf("the container was killed %v after its SIGTERM, before its 4 s grace period ended", d)
+		}
 	}
-	eventually(t, 10*time.Second, "the deleted pod gone after its grace period", func() bool { return len(e.pod("grace").sandboxes) == 0 })
+	eventually(t, time.Minute, "the deleted pod gone after its grace period", func() bool { return len(e.pod("grace").sandboxes) == 0 })
 	if took := time.Since(deleted); took < 4*time.Second {
 		t.Errorf("the deleted pod was gone %v after the deletion, within its 4 s grace period", took)
 	}
@@ -80,11 +98,26 @@ func TestWallClockJumps(t *testing.T) {
 	// Back 40 s: the crash loop keeps its 1-2 s backoff, it does not wait 40 s.
 	moveClock(t, &restore, -40*time.Second)
 	before := e.pod("crash").container("main").Metadata.Attempt
-	eventually(t, 15*time.Second, "two more restarts of the crash loop after the clock went back", func() bool {
+	// Within 30 s, which a backoff measured on the wall clock (40 s more) cannot meet.
+	eventually(t, 30*time.Second, "two more restarts of the crash loop after the clock went back", func() bool {
 		c := e.pod("crash").container("main")
 		return c != nil && c.Metadata.Attempt >= before+2
 	})
 	if c := e.pod("steady").running("main"); c == nil || c.Id != steady.Id || c.Metadata.Attempt != 0 {
 		t.Errorf("the steady pod was restarted by the clock jumps: %v, was %s", c, steady.Id)
 	}
+}
+
+// criLogTime is the time stamp of the first line of a CRI log that holds
+// text, zero if none does.
+func criLogTime(log, text string) time.Time {
+	for _, l := range strings.Split(log, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.Contains(l, text) {
+			at, err := time.Parse(time.RFC3339Nano, f[0])
+			if err == nil {
+				return at
+			}
+		}
+	}
+	return time.Time{}
 }
