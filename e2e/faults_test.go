@@ -48,7 +48,7 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
@@ -58,7 +58,7 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 func (e *env) settled(name string) *runtimeapi.Container {
 	e.t.Helper()
 	var c *runtimeapi.Container
-	eventually(e.t, 40*time.Second, "pod "+name+" with one ready sandbox and one running container", func() bool {
+	eventually(e.t, 90*time.Second, "pod "+name+" with one ready sandbox and one running container", func() bool {
 		p := e.pod(name)
 		c = p.running("main")
 		return len(p.sandboxes) == 1 && p.ready() != nil && len(p.containers) == 1 && c != nil
@@ -71,7 +71,7 @@ func (e *env) settled(name string) *runtimeapi.Container {
 func (e *env) noMutationsFor(p *criproxy.Proxy, mark, n int) {
 	e.t.Helper()
 	lists := p.Count("ListContainers")
-	eventually(e.t, 30*time.Second, fmt.Sprintf("%d relists", n), func() bool { return p.Count("ListContainers") >= lists+n })
+	eventually(e.t, time.Minute, fmt.Sprintf("%d relists", n), func() bool { return p.Count("ListContainers") >= lists+n })
 	if got := p.Since(mark, true); len(got) > 0 {
 		e.t.Errorf("mutating CRI calls where none were due: %v", got)
 	}
@@ -198,7 +198,7 @@ func TestSlowAndFailingCRICalls(t *testing.T) {
 		// runtime goes away.
 		p.DropConnections()
 		down := time.Now()
-		eventually(t, 10*time.Second, "/readyz failing while the runtime is unavailable", func() bool {
+		eventually(t, 20*time.Second, "/readyz failing while the runtime is unavailable", func() bool {
 			return httpStatus(addr+"/readyz") == http.StatusServiceUnavailable
 		})
 		e.write("late.yaml", sleeperPod("late", "Always"))
@@ -230,17 +230,21 @@ func TestHungContainerStatusStallsNothingElse(t *testing.T) {
 	p.Delay("ContainerStatus", 1000, time.Hour)
 	// An exited container is what bosun asks ContainerStatus about.
 	e.write("done.yaml", onePod("done", "Never", 1, "true"))
-	eventually(t, 20*time.Second, "a ContainerStatus call for the exited container", func() bool { return p.Count("ContainerStatus") > 0 })
+	eventually(t, 30*time.Second, "a ContainerStatus call for the exited container", func() bool { return p.Count("ContainerStatus") > 0 })
 	start := time.Now()
 	e.write("other.yaml", sleeperPod("other", "Always"))
+	// A /healthz stuck behind the call would not answer within httpStatus's
+	// 5 s; 3 s leaves room for a loaded machine.
 	for time.Since(start) < 5*time.Second {
 		t0 := time.Now()
-		if code := httpStatus(addr + "/healthz"); code != http.StatusOK || time.Since(t0) > time.Second {
+		if code := httpStatus(addr + "/healthz"); code != http.StatusOK || time.Since(t0) > 3*time.Second {
 			t.Fatalf("/healthz answered %d after %v while a ContainerStatus hangs", code, time.Since(t0))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	eventually(t, 10*time.Second, "the other pod running while a ContainerStatus call hangs", func() bool {
+	// The hung call ends at bosun's 30 s call timeout: a pod made only
+	// after it would be too late for this deadline.
+	eventually(t, time.Until(start.Add(20*time.Second)), "the other pod running while a ContainerStatus call hangs", func() bool {
 		return e.pod("other").running("main") != nil
 	})
 	p.Clear()
