@@ -68,22 +68,37 @@ func TestPartialWritesCauseAtMostOneReplacement(t *testing.T) {
 	// alone is a valid pod of another meaning): one replacement.
 	v2 := strings.Replace(v1, `["sleep", "3600"]`, `["sleep", "3601"]`, 1) + "  - name: side\n    image: " + busybox + "\n    imagePullPolicy: Never\n    command: [\"sleep\", \"3600\"]\n"
 	mark = len(e.log())
+	opened := time.Now()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	half := strings.Index(v2, "  - name: side")
+	// bosun reads a file written in place once it saw no write for 150 ms
+	// (manifest.SourceConfig.WriteQuiet). Each stretch from one write (the
+	// truncate first) to the end of the next is timed: a loaded machine can
+	// stall the test past 150 ms, and bosun may then read the part written,
+	// as documented. Such a stretch allows one more sandbox, no more.
+	const writeQuiet = 150 * time.Millisecond
+	stalls, prev := 0, opened
 	for _, chunk := range []string{v2[:half/2], v2[half/2 : half], v2[half:]} {
+		start := time.Now()
 		if _, err := f.WriteString(chunk); err != nil {
 			t.Fatal(err)
 		}
+		if time.Since(prev) >= writeQuiet {
+			stalls++
+		}
+		prev = start
 		time.Sleep(20 * time.Millisecond)
 	}
 	f.Close()
 	e.waitRunning("p", "side")
 	e.waitRelists(mark, 3)
-	if n := strings.Count(e.logSince(mark), `msg="sandbox created"`); n != 1 {
-		t.Errorf("%d sandboxes created for one change written in chunks, want 1", n)
+	if n := strings.Count(e.logSince(mark), `msg="sandbox created"`); n < 1 || n > 1+stalls {
+		t.Errorf("%d sandboxes created for one change written in chunks, want 1 (%d more for the test's stalls)", n, stalls)
+	} else if stalls > 0 {
+		t.Logf("the test stalled %d times for %v or more between writes: %d sandboxes created", stalls, writeQuiet, n)
 	}
 
 	// An editor's save: swap file, backup copy, write in place, clean up.
@@ -99,7 +114,7 @@ func TestPartialWritesCauseAtMostOneReplacement(t *testing.T) {
 	}
 	os.Remove(filepath.Join(e.dir, ".p.yaml.swp"))
 	os.Remove(filepath.Join(e.dir, "p.yaml~"))
-	eventually(t, 20*time.Second, "the editor's version running", func() bool {
+	eventually(t, time.Minute, "the editor's version running", func() bool {
 		return strings.Count(e.logSince(mark), `msg="container started"`) == 2
 	})
 	e.waitRelists(mark, 3)
@@ -116,7 +131,7 @@ func TestDuplicatePodInTwoFilesKeepsTheRunningOne(t *testing.T) {
 	mark := len(e.log())
 	// a.yaml sorts first and names the same pod with another spec.
 	e.write("a.yaml", sleeperPod("dup", "OnFailure"))
-	eventually(t, 10*time.Second, "the conflict reported", func() bool {
+	eventually(t, 30*time.Second, "the conflict reported", func() bool {
 		return strings.Contains(e.logSince(mark), "is already defined by")
 	})
 	l := e.logSince(mark)
@@ -173,7 +188,7 @@ func TestManifestDirectoryRemovedKeepsPodsAndConvergesWhenBack(t *testing.T) {
 	if err := os.Rename(e.dir, saved); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the source reported unavailable", func() bool {
+	eventually(t, 30*time.Second, "the source reported unavailable", func() bool {
 		return strings.Contains(e.logSince(mark), "manifest directory unavailable")
 	})
 	e.waitRelists(mark, 3)
@@ -191,7 +206,7 @@ func TestManifestDirectoryRemovedKeepsPodsAndConvergesWhenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitRunning("c", "main")
-	eventually(t, 20*time.Second, "b removed", func() bool { return len(e.pod("b").sandboxes) == 0 })
+	eventually(t, time.Minute, "b removed", func() bool { return len(e.pod("b").sandboxes) == 0 })
 	if got := e.pod("a").running("main"); got == nil || got.Id != a.Id {
 		t.Errorf("unchanged pod a was touched: %v", got)
 	}
@@ -210,7 +225,7 @@ func TestManifestFileNames(t *testing.T) {
 	e.write("x.yaml.bak", sleeperPod("backup", "Always"))
 	e.waitRunning("apiserver", "main")
 	want := filepath.Join(e.dir, "x.yaml.bak") + "   an editor or package manager leftover (*.bak)"
-	eventually(t, 10*time.Second, "bosun ps listing the backup as ignored", func() bool {
+	eventually(t, 30*time.Second, "bosun ps listing the backup as ignored", func() bool {
 		return strings.Contains(e.cli("ps"), want)
 	})
 	out := e.cli("ps")
@@ -239,7 +254,7 @@ func TestSingleManifestFileRunsAndFollowsEdits(t *testing.T) {
 
 	// An edit renamed over the file replaces the pod.
 	e.write("single.yaml", onePod("single", "Always", 1, "sleep", "3601"))
-	eventually(t, 30*time.Second, "the edited pod running", func() bool {
+	eventually(t, time.Minute, "the edited pod running", func() bool {
 		c := e.pod("single").running("main")
 		return c != nil && c.Id != first.Id
 	})

@@ -62,7 +62,7 @@ func TestImagePreloadDir(t *testing.T) {
 	// Imported before the first sync: the pod starts at once.
 	e.waitRunning("first", "main")
 
-	eventually(t, 20*time.Second, "second pod waiting for its image", func() bool {
+	eventually(t, time.Minute, "second pod waiting for its image", func() bool {
 		return strings.Contains(e.cli("ps"), "ErrImageNeverPull")
 	})
 	events := e.cli("events")
@@ -83,6 +83,12 @@ func TestImagePreloadDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// bosun imports a tarball that went unmodified for 1 s
+	// (imagepreload.Config.Quiet). A loaded machine can stall the test for
+	// that long with the tarball half written; bosun may then try the half,
+	// as documented, and the checks of that below do not apply.
+	const quiet = time.Second
+	begun := time.Now()
 	f, err := os.Create(filepath.Join(preload, "second.oci.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +104,17 @@ func TestImagePreloadDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped := time.Now()
+	stalled := dropped.Sub(begun) >= quiet
+	if stalled {
+		t.Logf("the test took %v to write the tarball, past bosun's %v of quiet: a try of the half-written one is allowed", dropped.Sub(begun), quiet)
+	}
 	e.waitRunning("second", "main")
 	t.Logf("second pod running %v after its tarball was complete", time.Since(dropped).Round(time.Millisecond))
 	l := e.log()
-	if strings.Contains(l, "second.oci.tar err=") {
+	if strings.Contains(l, "second.oci.tar err=") && !stalled {
 		t.Errorf("the half-written second.oci.tar was imported:\n%s", tail([]byte(l), 40))
 	}
-	if n := strings.Count(l, `msg="image tarball not imported"`); n != 1 {
+	if n := strings.Count(l, `msg="image tarball not imported" file=`+brokenTar); n != 1 {
 		t.Errorf("the broken tarball was reported %d times, want once", n)
 	}
 	if ev := e.cli("events"); !strings.Contains(ev, "ImagesPreloaded") || !strings.Contains(ev, "imported "+second+"@sha256:") {
