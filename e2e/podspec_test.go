@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,17 +20,20 @@ type psPod struct {
 	Phase      string `json:"phase"`
 	SyncError  string `json:"sync_error"`
 	Containers []struct {
-		Name         string `json:"name"`
-		State        string `json:"state"`
-		Reason       string `json:"reason"`
-		Message      string `json:"message"`
-		Ready        bool   `json:"ready"`
-		RestartCount int    `json:"restart_count"`
-		Probes       []struct {
-			Kind    string `json:"kind"`
-			Success bool   `json:"success"`
-		} `json:"probes"`
+		Name         string        `json:"name"`
+		State        string        `json:"state"`
+		Reason       string        `json:"reason"`
+		Message      string        `json:"message"`
+		Ready        bool          `json:"ready"`
+		RestartCount int           `json:"restart_count"`
+		Probes       []probeResult `json:"probes"`
 	} `json:"containers"`
+}
+
+// probeResult is the last result of one probe in `bosun ps -o json`.
+type probeResult struct {
+	Kind    string `json:"kind"`
+	Success bool   `json:"success"`
 }
 
 // psPods lists the pods through `bosun ps -o json`, by runtime name.
@@ -76,37 +81,31 @@ func TestControlPlaneExampleRunsWithAllProbesPassing(t *testing.T) {
 	}
 	e.startBosun()
 	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
-	eventually(t, 60*time.Second, "all four control-plane pods ready, their liveness probes run", func() bool {
-		pods := e.psPods()
+	// One probe that times out on a loaded machine fails once: wait for a
+	// moment when every probe's last result passed.
+	var pods map[string]psPod
+	eventually(t, 3*time.Minute, "all four control-plane pods ready, their startup and liveness probes run and passing", func() bool {
+		pods = e.psPods()
 		for _, n := range names {
 			p, ok := pods[e.podName(n)]
 			if !ok || len(p.Containers) != 1 || !p.Containers[0].Ready {
 				return false
 			}
-			liveness := false
+			kinds := map[string]bool{}
 			for _, pr := range p.Containers[0].Probes {
-				liveness = liveness || pr.Kind == "liveness"
+				kinds[pr.Kind] = true
+				if !pr.Success {
+					return false
+				}
 			}
-			if !liveness {
+			if !kinds["startup"] || !kinds["liveness"] {
 				return false
 			}
 		}
 		return true
 	})
-	pods := e.psPods()
 	for _, n := range names {
-		c := pods[e.podName(n)].Containers[0]
-		kinds := map[string]bool{}
-		for _, p := range c.Probes {
-			if !p.Success {
-				t.Errorf("%s: %s probe failing", n, p.Kind)
-			}
-			kinds[p.Kind] = true
-		}
-		if !kinds["startup"] || !kinds["liveness"] {
-			t.Errorf("%s: probes %v, want startup and liveness results", n, c.Probes)
-		}
-		if c.RestartCount != 0 {
+		if c := pods[e.podName(n)].Containers[0]; c.RestartCount != 0 {
 			t.Errorf("%s restarted %d times", n, c.RestartCount)
 		}
 	}
@@ -210,7 +209,7 @@ spec:
 `, hostDir, busybox))
 	e.waitRunning("facts", "main")
 	var log string
-	eventually(t, 20*time.Second, "the facts printed", func() bool {
+	eventually(t, time.Minute, "the facts printed", func() bool {
 		log = e.logOf("facts", "main")
 		return strings.Contains(log, "done\n")
 	})
@@ -269,9 +268,10 @@ spec:
 `, busybox))
 	e.waitRunning("init", "main")
 	var log string
-	eventually(t, 10*time.Second, "main's log", func() bool {
+	// The lines of one write reach the log one by one: wait for all three.
+	eventually(t, 30*time.Second, "main's log of the three init lines", func() bool {
 		log = e.logOf("init", "main")
-		return log != ""
+		return strings.Count(log, "\n") >= 3
 	})
 	if log != "first\nside\nsecond\n" {
 		t.Errorf("main saw %q, want init containers in order with the sidecar started before the second", log)
@@ -284,7 +284,7 @@ spec:
 	dir := filepath.Join(e.logsDir, "default_"+e.podName("init")+"_"+p.ready().Metadata.Uid)
 	readMain, readSide := keepLog(t, filepath.Join(dir, "main", "0.log")), keepLog(t, filepath.Join(dir, "side", "0.log"))
 	e.remove("init.yaml")
-	eventually(t, 30*time.Second, "the pod removed", func() bool { return len(e.pod("init").sandboxes) == 0 })
+	eventually(t, time.Minute, "the pod removed", func() bool { return len(e.pod("init").sandboxes) == 0 })
 	// The sidecar stopped after main: its stop message came after main's.
 	mainLog, sideLog := readMain(), readSide()
 	mi, si := strings.Index(mainLog, "main-stopped"), strings.Index(sideLog, "side-stopped")
@@ -324,11 +324,17 @@ spec:
 	}
 	e.write("retry.yaml", pod("retry", "Always"))
 	e.write("never.yaml", pod("never", "Never"))
-	eventually(t, 30*time.Second, "the init container retried twice", func() bool {
+	eventually(t, time.Minute, "the init container retried twice", func() bool {
 		c := e.pod("retry").container("setup")
 		return c != nil && c.Metadata.Attempt >= 2
 	})
-	pods := e.psPods()
+	// The Never pod fails as soon as its init container exited, which a
+	// loaded machine may delay past the retries of the other pod.
+	var pods map[string]psPod
+	eventually(t, time.Minute, "the Never pod failed", func() bool {
+		pods = e.psPods()
+		return pods[e.podName("never")].Phase == "Failed"
+	})
 	if p := pods[e.podName("never")]; p.Phase != "Failed" || p.Reason != "Init:Error" {
 		t.Errorf("never: phase %s reason %s, want Failed Init:Error", p.Phase, p.Reason)
 	}
@@ -393,20 +399,33 @@ spec:
 	if ready() {
 		t.Error("ready before its readiness probe passed")
 	}
-	// Make /ready exist inside the container, through its root from the host.
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/www/ready", containerPID(t, c.Id)), []byte("ok\n"), 0o644); err != nil {
-		t.Fatal(err)
+	// Make /ready exist inside the container, through its root from the
+	// host, once the container made /tmp/www (it may not have yet).
+	readyFile := fmt.Sprintf("/proc/%d/root/tmp/www/ready", containerPID(t, c.Id))
+	var werr error
+	eventually(t, 30*time.Second, "/tmp/www in the container to write /ready into", func() bool {
+		werr = os.WriteFile(readyFile, []byte("ok\n"), 0o644)
+		return werr == nil || !errors.Is(werr, fs.ErrNotExist)
+	})
+	if werr != nil {
+		t.Fatal(werr)
 	}
-	eventually(t, 15*time.Second, "ready after /ready exists", ready)
-	if b, _ := os.ReadFile(filepath.Join(marks, "poststart")); string(b) != "started\n" {
-		t.Errorf("postStart hook wrote %q", b)
+	eventually(t, time.Minute, "ready after /ready exists", ready)
+	// The hook runs after the start bosun logs: wait for its line.
+	var poststart []byte
+	eventually(t, 30*time.Second, "the postStart hook's line", func() bool {
+		poststart, _ = os.ReadFile(filepath.Join(marks, "poststart"))
+		return len(poststart) > 0
+	})
+	if string(poststart) != "started\n" {
+		t.Errorf("postStart hook wrote %q", poststart)
 	}
 
 	// Liveness: the container is killed and restarted.
 	if err := os.WriteFile(filepath.Join(marks, "sick"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the container restarted by its liveness probe", func() bool {
+	eventually(t, time.Minute, "the container restarted by its liveness probe", func() bool {
 		c := e.pod("probed").running("web")
 		return c != nil && c.Metadata.Attempt >= 1
 	})
@@ -421,7 +440,7 @@ spec:
 
 	// preStop runs when the pod is removed.
 	e.remove("probed.yaml")
-	eventually(t, 20*time.Second, "removed", func() bool { return len(e.pod("probed").sandboxes) == 0 })
+	eventually(t, time.Minute, "removed", func() bool { return len(e.pod("probed").sandboxes) == 0 })
 	if b, _ := os.ReadFile(filepath.Join(marks, "prestop")); string(b) != "stopping\n" {
 		t.Errorf("preStop hook wrote %q, want it to run once on removal", b)
 	}
@@ -461,7 +480,7 @@ spec:
     terminationMessagePolicy: FallbackToLogsOnError
     command: ["sh", "-c", "echo 'last words'; exit 2"]
 `, busybox))
-	eventually(t, 30*time.Second, "the refusal and the messages", func() bool {
+	eventually(t, time.Minute, "the refusal and the messages", func() bool {
 		pods := e.psPods()
 		m := pods[e.podName("msg")]
 		return strings.Contains(pods[e.podName("nonroot")].SyncError, "runAsNonRoot") && len(m.Containers) == 2 &&

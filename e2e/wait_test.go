@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,7 +65,7 @@ spec:
 `, busybox))
 
 	// A pod that does not exist yet may appear while wait waits.
-	late := exec.Command(bosunBin, e.cliArgs([]string{"wait", "late", "--for=running", "--timeout", "60s"})...)
+	late := exec.Command(bosunBin, e.cliArgs([]string{"wait", "late", "--for=running", "--timeout", "5m"})...)
 	var lateOut bytes.Buffer
 	late.Stdout, late.Stderr = &lateOut, &lateOut
 	late.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -73,11 +74,18 @@ spec:
 	}
 
 	start := time.Now()
-	if out := e.cli("wait", "ready", "--for=ready", "--timeout", "60s"); out != "pod default/"+e.podName("ready")+" is ready\n" {
+	if out := e.cli("wait", "ready", "--for=ready", "--timeout", "2m"); out != "pod default/"+e.podName("ready")+" is ready\n" {
 		t.Errorf("wait ready: %q", out)
 	}
 	t.Logf("ready after %v", time.Since(start))
 
+	// What the report shows must be there first: all 25 lines logged, a
+	// readiness result (a loaded machine may lag behind the ready pod).
+	eventually(t, time.Minute, "the stuck pod's 25 lines and a failed readiness probe", func() bool {
+		c := e.psPods()[e.podName("stuck")].Containers
+		failing := len(c) == 1 && slices.ContainsFunc(c[0].Probes, func(p probeResult) bool { return p.Kind == "readiness" && !p.Success })
+		return failing && strings.Contains(e.logOf("stuck", "main"), "stuck line 25\n")
+	})
 	out, err := e.cliErr("wait", "stuck", "nothere", "--for=ready", "--timeout", "4s")
 	if code := exitCodeOf(t, err); code != 1 {
 		t.Errorf("wait stuck: exit %d, want 1:\n%s", code, out)
@@ -103,12 +111,12 @@ spec:
 	if err := late.Wait(); err != nil || lateOut.String() != "pod default/"+e.podName("late")+" is running\n" {
 		t.Errorf("wait for a pod written later: %v %q", err, lateOut.String())
 	}
-	if out := e.cli("wait", "--all", "--for=running", "--timeout", "60s"); strings.Count(out, " is running\n") != 3 {
+	if out := e.cli("wait", "--all", "--for=running", "--timeout", "2m"); strings.Count(out, " is running\n") != 3 {
 		t.Errorf("wait --all --for=running: %q", out)
 	}
 
 	e.remove("ready.yaml")
-	if out := e.cli("wait", "ready", "--for=deleted", "--timeout", "60s"); out != "pod ready is deleted\n" {
+	if out := e.cli("wait", "ready", "--for=deleted", "--timeout", "2m"); out != "pod ready is deleted\n" {
 		t.Errorf("wait --for=deleted: %q", out)
 	}
 	if p := e.pod("ready"); len(p.sandboxes) != 0 {
@@ -154,7 +162,7 @@ func runCIExample(t *testing.T, e *env, keep *string, podsDir, timeout string) (
 
 func TestCIExample(t *testing.T) {
 	e, keep := newCIEnv(t) // for its node name and its cleanup of pods left behind
-	out, code, port := runCIExample(t, e, keep, "examples/ci/pods", "60s")
+	out, code, port := runCIExample(t, e, keep, "examples/ci/pods", "3m")
 	if code != 0 {
 		t.Fatalf("run.sh: exit %d:\n%s", code, out)
 	}
@@ -189,7 +197,9 @@ func TestCIExampleReportsAPodThatIsNotReady(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, code, port := runCIExample(t, e, keep, pods, "8s")
+	// Long enough for db to be ready and web to serve on a loaded machine:
+	// only web's missing /healthz keeps it from ready.
+	out, code, port := runCIExample(t, e, keep, pods, "30s")
 	if code != 1 {
 		t.Fatalf("run.sh: exit %d, want 1:\n%s", code, out)
 	}
@@ -201,7 +211,7 @@ func TestCIExampleReportsAPodThatIsNotReady(t *testing.T) {
 		"log of container web (last 20 lines):\n",
 		"    web: waiting for the database on 127.0.0.1:",
 		fmt.Sprintf("    web: serving on 127.0.0.1:%d\n", port),
-		"bosun: timed out after 8s: 1 not ready",
+		"bosun: timed out after 30s: 1 not ready",
 		"FAIL (exit 1)",
 	} {
 		if !strings.Contains(out, want) {
