@@ -69,7 +69,7 @@ func (r *runner) start() {
 	}
 	r.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(r.cmd, r.exited)
-	eventually(r.t, 30*time.Second, "bosun's first sync", func() bool {
+	eventually(r.t, 2*time.Minute, "bosun's first sync", func() bool {
 		l := r.log()
 		return strings.Contains(l[strings.LastIndex(l, "=== bosun start"):], "first sync done")
 	})

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -196,15 +197,16 @@ func (c *apiClient) startProber(object string, want map[string]string) *prober {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			s := sample{at: time.Now()}
-			_, s.readyErr = c.do(ctx, http.MethodGet, "/readyz", nil)
-			got, err := c.getConfigMap(ctx, object)
-			if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
-				err = fmt.Errorf("configmap %s: got %v, want %v", object, got, want)
+			s := c.sample(object, want)
+			if s.timedOut() {
+				// A loaded machine can keep a server that works from
+				// answering within the second: one more try counts if it
+				// passes. One that does not work fails it too, and the
+				// first try is kept, with its time.
+				if r := c.sample(object, want); firstErr(r.readyErr, r.objErr) == nil {
+					s = r
+				}
 			}
-			s.objErr = err
-			cancel()
 			p.mu.Lock()
 			p.samples = append(p.samples, s)
 			p.mu.Unlock()
@@ -216,6 +218,32 @@ func (c *apiClient) startProber(object string, want map[string]string) *prober {
 		}
 	}()
 	return p
+}
+
+// sample asks for /readyz and for object within one second.
+func (c *apiClient) sample(object string, want map[string]string) sample {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s := sample{at: time.Now()}
+	_, s.readyErr = c.do(ctx, http.MethodGet, "/readyz", nil)
+	got, err := c.getConfigMap(ctx, object)
+	if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
+		err = fmt.Errorf("configmap %s: got %v, want %v", object, got, want)
+	}
+	s.objErr = err
+	return s
+}
+
+// timedOut reports whether a request of s failed for lack of an answer in
+// time; a refused connection or an error status is an answer.
+func (s sample) timedOut() bool {
+	for _, err := range []error{s.readyErr, s.objErr} {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return true
+		}
+	}
+	return false
 }
 
 // finish stops the prober and returns its samples.

@@ -344,11 +344,20 @@ func (f *faults) apiserverUpgrade(t *testing.T) {
 	down, firstFail, firstOK := downtime(samples)
 	// The first container bosun stops after the change is the old
 	// kube-apiserver: StopContainer lasts from its SIGTERM to its exit.
+	// Between the old container's exit and the new one's start, bosun calls
+	// the runtime to stop the old sandbox and to make and start the new
+	// container: those calls are the runtime's part of the old one's
+	// shutdown and the new one's start, which a loaded machine slows.
 	var stop criCall
+	var createStart time.Duration
+	counted := map[string]bool{}
 	for _, c := range criCalls(t, f.r.log()[mark:]) {
-		if c.method == "StopContainer" {
+		switch {
+		case c.method == "StopContainer" && stop.method == "":
 			stop = c
-			break
+		case stop.method != "" && !counted[c.method] && (c.method == "StopPodSandbox" || c.method == "CreateContainer" || c.method == "StartContainer"):
+			counted[c.method] = true
+			createStart += c.duration
 		}
 	}
 	if stop.method == "" {
@@ -362,12 +371,12 @@ func (f *faults) apiserverUpgrade(t *testing.T) {
 	shutdown := stop.duration
 	newStart := firstOK.Sub(startedAt)
 	gap := startedAt.Sub(stop.end)
-	t.Logf("manifest written → ready %v; API down %v (first failure %s, back %s); old apiserver shutdown %v; bosun: old exited → new started %v; new start → serving %v",
+	t.Logf("manifest written → ready %v; API down %v (first failure %s, back %s); old apiserver shutdown %v; bosun: old exited → new started %v (the runtime's StopPodSandbox, CreateContainer and StartContainer %v); new start → serving %v",
 		ready.Round(time.Millisecond), down.Round(time.Millisecond), firstFail.Format("15:04:05.000"), firstOK.Format("15:04:05.000"),
-		shutdown.Round(time.Millisecond), gap.Round(time.Millisecond), newStart.Round(time.Millisecond))
-	if budget := shutdown + newStart + 500*time.Millisecond; down > budget {
+		shutdown.Round(time.Millisecond), gap.Round(time.Millisecond), createStart.Round(time.Millisecond), newStart.Round(time.Millisecond))
+	if budget := shutdown + createStart + newStart + 500*time.Millisecond; down > budget {
 		logMutating(t, "bosun", f.r.log()[mark:])
-		t.Errorf("API down %v, more than the old apiserver's shutdown %v + the new one's start %v + 0.5 s", down, shutdown, newStart)
+		t.Errorf("API down %v, more than the old apiserver's shutdown %v + the runtime's calls between the two %v + the new one's start %v + 0.5 s", down, shutdown, createStart, newStart)
 	}
 	f.m.add("flag added to kube-apiserver.yaml → new apiserver ready / API down", secs(ready)+" / "+secs(down))
 	f.m.add("… of which: old apiserver's shutdown / old exited → new started / new started → serving",
