@@ -347,7 +347,10 @@ func (f *faults) apiserverUpgrade(t *testing.T) {
 	// Between the old container's exit and the new one's start, bosun calls
 	// the runtime to stop the old sandbox and to make and start the new
 	// container: those calls are the runtime's part of the old one's
-	// shutdown and the new one's start, which a loaded machine slows.
+	// shutdown and the new one's start, which a loaded machine slows. The
+	// first of each after the stop is taken (kube-controller-manager and
+	// kube-scheduler, restarted at that moment, make theirs alongside and
+	// take as long).
 	var stop criCall
 	var createStart time.Duration
 	counted := map[string]bool{}
