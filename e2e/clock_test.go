@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bosun-sh/bosun/runtime/crilog"
 )
 
 // moveClock moves the machine's wall clock by d. The first call records the
@@ -111,13 +113,14 @@ func TestWallClockJumps(t *testing.T) {
 // criLogTime is the time stamp of the first line of a CRI log that holds
 // text, zero if none does.
 func criLogTime(log, text string) time.Time {
-	for _, l := range strings.Split(log, "\n") {
-		if f := strings.Fields(l); len(f) > 0 && strings.Contains(l, text) {
-			at, err := time.Parse(time.RFC3339Nano, f[0])
-			if err == nil {
-				return at
-			}
+	r := crilog.NewReader(strings.NewReader(log))
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return time.Time{}
+		}
+		if strings.Contains(string(e.Content), text) {
+			return e.Time
 		}
 	}
-	return time.Time{}
 }

@@ -327,9 +327,9 @@ func (e *env) waitRunning(podName, name string) *runtimeapi.Container {
 
 func status(t *testing.T, id string) *runtimeapi.ContainerStatus {
 	t.Helper()
-	st, err := cri.ContainerStatus(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
+	st := statusOfListed(t, id)
+	if st == nil {
+		t.Fatalf("container %s: %v", id, runtime.ErrNotFound)
 	}
 	return st
 }
