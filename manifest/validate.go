@@ -59,13 +59,17 @@ func Validate(pod *corev1.Pod, node string) error {
 	default:
 		p.add("spec.dnsPolicy", "unsupported value %q: must be ClusterFirst, ClusterFirstWithHostNet, Default or None", s.DNSPolicy)
 	}
+	grace := DefaultTerminationGracePeriod
+	if g := s.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
 	names := map[string]string{}
 	hostPorts := map[string]string{}
 	volumes := validateVolumes(&p, pod)
 	for i := range s.InitContainers {
 		f := fmt.Sprintf("spec.initContainers[%d]", i)
 		c := &s.InitContainers[i]
-		validateContainer(&p, f, c, names, hostPorts, volumes)
+		validateContainer(&p, f, c, grace, names, hostPorts, volumes)
 		if c.RestartPolicy != nil && *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 			p.add(f+".restartPolicy", "%q: only Always (a sidecar) is allowed", *c.RestartPolicy)
 		}
@@ -80,7 +84,7 @@ func Validate(pod *corev1.Pod, node string) error {
 	}
 	for i := range s.Containers {
 		f := fmt.Sprintf("spec.containers[%d]", i)
-		validateContainer(&p, f, &s.Containers[i], names, hostPorts, volumes)
+		validateContainer(&p, f, &s.Containers[i], grace, names, hostPorts, volumes)
 		if s.Containers[i].RestartPolicy != nil {
 			p.add(f+".restartPolicy", "only allowed on init containers (sidecars)")
 		}
@@ -180,7 +184,9 @@ func validateStaticRestrictions(p *problems, pod *corev1.Pod) {
 	}
 }
 
-func validateContainer(p *problems, f string, c *corev1.Container, names, hostPorts map[string]string, volumes map[string]bool) {
+// validateContainer checks container c at field path f; grace is the pod's
+// terminationGracePeriodSeconds, the most a sleep hook may take.
+func validateContainer(p *problems, f string, c *corev1.Container, grace int64, names, hostPorts map[string]string, volumes map[string]bool) {
 	if c.Name == "" {
 		p.add(f+".name", "required")
 	} else {
@@ -254,10 +260,10 @@ func validateContainer(p *problems, f string, c *corev1.Container, names, hostPo
 	}
 	if c.Lifecycle != nil {
 		if c.Lifecycle.PostStart != nil {
-			validateHandler(p, f+".lifecycle.postStart", c.Lifecycle.PostStart)
+			validateHandler(p, f+".lifecycle.postStart", c.Lifecycle.PostStart, grace)
 		}
 		if c.Lifecycle.PreStop != nil {
-			validateHandler(p, f+".lifecycle.preStop", c.Lifecycle.PreStop)
+			validateHandler(p, f+".lifecycle.preStop", c.Lifecycle.PreStop, grace)
 		}
 	}
 }

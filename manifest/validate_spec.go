@@ -222,7 +222,10 @@ func validateProbe(p *problems, f string, pr *corev1.Probe, successMustBeOne boo
 	}
 }
 
-func validateHandler(p *problems, f string, h *corev1.LifecycleHandler) {
+// validateHandler checks a lifecycle hook; a sleep may last from 0 to grace
+// seconds, as the API server allows (PodLifecycleSleepActionAllowZero): a
+// longer one would outlive the pod's termination.
+func validateHandler(p *problems, f string, h *corev1.LifecycleHandler, grace int64) {
 	actions := 0
 	for _, set := range []bool{h.Exec != nil, h.HTTPGet != nil, h.TCPSocket != nil, h.Sleep != nil} {
 		if set {
@@ -239,8 +242,8 @@ func validateHandler(p *problems, f string, h *corev1.LifecycleHandler) {
 		validatePort(p, f+".httpGet.port", h.HTTPGet.Port)
 	case h.TCPSocket != nil:
 		validatePort(p, f+".tcpSocket.port", h.TCPSocket.Port)
-	case h.Sleep != nil && h.Sleep.Seconds < 0:
-		p.add(f+".sleep.seconds", "must be >= 0")
+	case h.Sleep != nil && (h.Sleep.Seconds < 0 || h.Sleep.Seconds > max(grace, 0)):
+		p.add(f+".sleep.seconds", "%d is out of range 0-%d: a sleep may not outlast terminationGracePeriodSeconds", h.Sleep.Seconds, max(grace, 0))
 	}
 }
 
