@@ -111,7 +111,7 @@ func writeDownwardAPI(pod *podRoot, name string, files map[string]file) (string,
 		if got, err := vol.Readlink(top); err == nil && got == want {
 			continue
 		}
-		if err := vol.RemoveAll(top); err != nil {
+		if err := removeIn(vol, pod.path(rel), top); err != nil {
 			return "", fmt.Errorf("replace %s: %w", top, err)
 		}
 		if err := vol.Symlink(want, top); err != nil {
@@ -195,7 +195,7 @@ func removeOldDataDirs(vol *os.Root, keep string) error {
 	var errs []error
 	for _, n := range names {
 		if isDataDir(n) && n != keep {
-			errs = append(errs, vol.RemoveAll(n))
+			errs = append(errs, removeIn(vol, "", n))
 		}
 	}
 	return errors.Join(errs...)

@@ -23,7 +23,11 @@ func prepareEmptyDir(pod *podRoot, sp *manifest.StaticPod, v *corev1.Volume) (st
 		return "", err
 	}
 	dir := pod.path(rel)
-	if v.EmptyDir.Medium == corev1.StorageMediumMemory && !isMountPoint(dir) {
+	mounted, err := pod.mounted(rel)
+	if err != nil {
+		return "", err
+	}
+	if v.EmptyDir.Medium == corev1.StorageMediumMemory && !mounted {
 		opts := "mode=0777"
 		if s := v.EmptyDir.SizeLimit; s != nil && s.Value() > 0 {
 			opts += ",size=" + strconv.FormatInt(s.Value(), 10)

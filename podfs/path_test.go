@@ -136,11 +136,3 @@ func FuzzJoin(f *testing.F) {
 		}
 	})
 }
-
-func TestUnescapeMountinfo(t *testing.T) {
-	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/end\`: `/end\`, `/x\134y`: `/x\y`} {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

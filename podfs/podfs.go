@@ -1,16 +1,12 @@
 package podfs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -82,11 +78,12 @@ func (p *podRoot) openNoFollow(dir, name string, flag int, perm uint32) (*os.Fil
 	return os.NewFile(uintptr(fd), p.path(filepath.Join(dir, name))), nil
 }
 
-// RemovePodDir unmounts what bosun mounted below a pod's directory and
-// removes it, once the pod is gone for good. It refuses a uid that is not
-// one component below <root-dir>/pods, a pods directory that is a link,
-// and a pod directory with a mount left below it (RemoveAll would descend
-// into the mounted volume).
+// RemovePodDir unmounts what bosun mounted below a pod's directory
+// (subPath binds, emptyDir tmpfs) and removes it with RemoveBeneath, once
+// the pod is gone for good. It refuses a uid that is not one component
+// below <root-dir>/pods and a pods directory that is a link; a mount left
+// below the pod directory is never crossed: the error wraps ErrMountBelow
+// and what is below that mount stays.
 func (f *FS) RemovePodDir(uid string) error {
 	dir, err := f.PodDir(uid)
 	if err != nil {
@@ -99,81 +96,72 @@ func (f *FS) RemovePodDir(uid string) error {
 	} else if !fi.IsDir() {
 		return fmt.Errorf("remove pod directory %s: %s is not a directory (%s)", dir, f.podsDir(), fi.Mode().Type())
 	}
-	below := mountsBelow(dir)
-	for _, m := range below {
-		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && f.Log != nil {
-			f.Log.Warn("unmount pod volume", "path", m, "err", err)
-		}
+	if err := unmountPodVolumes(dir); err != nil {
+		return fmt.Errorf("remove pod directory %s: %w", dir, err)
 	}
-	if left := mountsBelow(dir); len(left) > 0 {
-		return fmt.Errorf("remove pod directory %s: still mounted below it: %s", dir, strings.Join(left, ", "))
-	}
-	pods, err := os.OpenRoot(f.podsDir())
-	if err != nil {
-		return fmt.Errorf("remove pod directory: %w", err)
-	}
-	defer pods.Close()
-	if err := pods.RemoveAll(uid); err != nil {
+	if err := RemoveBeneath(f.podsDir(), uid); err != nil {
 		return fmt.Errorf("remove pod directory: %w", err)
 	}
 	return nil
 }
 
-// isMountPoint reports whether dir is a mount point of this mount namespace.
-func isMountPoint(dir string) bool {
-	for _, m := range mountPoints() {
-		if m == dir {
-			return true
-		}
-	}
-	return false
+// podMountParents are the directories below a pod directory whose entries
+// (at the given depth) bosun mounts on: subPath binds at
+// volume-subpaths/<volume>/<container>/<index>, tmpfs emptyDirs at
+// volumes/empty-dir/<name>. No container can write these directories.
+var podMountParents = []struct {
+	dir   string
+	depth int
+}{
+	{"volume-subpaths", 3},
+	{filepath.Join("volumes", "empty-dir"), 1},
 }
 
-// mountsBelow lists the mount points below dir, deepest first.
-func mountsBelow(dir string) []string {
-	var below []string
-	for _, m := range mountPoints() {
-		if strings.HasPrefix(m, dir+"/") {
-			below = append(below, m)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(below)))
-	return below
-}
-
-// mountPoints lists the mount points of this process's mount namespace.
-func mountPoints() []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+// unmountPodVolumes unmounts every mount on a target bosun mounts on below
+// the pod directory dir, found by walking those targets and deciding on
+// their mount IDs; a missing dir has none.
+func unmountPodVolumes(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 4 {
-			out = append(out, unescapeMountinfo(fields[4]))
-		}
+	if err != nil {
+		return err
 	}
-	return out
+	defer root.Close()
+	var errs []error
+	for _, m := range podMountParents {
+		errs = append(errs, unmountTargets(root, dir, m.dir, m.depth))
+	}
+	return errors.Join(errs...)
 }
 
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of a
-// mountinfo path.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+// unmountTargets unmounts the mounts on the entries depth levels below rel
+// in root (the pod directory at dir), not following links.
+func unmountTargets(root *os.Root, dir, rel string, depth int) error {
+	d, err := root.Open(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filepath.Join(dir, rel), err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if depth > 1 {
+			if e.IsDir() {
+				errs = append(errs, unmountTargets(root, dir, filepath.Join(rel, e.Name()), depth-1))
 			}
+			continue
 		}
-		b.WriteByte(s[i])
+		if _, err := unmountAt(int(d.Fd()), filepath.Join(dir, rel, e.Name()), e.Name()); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return b.String()
+	return errors.Join(errs...)
 }

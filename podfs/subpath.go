@@ -32,9 +32,10 @@ func (t subPathTarget) rel() (string, error) {
 // any link out of it (missing directories are created the same way), opens
 // it, and bind-mounts the open descriptor (/proc/self/fd/N) onto the
 // target below the pod directory, whose path it returns for the runtime: a
-// link the container swaps in after the check cannot redirect the mount. A
-// target left mounted by an earlier instance is unmounted first, so each
-// start checks again.
+// link the container swaps in after the check cannot redirect the mount.
+// Every mount left on the target by an earlier start (found by mount ID, not
+// by name) is unmounted first, so each start checks again and mounts do not
+// stack.
 func bindSubPath(pod *podRoot, volHost string, t subPathTarget, sub string) (string, error) {
 	if err := checkRel(sub); err != nil {
 		return "", fmt.Errorf("subPath: %w", err)
@@ -61,10 +62,8 @@ func bindSubPath(pod *podRoot, volHost string, t subPathTarget, sub string) (str
 		return "", fmt.Errorf("subPath %s: %w", sub, err)
 	}
 	target := pod.path(rel)
-	for isMountPoint(target) {
-		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
-			return "", fmt.Errorf("subPath %s: unmount the earlier %s: %w", sub, target, err)
-		}
+	if _, err := pod.unmount(rel); err != nil {
+		return "", fmt.Errorf("subPath %s: unmount the earlier mount: %w", sub, err)
 	}
 	if err := makeMountTarget(pod, rel, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
 		return "", fmt.Errorf("subPath %s: %w", sub, err)
@@ -85,7 +84,7 @@ func makeMountTarget(pod *podRoot, rel string, dir bool) error {
 		if fi.IsDir() == dir && (dir || fi.Mode().IsRegular()) {
 			return nil
 		}
-		if err := pod.root.RemoveAll(rel); err != nil {
+		if err := pod.removeBeneath(rel); err != nil {
 			return err
 		}
 	}

@@ -95,7 +95,7 @@ func TestSubPathIsABindMountThatCannotBeSwapped(t *testing.T) {
 	if want := filepath.Join(pod, "volume-subpaths", "data", "main", "1"); m.HostPath != want {
 		t.Errorf("subPath handed to the runtime as %s, want the bind mount %s", m.HostPath, want)
 	}
-	if !isMountPoint(m.HostPath) {
+	if !isMountPoint(t, m.HostPath) {
 		t.Fatalf("%s is not a mount point", m.HostPath)
 	}
 	// The container swaps the directory for a link after the mount: what
