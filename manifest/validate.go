@@ -90,6 +90,7 @@ func Validate(pod *corev1.Pod, node string) error {
 		}
 	}
 	validateSecurity(&p, pod)
+	validateExpansion(&p, pod, node)
 	return errors.Join(p...)
 }
 

@@ -1,9 +1,7 @@
 package runtime
 
 import (
-	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -47,44 +45,17 @@ func FieldValue(sp *manifest.StaticPod, path string, node Node, podIP string) st
 	case "status.hostIP", "status.hostIPs":
 		return node.HostIP
 	case "metadata.labels":
-		return formatMap(pod.Labels)
+		return manifest.FormatMap(pod.Labels)
 	case "metadata.annotations":
-		return formatMap(pod.Annotations)
+		return manifest.FormatMap(pod.Annotations)
 	}
-	if key, ok := subscript(path, "metadata.labels"); ok {
+	if key, ok := manifest.Subscript(path, "metadata.labels"); ok {
 		return pod.Labels[key]
 	}
-	if key, ok := subscript(path, "metadata.annotations"); ok {
+	if key, ok := manifest.Subscript(path, "metadata.annotations"); ok {
 		return pod.Annotations[key]
 	}
 	return ""
-}
-
-// subscript reads the key of "prefix['key']".
-func subscript(path, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, prefix+"['")
-	if !ok || !strings.HasSuffix(rest, "']") {
-		return "", false
-	}
-	return strings.TrimSuffix(rest, "']"), true
-}
-
-// formatMap renders labels or annotations as the downward API does:
-// key="value" lines, sorted.
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "%s=%s", k, strconv.Quote(m[k]))
-	}
-	return b.String()
 }
 
 // ResourceValue is the value of a resourceFieldRef: the container's request

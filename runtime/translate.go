@@ -224,16 +224,16 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 			annotations[AnnotationPreStopHandler] = string(b)
 		}
 	}
-	env, vars := containerEnv(sp, c, node, x.PodIP)
+	expanded := containerEnv(sp, c, node, x.PodIP)
 	resources := Resources(withDefaultRequests(c.Resources))
 	resources.OomScoreAdj = OOMScoreAdj(pod, c, node.MemoryBytes)
 	return &runtimeapi.ContainerConfig{
 		Metadata:    &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: restartCount},
 		Image:       &runtimeapi.ImageSpec{Image: c.Image},
-		Command:     expandAll(c.Command, vars),
-		Args:        expandAll(c.Args, vars),
+		Command:     expanded.Command,
+		Args:        expanded.Args,
 		WorkingDir:  c.WorkingDir,
-		Envs:        env,
+		Envs:        criEnv(c.Env, expanded.Env),
 		Mounts:      x.Mounts,
 		Labels:      labels,
 		Annotations: annotations,
@@ -293,80 +293,54 @@ func hugePageSize(s string) string {
 	return strings.TrimSuffix(s, "i") + "B"
 }
 
-// containerEnv is a container's CRI environment and its resolved variables.
-func containerEnv(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP string) ([]*runtimeapi.KeyValue, map[string]string) {
-	return expandEnv(c.Env, func(src *corev1.EnvVarSource) string { return EnvSourceValue(sp, c, src, node, podIP) })
+// containerEnv is a container's environment, command and args with their
+// $(VAR) references resolved. A manifest that passed Load expands within
+// manifest.MaxExpandedValue and MaxExpandedTotal (validation expands it with
+// the longest values the node can provide); one that would not is left as
+// written, which the manifest's size bounds, rather than built.
+func containerEnv(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP string) *manifest.Expanded {
+	source := func(src *corev1.EnvVarSource) string { return EnvSourceValue(sp, c, src, node, podIP) }
+	x, err := manifest.ExpandContainer(c, source)
+	if err == nil {
+		return x
+	}
+	x = &manifest.Expanded{Vars: map[string]string{}, Command: c.Command, Args: c.Args}
+	for _, e := range c.Env {
+		v := e.Value
+		if e.ValueFrom != nil {
+			v = source(e.ValueFrom)
+		}
+		x.Vars[e.Name] = v
+		x.Env = append(x.Env, v)
+	}
+	return x
+}
+
+// criEnv pairs a container's env names with their expanded values.
+func criEnv(env []corev1.EnvVar, values []string) []*runtimeapi.KeyValue {
+	out := make([]*runtimeapi.KeyValue, len(env))
+	for i, e := range env {
+		out[i] = &runtimeapi.KeyValue{Key: e.Name, Value: []byte(values[i])}
+	}
+	return out
 }
 
 // EnvVars is a container's environment as the container sees it, for
 // expanding $(VAR) elsewhere (subPathExpr).
 func EnvVars(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP string) map[string]string {
-	_, vars := containerEnv(sp, c, node, podIP)
-	return vars
-}
-
-// expandEnv resolves $(VAR) references in env values against the variables
-// defined before them, as the kubelet does, takes valueFrom through source,
-// and returns the CRI env and the resolved variables.
-func expandEnv(env []corev1.EnvVar, source func(*corev1.EnvVarSource) string) ([]*runtimeapi.KeyValue, map[string]string) {
-	vars := map[string]string{}
-	out := make([]*runtimeapi.KeyValue, 0, len(env))
-	for _, e := range env {
-		v := Expand(e.Value, vars)
-		if e.ValueFrom != nil {
-			v = source(e.ValueFrom)
-		}
-		vars[e.Name] = v
-		out = append(out, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(v)})
-	}
-	return out, vars
-}
-
-func expandAll(in []string, vars map[string]string) []string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = Expand(s, vars)
-	}
-	return out
+	return containerEnv(sp, c, node, podIP).Vars
 }
 
 // Expand replaces $(NAME) with vars[NAME] when NAME is defined, turns $$
-// into $, and leaves everything else as written (the kubelet's rules).
+// into $, and leaves everything else as written (the kubelet's rules), for a
+// subPathExpr: an expansion longer than manifest.MaxExpandedValue (which
+// validation refuses) is not built, and s is returned as written.
 func Expand(s string, vars map[string]string) string {
-	if !strings.Contains(s, "$") {
+	v, err := manifest.ExpandSubPath(s, vars)
+	if err != nil {
 		return s
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := vars[name]; ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+3+end])
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
+	return v
 }
 
 // GracePeriodOf reads a container's termination grace period from its

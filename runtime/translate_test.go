@@ -229,3 +229,27 @@ spec:
 		t.Errorf("vars %v", vars)
 	}
 }
+
+func TestContainerConfigNeverBuildsAnExpansionPastItsBound(t *testing.T) {
+	sp := staticPod(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: bomb}\nspec:\n  containers:\n  - {name: main, image: busybox:1.36}\n")
+	// Validation refuses this env (manifest.Load); a pod that skipped it
+	// gets its values as written, not 32 MiB each.
+	c := &sp.Pod.Spec.Containers[0]
+	c.Env = []corev1.EnvVar{{Name: "A", Value: strings.Repeat("x", 1024)}}
+	for _, n := range []string{"B", "C", "D", "E", "F"} {
+		c.Env = append(c.Env, corev1.EnvVar{Name: n, Value: strings.Repeat("$("+c.Env[len(c.Env)-1].Name+")", 8)})
+	}
+	c.Args = []string{"$(F)"}
+	cfg := ContainerConfig(sp, c, 0, testNode, ContainerExtras{})
+	for i, kv := range cfg.Envs {
+		if string(kv.Value) != c.Env[i].Value {
+			t.Errorf("env %s: %d bytes, want its %d bytes as written", kv.Key, len(kv.Value), len(c.Env[i].Value))
+		}
+	}
+	if len(cfg.Args) != 1 || cfg.Args[0] != "$(F)" {
+		t.Errorf("args of %d bytes, want them as written", len(strings.Join(cfg.Args, "")))
+	}
+	if got := Expand(strings.Repeat("$(A)", 200), map[string]string{"A": strings.Repeat("x", 1024)}); got != strings.Repeat("$(A)", 200) {
+		t.Errorf("a subPathExpr past the bound expanded to %d bytes, want it as written", len(got))
+	}
+}
