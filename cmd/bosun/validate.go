@@ -158,13 +158,21 @@ func checkManifests(files []string, node string, allowSymlinks bool) []*validate
 		case sp == nil:
 			results = append(results, &validateResult{File: f, Problems: problemsOf(loadErrs[f])})
 		case c != nil:
-			err := fmt.Errorf("metadata.name: pod %s is also defined by %s; bosun runs only one of them", c.Key, c.Winner)
-			results = append(results, &validateResult{File: f, Problems: problemsOf(err)})
+			results = append(results, &validateResult{File: f, Problems: []problemOutput{conflictProblem(c)}})
 		default:
 			results = append(results, &validateResult{File: f, Valid: true, Pod: sp.Key(), UID: sp.UID})
 		}
 	}
 	return results
+}
+
+// conflictProblem is the problem of a manifest that loses to another one
+// (manifest.DesiredSet): both files and the field that collides.
+func conflictProblem(c *manifest.Conflict) problemOutput {
+	if c.Field == "metadata.uid" {
+		return problemOutput{Field: c.Field, Message: fmt.Sprintf("%s of pod %s is also the uid of pod %s in %s; bosun runs only one of them", c.UID, c.Key, c.WinnerKey, c.Winner)}
+	}
+	return problemOutput{Field: "metadata.name", Message: fmt.Sprintf("pod %s is also defined by %s; bosun runs only one of them", c.Key, c.Winner)}
 }
 
 // writeProblems prints each problem on a line: file:line: field: message.

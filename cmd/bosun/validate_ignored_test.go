@@ -58,3 +58,23 @@ func TestValidateRefusesAUIDThatIsAPath(t *testing.T) {
 		t.Errorf("output %q, want it to start with %q", out, want)
 	}
 }
+
+func TestValidateRefusesASecondPodWithTheSameUID(t *testing.T) {
+	dir := t.TempDir()
+	const uid = "0b7f2d3c-6a1e-4c55-9d8e-2f1a3b4c5d6e"
+	first, second := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	for f, name := range map[string]string{first: "one", second: "two"} {
+		pod := strings.Replace(goodPod, "  name: good\n", "  name: "+name+"\n  uid: "+uid+"\n", 1)
+		if err := os.WriteFile(f, []byte(pod), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, err := runCLI("validate", "--node-name", "n1", dir)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("validate: %v, want exit 1", err)
+	}
+	want := second + ": metadata.uid: " + uid + " of pod default/two-n1 is also the uid of pod default/one-n1 in " + first + "; bosun runs only one of them\n"
+	if out != want || errOut != "1 of 2 manifests have errors\n" {
+		t.Errorf("stdout %q, stderr %q; want stdout %q", out, errOut, want)
+	}
+}
