@@ -47,14 +47,69 @@ func (f *FS) openPod(uid string) (*podRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := MkdirIn(f.podsDir(), dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pod directory: %w", err)
+	if err := f.makePodDir(uid); err != nil {
+		return nil, fmt.Errorf("pod directory %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("pod directory: %w", err)
 	}
 	return &podRoot{dir: dir, root: root}, nil
+}
+
+// podDirMode is the mode of <root-dir>/pods and of each pod directory, as
+// the kubelet sets them: no user but root (and root's group) enters a pod's
+// volumes, whatever the mode of --root-dir.
+const podDirMode = 0o750
+
+// makePodDir makes <root-dir>/pods and the pod directory of uid with
+// podDirMode, and sets that mode (fchmod on the opened directory) on either
+// when it is there with another; a link in their place is refused.
+func (f *FS) makePodDir(uid string) error {
+	if err := os.MkdirAll(f.Node.RootDir, 0o700); err != nil {
+		return err
+	}
+	root, err := unix.Open(f.Node.RootDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", f.Node.RootDir, err)
+	}
+	defer unix.Close(root)
+	pods, err := makeDirAt(root, f.podsDir(), "pods", podDirMode)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pods)
+	pod, err := makeDirAt(pods, filepath.Join(f.podsDir(), uid), uid, podDirMode)
+	if err != nil {
+		return err
+	}
+	return unix.Close(pod)
+}
+
+// makeDirAt creates the directory name below dirfd with mode unless it is
+// there, opens it without following a link, gives it mode with fchmod when
+// its mode differs, and returns the open descriptor; path names it in
+// errors.
+func makeDirAt(dirfd int, path, name string, mode uint32) (int, error) {
+	if err := unix.Mkdirat(dirfd, name, mode); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("mkdir %s: %w", path, err)
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&0o7777 != mode {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("chmod %s: %w", path, err)
+		}
+	}
+	return fd, nil
 }
 
 func (p *podRoot) Close() error { return p.root.Close() }
