@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -173,6 +174,9 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 			return fmt.Errorf("run: %w", err)
 		}
 	}
+	if err := canonicalDirs(log, f); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 
 	metrics := endpoints.NewMetrics(version)
 	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI))
@@ -293,6 +297,39 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	err = errors.Join(append(errs, err)...)
 	log.Info("bosun stopped; pods keep running")
 	return err
+}
+
+// canonicalDirs replaces --root-dir and --pod-logs-dir, which exist, with
+// their absolute paths with every link resolved, so that everything below
+// works on the real directories; it logs a path that changed, and warns
+// when other users may enter the root dir (pods stay closed to them: the
+// pods directory is 0750).
+func canonicalDirs(log *slog.Logger, f *daemonFlags) error {
+	for _, d := range []struct {
+		flag string
+		path *string
+	}{{"root-dir", &f.rootDir}, {"pod-logs-dir", &f.podLogsDir}} {
+		abs, err := filepath.Abs(*d.path)
+		if err != nil {
+			return fmt.Errorf("--%s %s: %w", d.flag, *d.path, err)
+		}
+		canon, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return fmt.Errorf("--%s %s: %w", d.flag, *d.path, err)
+		}
+		if canon != *d.path {
+			log.Info("directory given through a link or relative path; bosun uses its canonical path", "flag", d.flag, "given", *d.path, "dir", canon)
+		}
+		*d.path = canon
+	}
+	fi, err := os.Stat(f.rootDir)
+	if err != nil {
+		return fmt.Errorf("--root-dir: %w", err)
+	}
+	if fi.Mode().Perm()&0o001 != 0 {
+		log.Warn("other users may enter the root dir (bosun makes it 0700); pod directories stay 0750", "dir", f.rootDir, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
+	}
+	return nil
 }
 
 // parsedFlags are the values of bosun run's flags that take parsing.
