@@ -59,6 +59,12 @@ func serveFake(t *testing.T, logDir string) string {
 		Error: "manifest /etc/kubernetes/manifests/crashy.yaml: line 9: spec.containers[0].comand: unknown field"},
 		{File: "/etc/kubernetes/manifests/etcd.yaml.bak", Ignored: "an editor or package manager leftover (*.bak)"},
 		{File: "/etc/kubernetes/manifests/notes.txt", Ignored: "not a manifest name (*.yaml, *.yml, *.json, *.manifest)"}}}
+	return serveState(t, st)
+}
+
+// serveState serves st on a real unix socket and returns it.
+func serveState(t *testing.T, st *fakeState) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api", "bosun.sock")
 	l, err := server.Listen(sock, "")
 	if err != nil {

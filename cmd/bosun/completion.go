@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -48,7 +49,7 @@ func podCompletions(pods []*bosunv1.Pod, toComplete string) []cobra.Completion {
 			name = p.GetNamespace() + "/" + name
 		}
 		if strings.HasPrefix(name, toComplete) {
-			out = append(out, cobra.CompletionWithDesc(name, p.GetNamespace()+" "+p.GetReason()))
+			out = append(out, cobra.CompletionWithDesc(termsafe.Line(name), termsafe.Line(p.GetNamespace()+" "+p.GetReason())))
 		}
 	}
 	return out
@@ -70,7 +71,7 @@ func completeContainers(cmd *cobra.Command, args []string, toComplete string) ([
 	var out []cobra.Completion
 	for _, c := range p.GetContainers() {
 		if strings.HasPrefix(c.GetName(), toComplete) {
-			out = append(out, cobra.CompletionWithDesc(c.GetName(), c.GetState()))
+			out = append(out, cobra.CompletionWithDesc(termsafe.Line(c.GetName()), termsafe.Line(c.GetState())))
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -69,19 +70,19 @@ func printDiff(w io.Writer, resp *bosunv1.DiffResponse) {
 		file := filepath.Base(a.GetFile())
 		switch a.GetAction() {
 		case "create":
-			fmt.Fprintf(w, "+ create %s (%s)\n", a.GetPod(), file)
+			fmt.Fprintf(w, "+ create %s (%s)\n", termsafe.Line(a.GetPod()), termsafe.Line(file))
 		case "remove":
-			fmt.Fprintf(w, "- remove %s (no manifest asks for it; was %s)\n", a.GetPod(), file)
+			fmt.Fprintf(w, "- remove %s (no manifest asks for it; was %s)\n", termsafe.Line(a.GetPod()), termsafe.Line(file))
 		default:
-			fmt.Fprintf(w, "~ replace %s (%s)\n", a.GetPod(), file)
+			fmt.Fprintf(w, "~ replace %s (%s)\n", termsafe.Line(a.GetPod()), termsafe.Line(file))
 			if a.GetRunningSpec() == "" {
-				fmt.Fprintf(w, "    running version's spec unknown (made by an older bosun); hash differs (%s -> %s)\n", a.GetRunningHash(), a.GetDesiredHash())
+				fmt.Fprintf(w, "    running version's spec unknown (made by an older bosun); hash differs (%s -> %s)\n", termsafe.Line(a.GetRunningHash()), termsafe.Line(a.GetDesiredHash()))
 				continue
 			}
 			old, errOld := yaml.JSONToYAML([]byte(a.GetRunningSpec()))
 			cur, errCur := yaml.JSONToYAML([]byte(a.GetDesiredSpec()))
 			if errOld != nil || errCur != nil {
-				fmt.Fprintf(w, "    cannot show the fields: %v; hash differs (%s -> %s)\n", firstErr(errOld, errCur), a.GetRunningHash(), a.GetDesiredHash())
+				fmt.Fprintf(w, "    cannot show the fields: %s; hash differs (%s -> %s)\n", termsafe.Line(firstErr(errOld, errCur).Error()), termsafe.Line(a.GetRunningHash()), termsafe.Line(a.GetDesiredHash()))
 				continue
 			}
 			d := unifiedDiff("running "+a.GetRunningHash(), file+" "+a.GetDesiredHash(), string(old), string(cur))
@@ -89,12 +90,12 @@ func printDiff(w io.Writer, resp *bosunv1.DiffResponse) {
 				d = "(the specs are equal; the hash covers metadata too)\n"
 			}
 			for _, l := range strings.SplitAfter(strings.TrimSuffix(d, "\n"), "\n") {
-				fmt.Fprintf(w, "    %s", strings.TrimSuffix(l, "\n")+"\n")
+				fmt.Fprintf(w, "    %s\n", termsafe.Line(strings.TrimSuffix(l, "\n")))
 			}
 		}
 	}
 	for _, e := range resp.GetManifestErrors() {
-		fmt.Fprintf(w, "! %s does not load (what runs is kept): %s\n", filepath.Base(e.GetFile()), e.GetError())
+		fmt.Fprintf(w, "! %s does not load (what runs is kept): %s\n", termsafe.Line(filepath.Base(e.GetFile())), termsafe.Block(e.GetError()))
 	}
 	if len(resp.GetActions()) == 0 {
 		fmt.Fprintln(w, "no changes")

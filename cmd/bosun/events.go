@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -65,7 +66,7 @@ func runEvents(ctx context.Context, socket string, follow bool, sinceFlag time.D
 		if pod == "" {
 			pod = e.GetFile()
 		}
-		fmt.Fprintf(stdout, row, eventTime(e), e.GetType(), dash(pod), dash(e.GetContainer()), e.GetMessage())
+		fmt.Fprintf(stdout, row, eventTime(e), termsafe.Line(e.GetType()), termsafe.Line(dash(pod)), termsafe.Line(dash(e.GetContainer())), termsafe.Line(e.GetMessage()))
 	}
 }
 

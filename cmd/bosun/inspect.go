@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -58,7 +59,7 @@ func timeOf(unixNano int64) string {
 func writePod(w io.Writer, p *bosunv1.Pod) {
 	kv := func(indent, k, v string) {
 		if v != "" {
-			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", v)
+			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", termsafe.Line(v))
 		}
 	}
 	kv("", "Name", p.GetName())
@@ -79,12 +80,12 @@ func writePod(w io.Writer, p *bosunv1.Pod) {
 	kv("", "Created", timeOf(p.GetCreatedUnixNano()))
 	kv("", "Sync error", p.GetSyncError())
 	if e := p.GetManifestError(); e != "" {
-		kv("", "Manifest error", strings.ReplaceAll(e, "\n", "\n"+strings.Repeat(" ", 17)))
+		fmt.Fprintf(w, "%-16s %s\n", "Manifest error:", strings.ReplaceAll(termsafe.Block(e), "\n", "\n"+strings.Repeat(" ", 17)))
 		fmt.Fprintf(w, "%17s(the pod runs from the last good version of its manifest)\n", "")
 	}
 	fmt.Fprintln(w, "Containers:")
 	for _, c := range p.GetContainers() {
-		fmt.Fprintf(w, "  %s:\n", c.GetName())
+		fmt.Fprintf(w, "  %s:\n", termsafe.Line(c.GetName()))
 		kv("    ", "Image", c.GetImage())
 		kv("    ", "ID", c.GetId())
 		state := c.GetState()

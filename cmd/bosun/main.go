@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 )
 
 func main() {
@@ -16,7 +18,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, errSilent) {
-			fmt.Fprintln(os.Stderr, "bosun:", err)
+			fmt.Fprintln(os.Stderr, "bosun:", termsafe.Block(err.Error()))
 		}
 		os.Exit(exitCode(err))
 	}

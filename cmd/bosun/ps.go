@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -60,7 +62,7 @@ func runPS(ctx context.Context, socket, output string, stdout io.Writer) error {
 	// A runtime that does not answer is said under the table: the pods are
 	// shown as last seen.
 	if info, err := c.GetInfo(ctx, &bosunv1.GetInfoRequest{}); err == nil && !info.GetReady() {
-		fmt.Fprintf(stdout, "\nRUNTIME NOT READY: %s does not answer (or the first sync is not done); pods are shown as last seen and left as they are\n", info.GetRuntimeEndpoint())
+		fmt.Fprintf(stdout, "\nRUNTIME NOT READY: %s does not answer (or the first sync is not done); pods are shown as last seen and left as they are\n", termsafe.Line(info.GetRuntimeEndpoint()))
 	}
 	return nil
 }
@@ -82,9 +84,14 @@ func writeMessage(w io.Writer, m proto.Message, format string) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err = w.Write(termsafe.JSON(buf.Bytes()))
+	return err
 }
 
 func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
@@ -117,10 +124,10 @@ func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
 		if ip == "" {
 			ip = "<none>"
 		}
-		row := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s", p.GetNamespace(), p.GetName(), ready, len(p.GetContainers()),
-			reason, restartCol, since(p.GetCreatedUnixNano()), ip, p.GetFile())
+		row := fmt.Sprintf("%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s", termsafe.Line(p.GetNamespace()), termsafe.Line(p.GetName()), ready, len(p.GetContainers()),
+			termsafe.Line(reason), restartCol, since(p.GetCreatedUnixNano()), termsafe.Line(ip), termsafe.Line(p.GetFile()))
 		if wide {
-			row += fmt.Sprintf("\t%s\t%.13s\t%d", p.GetUid(), p.GetSandboxId(), p.GetAttempt())
+			row += fmt.Sprintf("\t%s\t%s\t%d", termsafe.Line(p.GetUid()), termsafe.Line(short(p.GetSandboxId())), p.GetAttempt())
 		}
 		fmt.Fprintln(tw, row)
 	}
@@ -130,9 +137,9 @@ func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
 		fmt.Fprintln(w, "REJECTED MANIFESTS (running pods keep their last good version):")
 		for _, m := range resp.GetManifestErrors() {
 			first, _, _ := strings.Cut(m.GetError(), "\n")
-			fmt.Fprintf(w, "  %s\n", first)
+			fmt.Fprintf(w, "  %s\n", termsafe.Line(first))
 			if strings.Contains(m.GetError(), "\n") {
-				fmt.Fprintf(w, "    (more: bosun validate %s)\n", m.GetFile())
+				fmt.Fprintf(w, "    (more: bosun validate %s)\n", termsafe.Line(m.GetFile()))
 			}
 		}
 	}
@@ -141,8 +148,16 @@ func writePodTable(w io.Writer, resp *bosunv1.ListPodsResponse, wide bool) {
 		fmt.Fprintln(w, "IGNORED FILES (not read as manifests):")
 		tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 		for _, f := range resp.GetIgnoredFiles() {
-			fmt.Fprintf(tw, "  %s\t%s\n", f.GetFile(), f.GetReason())
+			fmt.Fprintf(tw, "  %s\t%s\n", termsafe.Line(f.GetFile()), termsafe.Line(f.GetReason()))
 		}
 		tw.Flush()
 	}
+}
+
+// short is the first 13 characters of a runtime ID, as crictl prints it.
+func short(id string) string {
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
 }

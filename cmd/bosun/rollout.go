@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 )
 
@@ -84,7 +85,7 @@ func runRolloutStatus(ctx context.Context, socket, name string, watch bool, time
 		}
 		line, done, ok := rolloutLine(p, now())
 		if line != last {
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(stdout, termsafe.Line(line))
 			last = line
 		}
 		switch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	"github.com/bosun-sh/bosun/manifest"
 )
 
@@ -77,15 +79,19 @@ func runValidate(args []string, node, output string, allowSymlinks bool, stdout,
 		}
 	}
 	if output == "json" {
-		enc := json.NewEncoder(stdout)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"node": node, "files": results, "ignored": ignored}); err != nil {
+			return err
+		}
+		if _, err := stdout.Write(termsafe.JSON(buf.Bytes())); err != nil {
 			return err
 		}
 	} else {
 		writeProblems(stdout, results)
 		for _, ig := range ignored {
-			fmt.Fprintf(stderr, "ignored %s: %s\n", ig.File, ig.Reason)
+			fmt.Fprintf(stderr, "ignored %s: %s\n", termsafe.Line(ig.File), termsafe.Line(ig.Reason))
 		}
 	}
 	if bad > 0 {
@@ -179,14 +185,14 @@ func conflictProblem(c *manifest.Conflict) problemOutput {
 func writeProblems(w io.Writer, results []*validateResult) {
 	for _, r := range results {
 		for _, p := range r.Problems {
-			loc := r.File
+			loc := termsafe.Line(r.File)
 			if p.Line > 0 {
-				loc = fmt.Sprintf("%s:%d", r.File, p.Line)
+				loc = fmt.Sprintf("%s:%d", loc, p.Line)
 			}
 			if p.Field != "" {
-				fmt.Fprintf(w, "%s: %s: %s\n", loc, p.Field, p.Message)
+				fmt.Fprintf(w, "%s: %s: %s\n", loc, termsafe.Line(p.Field), termsafe.Line(p.Message))
 			} else {
-				fmt.Fprintf(w, "%s: %s\n", loc, p.Message)
+				fmt.Fprintf(w, "%s: %s\n", loc, termsafe.Line(p.Message))
 			}
 		}
 	}

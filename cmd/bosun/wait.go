@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/bosun-sh/bosun/cmd/bosun/internal/termsafe"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/runtime/crilog"
 )
@@ -98,7 +99,7 @@ poll:
 			return err
 		case err == nil && len(m) == 0:
 			for _, name := range held {
-				fmt.Fprintf(stdout, "pod %s is %s\n", name, o.cond)
+				fmt.Fprintf(stdout, "pod %s is %s\n", termsafe.Line(name), o.cond)
 			}
 			return nil
 		case err == nil:
@@ -244,30 +245,30 @@ func writeWaitReport(ctx context.Context, w io.Writer, c bosunv1.BosunClient, mi
 	}
 	for _, m := range misses {
 		if m.pod == nil {
-			fmt.Fprintln(w, m.why)
+			fmt.Fprintln(w, termsafe.Block(m.why))
 			continue
 		}
 		p := m.pod
-		fmt.Fprintf(w, "pod %s is not %s: %s (phase %s)\n", m.name, cond, p.GetReason(), p.GetPhase())
+		fmt.Fprintf(w, "pod %s is not %s: %s (phase %s)\n", termsafe.Line(m.name), cond, termsafe.Line(p.GetReason()), termsafe.Line(p.GetPhase()))
 		if e := p.GetSyncError(); e != "" {
-			fmt.Fprintf(w, "  sync error: %s\n", e)
+			fmt.Fprintf(w, "  sync error: %s\n", termsafe.Line(e))
 		}
 		for _, ct := range p.GetContainers() {
-			fmt.Fprintf(w, "  container %s: %s\n", ct.GetName(), containerLine(ct))
+			fmt.Fprintf(w, "  container %s: %s\n", termsafe.Line(ct.GetName()), termsafe.Line(containerLine(ct)))
 		}
 		if es := events[m.name]; len(es) > 0 {
 			fmt.Fprintln(w, "  events:")
 			for _, e := range es[max(0, len(es)-waitEvents):] {
-				fmt.Fprintf(w, "    %s  %s  %s  %s\n", eventTime(e), e.GetType(), dash(e.GetContainer()), e.GetMessage())
+				fmt.Fprintf(w, "    %s  %s  %s  %s\n", eventTime(e), termsafe.Line(e.GetType()), termsafe.Line(dash(e.GetContainer())), termsafe.Line(e.GetMessage()))
 			}
 		}
 		if cond == "deleted" {
 			continue
 		}
 		if ct := failingContainer(p, cond); ct != nil {
-			fmt.Fprintf(w, "  log of container %s (last %d lines):\n", ct.GetName(), waitLogTail)
+			fmt.Fprintf(w, "  log of container %s (last %d lines):\n", termsafe.Line(ct.GetName()), waitLogTail)
 			if err := tailLog(w, ct, "    "); err != nil {
-				fmt.Fprintf(w, "    (%v)\n", err)
+				fmt.Fprintf(w, "    (%s)\n", termsafe.Line(err.Error()))
 			}
 		}
 	}
@@ -317,7 +318,9 @@ func tailLog(w io.Writer, c *bosunv1.Container, indent string) error {
 	return copyLog(&indentWriter{w: w, indent: indent}, crilog.NewReader(f), skip, false, time.Time{})
 }
 
-// indentWriter prefixes each line written to w.
+// indentWriter prefixes each line written to w, and escapes what a
+// terminal would obey (termsafe.Block): a log tail in wait's report is text
+// a container wrote, shown within bosun's own.
 type indentWriter struct {
 	w      io.Writer
 	indent string
@@ -326,7 +329,7 @@ type indentWriter struct {
 
 func (iw *indentWriter) Write(b []byte) (int, error) {
 	var sb strings.Builder
-	for _, r := range string(b) {
+	for _, r := range termsafe.Block(string(b)) {
 		if !iw.mid {
 			sb.WriteString(iw.indent)
 		}
