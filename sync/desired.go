@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/bosun-sh/bosun/manifest"
@@ -20,7 +21,77 @@ func (l *Loop) desiredSet(ctx context.Context, snap manifest.Snapshot, observed 
 			l.event(Event{Type: EventManifestConflict, Pod: c.Key, File: c.File, Message: msg})
 		}
 	}
+	for _, sp := range holdBack(out, observed) {
+		delete(out, sp.desired.Key())
+		msg := fmt.Sprintf("manifest %s: metadata.uid: pod %s waits until pod %s, which has the same uid %s, is gone", sp.desired.File, sp.desired.Key(), sp.holder, sp.desired.UID)
+		if l.reportOnce(ctx, slog.LevelWarn, sp.desired.File, msg) {
+			l.event(Event{Type: EventManifestConflict, Pod: sp.desired.Key(), File: sp.desired.File, Message: msg})
+		}
+	}
+	l.mu.Lock()
+	l.uids = uidHolders(out, observed)
+	l.mu.Unlock()
 	return out
+}
+
+// heldBack is a new pod that must wait: another pod (holder) still has a
+// sandbox with its UID.
+type heldBack struct {
+	desired *manifest.StaticPod
+	holder  string
+}
+
+// holdBack lists the desired pods that do not run yet and whose UID a
+// sandbox of another pod still has (a pod whose manifest is broken or was
+// just deleted): the UID names the pod directory and cgroup, so the new pod
+// waits until the old one and its files are gone rather than share them.
+func holdBack(desired map[string]*manifest.StaticPod, observed map[string]*observedPod) []heldBack {
+	holders := uidHolders(nil, observed)
+	var out []heldBack
+	for key, sp := range desired {
+		if observed[key] != nil {
+			continue // it runs: never stopped for another pod's sake
+		}
+		for _, h := range holders[sp.UID] {
+			if h != key {
+				out = append(out, heldBack{desired: sp, holder: h})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// uidHolders maps each UID to the keys of the desired pods and observed
+// sandboxes that have it.
+func uidHolders(desired map[string]*manifest.StaticPod, observed map[string]*observedPod) map[string][]string {
+	out := map[string][]string{}
+	add := func(uid, key string) {
+		if !slices.Contains(out[uid], key) {
+			out[uid] = append(out[uid], key)
+		}
+	}
+	for key, sp := range desired {
+		add(sp.UID, key)
+	}
+	for key, p := range observed {
+		for _, s := range p.sandboxes {
+			add(s.UID, key)
+		}
+	}
+	return out
+}
+
+// sharedUID reports another pod that has uid, as the last sync saw it.
+func (l *Loop) sharedUID(uid, key string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, h := range l.uids[uid] {
+		if h != key {
+			return h, true
+		}
+	}
+	return "", false
 }
 
 // runs reports whether a ready sandbox of sp's version exists.

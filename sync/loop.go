@@ -52,6 +52,9 @@ type Loop struct {
 	creating int
 	// view is the status of the last sync; it is replaced, never changed.
 	view *view
+	// uids maps each UID to the pods that had it at the last sync (desired
+	// or observed): a pod's directory and cgroup go only with the last one.
+	uids map[string][]string
 }
 
 // view is what the last sync saw, for the readers of the Loop.

@@ -56,14 +56,19 @@ func (l *Loop) removeSandbox(ctx context.Context, s *observedSandbox, reason kil
 // removePodFiles removes what a pod gone for good leaves: its directory,
 // its logs and their links, its cgroup.
 func (l *Loop) removePodFiles(key string, s *observedSandbox) {
-	if err := l.fs.RemovePodDir(s.UID); err != nil {
-		l.log.Warn("remove pod directory", "uid", s.UID, "err", err)
-	}
 	ref := podRefOf(s)
 	for _, c := range s.containers {
 		l.logs.Unlink(ref, c.Name, c.ID)
 	}
 	l.logs.RemovePod(ref)
+	if other, shared := l.sharedUID(s.UID, key); shared {
+		// The directory and cgroup are named by the UID alone.
+		l.log.Warn("pod directory and cgroup kept: another pod has the same uid", "pod", key, "uid", s.UID, "other", other)
+		return
+	}
+	if err := l.fs.RemovePodDir(s.UID); err != nil {
+		l.log.Warn("remove pod directory", "uid", s.UID, "err", err)
+	}
 	l.removePodCgroup(key, s.UID)
 }
 
