@@ -124,7 +124,9 @@ type results struct {
 	Grid       map[int]map[int]float64  `json:"parallel_floor_ms"` // pods -> in flight (0: all) -> ms
 	GridCalls  map[int]map[int]callSums `json:"parallel_floor_calls"`
 	Subjects   []*subjectResult         `json:"subjects"`
-	Targets    []target                 `json:"targets"`
+	// Hostile is bosun beside the hostile pod (bench_hostile_test.go).
+	Hostile *hostileFigures `json:"hostile,omitempty"`
+	Targets []target        `json:"targets"`
 }
 
 func loadavg() string {
@@ -174,6 +176,11 @@ func TestBench(t *testing.T) {
 	}
 	res.Subjects = append(res.Subjects, measure(t, b, bosunPlan, grid))
 	b.e.stopBosun(syscall.SIGTERM)
+
+	// 1a. bosun beside the hostile pod, its pods removed before what comes next.
+	hostile := hostileRow(t)
+	res.Hostile = &hostile
+	t.Logf("bosun beside the hostile pod: %s", hostile)
 
 	// 1b. Another build of bosun (BOSUN_BENCH_ALT: a binary), right after,
 	// to try a change against the same machine state.
@@ -424,6 +431,9 @@ func targets(res *results) []target {
 	check("remove p50 <= grace 0 + 150 ms", b.Remove.P50MS, 150, "ms")
 	check("idle CPU at 100 pods < 0.5 % of a core", b.Idle[100].CPUPercent, 0.5, "%")
 	check("max RSS at 100 pods < 60 MiB", b.Idle[100].MaxRSSMiB, 60, "MiB")
+	if h := res.Hostile; h != nil {
+		check("max RSS beside the hostile pod <= 100 MiB", max(h.MaxRSSMiB, h.HWMMiB), hostileMemoryBudget>>20, "MiB")
+	}
 	check("adopt of 100 pods < 200 ms", b.Adopt[100].P50MS, 200, "ms")
 	mut := 0
 	for _, n := range benchSizes {
@@ -512,6 +522,12 @@ func report(t *testing.T, res *results) {
 		row("RSS now, MiB", "%.1f", of(func(n int) float64 { return s.Idle[n].RSSMiB }))
 		row("RSS peak (VmHWM), MiB", "%.1f", of(func(n int) float64 { return s.Idle[n].MaxRSSMiB }))
 		row("CRI calls per minute, idle", "%.1f", of(func(n int) float64 { return s.Idle[n].CallsPerMin }))
+	}
+
+	if res.Hostile != nil {
+		if s := subjectNamed(res, "bosun"); s != nil {
+			reportHostile(&b, res.Hostile, s.Idle[10])
+		}
 	}
 
 	fmt.Fprintf(&b, "\nWhere the time goes, one pod: mean ms per call, and the rest of the p50 (outside the CRI calls: files, events, sync)\n")

@@ -1,0 +1,99 @@
+//go:build bench
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hostileBenchWindow is how long the bench's hostile row runs.
+const hostileBenchWindow = 60 * time.Second
+
+// hostileBenchPods is how many ordinary pods run beside the hostile pod.
+const hostileBenchPods = 10
+
+// hostileRow runs bosun with its defaults, but a CrashLoopBackOff of 1-2 s
+// (the hostile pod's containers restart as often as they can), beside 10
+// ordinary pods, the victim, the hostile pod and the env bomb
+// (hostile_pod_test.go) for 60 s, and returns what bosun used. It removes
+// its pods and stops its bosun before it returns, so that what the bench
+// measures next sees a quiet machine.
+func hostileRow(t *testing.T) hostileFigures {
+	flags := append(append([]string(nil), bosunFlags...), "--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s")
+	e := newEnv(t, flags...)
+	e.startBosun()
+	var names []string
+	for i := range hostileBenchPods {
+		n := fmt.Sprintf("o%d", i)
+		names = append(names, n)
+		e.write(n+".yaml", benchPod(n, 1))
+	}
+	waitUntil(t, "the ordinary pods running", 2*time.Minute, pollMany, func() bool {
+		for _, n := range names {
+			if e.pod(n).running("main") == nil {
+				return false
+			}
+		}
+		return true
+	})
+	e.writeHostilePods(t)
+	run := e.watchHostile(2 * time.Second)
+	waitUntil(t, "the hostile row's end, or bosun's exit", hostileBenchWindow+10*time.Second, pollMany, func() bool {
+		return time.Since(run.began) >= hostileBenchWindow || run.dead()
+	})
+	f := run.finish()
+	for _, n := range append(names, "victim", "hostile", "bomb") {
+		e.remove(n + ".yaml")
+	}
+	if !f.BosunExited {
+		waitUntil(t, "the hostile row's pods removed", 2*time.Minute, pollMany, func() bool {
+			for _, n := range append(names, "victim", "hostile", "bomb") {
+				if len(e.pod(n).sandboxes) > 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	e.stopBosun(syscall.SIGTERM)
+	e.removePods()
+	return f
+}
+
+// reportHostile prints the hostile row next to bosun's idle figures at 10
+// pods.
+func reportHostile(b *strings.Builder, f *hostileFigures, idle idleUse) {
+	fmt.Fprintf(b, "\nbosun beside a hostile pod (%d ordinary pods, a control-plane-like victim, the hostile pod and an env bomb; %.0f s; CrashLoopBackOff 1-2 s)\n",
+		hostileBenchPods, f.Seconds)
+	fmt.Fprintf(b, "%-52s %12s %16s\n", "", "hostile", "idle, 10 pods")
+	fmt.Fprintf(b, "%-52s %12.1f %16.1f\n", "max RSS (VmRSS every 500 ms), MiB", f.MaxRSSMiB, idle.RSSMiB)
+	fmt.Fprintf(b, "%-52s %12.1f %16.1f\n", "RSS peak (VmHWM), MiB", f.HWMMiB, idle.MaxRSSMiB)
+	fmt.Fprintf(b, "%-52s %12.1f %16.3f\n", "CPU (utime+stime), % of a core", f.CPUPercent, idle.CPUPercent)
+	fmt.Fprintf(b, "%-52s %12.2f %16s\n", "bosun's log growth (-v=0), MiB", f.LogGrowthMiB, "-")
+	fmt.Fprintf(b, "%-52s %12s %16s\n", "API rounds (ps x2, inspect x2, events), failed", fmt.Sprintf("%d / %d", f.APIRounds, f.APIErrors), "-")
+	fmt.Fprintf(b, "%-52s %12s %16s\n", "victim's restarts, largest exit-to-start gap s", fmt.Sprintf("%d, %.1f", f.VictimRestarts, f.MaxGapS), "-")
+	fmt.Fprintf(b, "%-52s %12v %16s\n", "bosun exited", f.BosunExited, "-")
+	for i, p := range f.Problems {
+		if i == 5 {
+			fmt.Fprintf(b, "  and %d problems more (up to 20 are kept)\n", len(f.Problems)-i)
+			break
+		}
+		fmt.Fprintf(b, "  problem: %.200s\n", p)
+	}
+}
+
+// TestHostileRowOfTheBench runs the bench's hostile row alone and prints
+// it (`go test -tags bench -run TestHostileRowOfTheBench`).
+func TestHostileRowOfTheBench(t *testing.T) {
+	f := hostileRow(t)
+	var b strings.Builder
+	reportHostile(&b, &f, idleUse{})
+	t.Logf("%s", b.String())
+	if max(f.MaxRSSMiB, f.HWMMiB) > hostileMemoryBudget>>20 {
+		t.Errorf("bosun's memory beside the hostile pod: %.1f MiB, over %d MiB", max(f.MaxRSSMiB, f.HWMMiB), hostileMemoryBudget>>20)
+	}
+}
