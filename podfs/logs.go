@@ -1,13 +1,17 @@
 package podfs
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bosun-sh/bosun/runtime"
 	"github.com/bosun-sh/bosun/runtime/crilog"
@@ -190,15 +194,51 @@ func logCount(name string) (uint32, bool) {
 	return uint32(n), err == nil
 }
 
+// maxTailRead is how much of the end of a container log LogTail reads: the
+// kubelet's 80 lines and 2048 bytes of a termination message fit in it,
+// with CRI headers, many times over, and it is at most crilog.MaxLine, so
+// no line read from it comes in pieces.
+const maxTailRead = 64 << 10
+
 // LogTail is the end of a container log (at most 80 lines, 2048 bytes), the
 // termination message of FallbackToLogsOnError; "" when it cannot be read.
+// path is a log path as ContainerLog makes it. It reads at most the last
+// 64 KiB of the file, from the first line that starts in them; a line that
+// began before is its end. The pod's log directory may be writable by a
+// log-shipping pod: its last three components are resolved without
+// following any link, and anything but a regular file reads as no log,
+// without blocking.
 func LogTail(path string) string {
-	f, err := os.Open(path)
+	f, err := openLogNoLinks(path, 3, unix.O_RDONLY)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	r := crilog.NewReader(f)
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	start := max(fi.Size()-maxTailRead, 0)
+	buf := make([]byte, fi.Size()-start)
+	n, err := f.ReadAt(buf, start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	return tailOf(buf[:n], start > 0)
+}
+
+// tailOf is the last 80 lines and 2048 bytes of the CRI log text buf; cut
+// says buf is the end of a longer log, which is read from its first line
+// start.
+func tailOf(buf []byte, cut bool) string {
+	if cut {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return ""
+		}
+		buf = buf[i+1:]
+	}
+	r := crilog.NewReader(bytes.NewReader(buf))
 	var lines []string
 	for {
 		e, err := r.Next()
@@ -215,4 +255,40 @@ func LogTail(path string) string {
 		out = out[len(out)-2048:]
 	}
 	return out
+}
+
+// openLogNoLinks opens path with flag, resolving its last depth components
+// below the directory that holds them (the pod logs dir, for a log path as
+// ContainerLog makes it and depth 3) without following any link in them and
+// without blocking on a FIFO: a link planted in a log directory is refused
+// (ELOOP), never followed.
+func openLogNoLinks(path string, depth int, flag int) (*os.File, error) {
+	clean := filepath.Clean(path)
+	base := clean
+	for range depth {
+		base = filepath.Dir(base)
+	}
+	rel, err := filepath.Rel(base, clean)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: base, Err: err}
+	}
+	defer unix.Close(dir)
+	how := &unix.OpenHow{
+		Flags:   uint64(flag | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(dir, rel, how)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "openat2", Path: clean, Err: err}
+		}
+		return os.NewFile(uintptr(fd), clean), nil
+	}
 }

@@ -131,8 +131,10 @@ func pickContainer(p *bosunv1.Pod, name string) (*bosunv1.Container, error) {
 }
 
 // copyLog writes the lines of r until its end but for the first skip, and
-// only those of from or later.
+// only those of from or later. A line longer than crilog.MaxLine comes in
+// pieces, written as they come: it is never held whole.
 func copyLog(w io.Writer, r *crilog.Reader, skip int, timestamps bool, from time.Time) error {
+	midLine := map[string]bool{} // streams whose line has been begun
 	for {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -141,19 +143,27 @@ func copyLog(w io.Writer, r *crilog.Reader, skip int, timestamps bool, from time
 		if err != nil {
 			return err
 		}
+		begun := midLine[e.Stream]
+		midLine[e.Stream] = e.Partial
 		if skip > 0 {
-			skip--
+			if !e.Partial {
+				skip--
+			}
 			continue
 		}
 		if e.Time.Before(from) {
 			continue
 		}
-		if timestamps {
+		if timestamps && !begun {
 			if _, err := fmt.Fprintf(w, "%s ", e.Time.UTC().Format(time.RFC3339Nano)); err != nil {
 				return err
 			}
 		}
-		if _, err := fmt.Fprintf(w, "%s\n", e.Content); err != nil {
+		end := "\n"
+		if e.Partial {
+			end = ""
+		}
+		if _, err := fmt.Fprintf(w, "%s%s", e.Content, end); err != nil {
 			return err
 		}
 	}

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzReader checks that no input panics or loops the reader, that every
-// entry it returns is of a known stream, that it invents no content (the
+// FuzzReader checks that no input panics or loops the reader (with
+// MaxLine and with a tiny bound), that every entry it returns is of a known
+// stream and at most the bound long, that it invents no content (the
 // entries hold at most the bytes of the input), and that a line Parse
 // accepts parses again, to the same entry, once written back in the CRI
 // format. The seed corpus is in testdata/fuzz/FuzzReader.
@@ -23,27 +24,8 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader(bytes.NewReader(data))
-		lines := bytes.Count(data, []byte("\n")) + 1
-		content := 0
-		for n := 0; ; n++ {
-			if n > lines {
-				t.Fatalf("%d entries from %d lines", n, lines)
-			}
-			e, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("entry %d: %v", n, err)
-			}
-			if e.Stream != "stdout" && e.Stream != "stderr" {
-				t.Fatalf("entry %d: stream %q", n, e.Stream)
-			}
-			content += len(e.Content)
-		}
-		if content > len(data) {
-			t.Fatalf("%d bytes of content from %d bytes of input", content, len(data))
+		for _, max := range []int{MaxLine, 7} {
+			readAll(t, newReader(bytes.NewReader(data), max), data, max)
 		}
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			e, tag, err := Parse(line)
@@ -57,4 +39,35 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// readAll reads r to its end and checks its entries: at most one per line
+// of data and one per max bytes of it, of a known stream, none longer than
+// max, and no more content than data holds.
+func readAll(t *testing.T, r *Reader, data []byte, max int) {
+	t.Helper()
+	limit := bytes.Count(data, []byte("\n")) + 1 + len(data)/max
+	content := 0
+	for n := 0; ; n++ {
+		if n > limit {
+			t.Fatalf("max %d: %d entries from %d bytes", max, n, len(data))
+		}
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("max %d: entry %d: %v", max, n, err)
+		}
+		if e.Stream != "stdout" && e.Stream != "stderr" {
+			t.Fatalf("max %d: entry %d: stream %q", max, n, e.Stream)
+		}
+		if len(e.Content) > max {
+			t.Fatalf("max %d: entry %d holds %d bytes", max, n, len(e.Content))
+		}
+		content += len(e.Content)
+	}
+	if content > len(data) {
+		t.Fatalf("max %d: %d bytes of content from %d bytes of input", max, content, len(data))
+	}
 }
