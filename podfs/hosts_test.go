@@ -101,3 +101,56 @@ func TestHostsFileSurvivesAFullDisk(t *testing.T) {
 		}
 	}
 }
+
+func TestHostsFileTruncatedToATerabyteIsReplacedWithoutBeingRead(t *testing.T) {
+	f := newFS(t)
+	sp, c := loadPod(t, plainPod)
+	mounts, err := f.PrepareMounts(sp, c, 0, "10.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := mountAt(t, mounts, "/etc/hosts").HostPath
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What `truncate -s 1T /etc/hosts` in a container does to the file.
+	if err := os.Truncate(file, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	if n := allocated(func() {
+		if _, err := f.PrepareMounts(sp, c, 1, "10.0.0.2"); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 1<<20 {
+		t.Errorf("the restart allocated %d bytes", n)
+	}
+	if got, err := os.ReadFile(file); err != nil || string(got) != string(want) {
+		t.Errorf("/etc/hosts after the restart is %d bytes (%v), want a fresh file", len(got), err)
+	}
+	// Same size, other content: rewritten too.
+	if err := os.WriteFile(file, []byte(strings.Repeat("#", len(want))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PrepareMounts(sp, c, 2, "10.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != string(want) {
+		t.Errorf("/etc/hosts of the same size was not rewritten:\n%s", got)
+	}
+}
+
+func TestHostsOfTheHostAreReadUpToTheBound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hosts")
+	line := "10.0.0.1\tsome-host\n"
+	if err := os.WriteFile(path, []byte(strings.Repeat(line, 2*maxHostHosts/len(line))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readHostHosts(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) > maxHostHosts || len(got) < maxHostHosts-len(line) || !strings.HasSuffix(string(got), line) {
+		t.Errorf("read %d bytes ending %q, want at most %d in whole lines", len(got), got[max(len(got)-20, 0):], maxHostHosts)
+	}
+}

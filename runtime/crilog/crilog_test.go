@@ -70,7 +70,7 @@ func TestReaderReturnsALineLongerThanItsBoundInPiecesThatJoinToTheLine(t *testin
 		"2026-01-01T00:00:02Z stdout P " + long,
 		"2026-01-01T00:00:03Z stdout F end",
 		"2026-01-01T00:00:04Z stderr F " + long + long, // one physical line
-		"2026-01-01T00:00:05Z stdout P " + long,         // open at the end
+		"2026-01-01T00:00:05Z stdout P " + long,        // open at the end
 	}, "\n") + "\n"
 	want := []string{"stderr:short", "stdout:" + long + long + "end", "stderr:" + long + long, "stdout:" + long}
 	for _, max := range []int{1, 7, 64, 100, 1000, MaxLine} {
