@@ -153,10 +153,11 @@ func TestStartupGatesReadinessAndStopsOnceSucceeded(t *testing.T) {
 	}
 }
 
-func TestWarningsAreReportedOncePerChange(t *testing.T) {
+func TestWarningsAreReportedOncePerChangeAndAtMostOnceAMinute(t *testing.T) {
 	var got []string
 	var mu stdsync.Mutex
-	m := New(Config{OnWarning: func(w Warning) {
+	clk := testingclock.NewFakeClock(time.Unix(1_800_000_000, 0))
+	m := New(Config{Clock: clk, OnWarning: func(w Warning) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, fmt.Sprintf("%s %s: %s", w.Kind, w.Container, w.Message))
@@ -164,9 +165,16 @@ func TestWarningsAreReportedOncePerChange(t *testing.T) {
 	w := &worker{m: m, c: Container{Pod: "default/p", Spec: &corev1.Container{Name: "main"}}, probe: execProbe(1, 3), result: Result{Kind: Readiness}}
 	w.publish("redirect", nil)
 	w.publish("redirect", nil)
-	w.publish("", nil)
+	// A container that changes its answer at every probe gets no new word
+	// within the minute.
+	for i := range 100 {
+		clk.Step(time.Second / 2)
+		w.publish(fmt.Sprintf("redirect to /%d", i), nil)
+		w.publish("", nil)
+	}
+	clk.Step(10 * time.Second)
 	w.publish("redirect", nil)
-	if len(got) != 2 || got[0] != "readiness main: redirect" {
-		t.Errorf("warnings %q, want two", got)
+	if len(got) != 2 || got[0] != "readiness main: redirect" || got[1] != "readiness main: redirect" {
+		t.Errorf("warnings %q, want the first and one a minute later", got)
 	}
 }

@@ -40,23 +40,28 @@ type Runner struct {
 }
 
 // Probe runs one probe action; a warning comes with a success that deserves
-// a word (an HTTP redirect to another host, not followed).
+// a word (an HTTP redirect to another host, not followed). The warning and
+// the error's message hold at most MaxMessage bytes, and quote what the
+// container answered escaped.
 func (r Runner) Probe(ctx context.Context, h *corev1.ProbeHandler, t Target, timeout time.Duration) (warning string, err error) {
 	switch {
 	case h.Exec != nil:
-		return "", r.ExecCheck(ctx, t.ContainerID, h.Exec.Command, timeout)
+		err = r.ExecCheck(ctx, t.ContainerID, h.Exec.Command, timeout)
 	case h.HTTPGet != nil:
-		return HTTPCheck(ctx, h.HTTPGet, t, timeout)
+		warning, err = HTTPCheck(ctx, h.HTTPGet, t, timeout)
 	case h.TCPSocket != nil:
-		return "", TCPCheck(ctx, h.TCPSocket, t, timeout)
+		err = TCPCheck(ctx, h.TCPSocket, t, timeout)
 	case h.GRPC != nil:
-		return "", GRPCCheck(ctx, h.GRPC, t, timeout)
+		err = GRPCCheck(ctx, h.GRPC, t, timeout)
+	default:
+		err = errors.New("probe has no action")
 	}
-	return "", errors.New("probe has no action")
+	return Truncate(warning, MaxMessage), bound(err)
 }
 
-// Hook runs a lifecycle hook and returns why it failed; a warning is as for
-// Probe. A sleep hook ends early when ctx ends, without an error.
+// Hook runs a lifecycle hook within timeout and returns why it failed; a
+// warning is as for Probe. A sleep hook sleeps for its seconds or timeout,
+// whichever is shorter, and ends early when ctx ends, without an error.
 func (r Runner) Hook(ctx context.Context, h *corev1.LifecycleHandler, t Target, timeout time.Duration) (warning string, err error) {
 	if h.Exec == nil && h.HTTPGet == nil && h.TCPSocket == nil && h.Sleep == nil {
 		return "", errors.New("hook has no action")
@@ -69,20 +74,33 @@ func (r Runner) Hook(ctx context.Context, h *corev1.LifecycleHandler, t Target, 
 		clk = clock.RealClock{}
 	}
 	select {
-	case <-clk.After(time.Duration(h.Sleep.Seconds) * time.Second):
+	case <-clk.After(sleepFor(h.Sleep.Seconds, timeout)):
 	case <-ctx.Done():
 	}
 	return "", nil
 }
 
-// ExecCheck runs cmd in the container; exit code 0 is success.
+// sleepFor is how long a sleep hook of seconds sleeps within timeout: the
+// shorter of both, never negative, without overflowing for huge seconds.
+func sleepFor(seconds int64, timeout time.Duration) time.Duration {
+	switch {
+	case seconds <= 0 || timeout <= 0:
+		return 0
+	case seconds >= int64(timeout/time.Second):
+		return timeout
+	}
+	return time.Duration(seconds) * time.Second
+}
+
+// ExecCheck runs cmd in the container; exit code 0 is success. A failure
+// quotes the first bytes of the command's output.
 func (r Runner) ExecCheck(ctx context.Context, id string, cmd []string, timeout time.Duration) error {
 	code, out, err := r.Exec.ExecSync(ctx, id, cmd, timeout)
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		return fmt.Errorf("command %q exited with %d: %.200s", cmd, code, out)
+		return fmt.Errorf("command %q exited with %d: %s", cmd, code, quote(out))
 	}
 	return nil
 }
@@ -103,12 +121,10 @@ func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error
 	return 0, fmt.Errorf("no container port named %q", p.StrVal)
 }
 
-// Limits of what an HTTP probe or hook reads of a response (the kubelet
-// reads 10 KiB) and quotes of it in a failure's message, so events and logs
-// carry at most the first bytes of a body.
+// Limits of what an HTTP probe or hook reads of a response body (the
+// kubelet reads 10 KiB) and of the redirects it follows.
 const (
 	maxProbeBody   = 10 << 10
-	maxQuotedBody  = 256
 	maxProbeFollow = 10
 )
 
@@ -128,8 +144,10 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 // HTTPCheck does an HTTP GET as the kubelet's prober does: status 200-299
 // is success; 300-399 (a redirect to another host, which is not followed,
 // or one without a location) is success with a warning; HTTPS certificates
-// are not verified. A failure quotes at most the first maxQuotedBody bytes
-// of the body.
+// are not verified and no proxy is used, whatever bosun's environment says.
+// It reads at most maxResponseHeader bytes of headers and maxProbeBody of
+// the body; a warning quotes at most the first maxQuoted bytes of the
+// redirect's target, a failure those of the body.
 func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout time.Duration) (warning string, err error) {
 	port, err := resolvePort(g.Port, t.Ports)
 	if err != nil {
@@ -163,9 +181,11 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 	}
 	client := &http.Client{
 		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
-			DisableKeepAlives: true,
-			Proxy:             nil,
+			TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
+			DisableKeepAlives:      true,
+			DisableCompression:     true,
+			MaxResponseHeaderBytes: maxResponseHeader,
+			Proxy:                  nil, // never HTTP(S)_PROXY: a probe goes to the pod
 		},
 		CheckRedirect: sameHostRedirects,
 	}
@@ -181,14 +201,12 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		where := "no location"
 		if loc, err := resp.Location(); err == nil {
-			where = loc.Redacted()
+			where = quote([]byte(loc.Redacted()))
 		}
-		return fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", u.Redacted(), resp.StatusCode, where), nil
+		w := fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", u.Redacted(), resp.StatusCode, where)
+		return Truncate(w, MaxMessage), nil
 	}
-	if len(body) > maxQuotedBody {
-		body = body[:maxQuotedBody]
-	}
-	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %q", resp.StatusCode, body)
+	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %s", resp.StatusCode, quote(body))
 }
 
 // TCPCheck opens a TCP connection.
@@ -209,11 +227,17 @@ func TCPCheck(ctx context.Context, s *corev1.TCPSocketAction, t Target, timeout 
 	return c.Close()
 }
 
-// GRPCCheck asks the gRPC health service; SERVING is success.
+// GRPCCheck asks the gRPC health service; SERVING is success. It dials the
+// pod directly, never through a proxy from bosun's environment nor with a
+// service config from DNS, and reads
+// at most maxResponseHeader bytes of headers (which carry the status
+// message) and of the answer.
 func GRPCCheck(ctx context.Context, g *corev1.GRPCAction, t Target, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := grpc.NewClient(net.JoinHostPort(t.Host, strconv.Itoa(int(g.Port))), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(net.JoinHostPort(t.Host, strconv.Itoa(int(g.Port))),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithNoProxy(), grpc.WithDisableServiceConfig(),
+		grpc.WithMaxHeaderListSize(maxResponseHeader), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseHeader)))
 	if err != nil {
 		return err
 	}

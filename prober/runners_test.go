@@ -99,7 +99,7 @@ func TestHTTPCheckFollowsRedirectsOnlyToTheSameHost(t *testing.T) {
 	}
 	// A redirect to another host is not followed: success with a warning.
 	w, err := get("/other-host")
-	if err != nil || !strings.Contains(w, "redirect that is not followed (302 to http://localhost:") || !strings.Contains(w, "localhost:"+strconv.Itoa(otherPort)) {
+	if err != nil || !strings.Contains(w, "redirect that is not followed (302 to \"http://localhost:") || !strings.Contains(w, "localhost:"+strconv.Itoa(otherPort)) {
 		t.Errorf("redirect to another host: %q, %v; want success with a warning", w, err)
 	}
 	if other.Load() != 1 {
@@ -114,7 +114,7 @@ func TestHTTPCheckFollowsRedirectsOnlyToTheSameHost(t *testing.T) {
 		t.Errorf("redirect loop: %d requests, want 10 (the first and 9 redirects)", n)
 	}
 	// A failure quotes only the first bytes of its body.
-	if _, err := get("/big-failure"); err == nil || len(err.Error()) > maxQuotedBody+100 || !strings.Contains(err.Error(), "statuscode: 503") {
+	if _, err := get("/big-failure"); err == nil || len(err.Error()) > maxQuoted+100 || !strings.Contains(err.Error(), "statuscode: 503") {
 		t.Errorf("a failure with a 20 KiB body: %d bytes of message: %.300v", len(err.Error()), err)
 	}
 }

@@ -17,9 +17,10 @@ type worker struct {
 
 	// result is guarded by m.mu.
 	result Result
-	// warning is the last warning, reported when it changes; only the
-	// worker's goroutine touches it.
-	warning string
+	// warning is the last warning reported and warnedAt when; only the
+	// worker's goroutine touches them.
+	warning  string
+	warnedAt time.Time
 	// successes and failures count the probes in a row; only the worker's
 	// goroutine touches them.
 	successes, failures int32
@@ -52,14 +53,16 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
+// warningInterval is the least time between two warnings of one probe: a
+// container that changes its answer at every probe (a redirect to another
+// place each time) gets one event and one log line a minute, not one per
+// probe.
+const warningInterval = time.Minute
+
 // publish records one probe's outcome and tells the owner what changed. It
 // reports whether the worker is done.
 func (w *worker) publish(warning string, err error) bool {
-	if warning != "" && warning != w.warning {
-		w.m.cfg.Log.Warn(w.result.Kind.String()+" probe warning", "pod", w.c.Pod, "container", w.c.Spec.Name, "warning", warning)
-		w.m.cfg.OnWarning(Warning{Pod: w.c.Pod, Container: w.c.Spec.Name, Kind: w.result.Kind, Message: warning})
-	}
-	w.warning = warning
+	w.warn(warning)
 	if err == nil {
 		w.successes, w.failures = w.successes+1, 0
 	} else {
@@ -87,4 +90,21 @@ func (w *worker) publish(warning string, err error) bool {
 	}
 	// A startup probe stops once it succeeded; its verdict stays.
 	return failed || started
+}
+
+// warn reports a probe's warning (bounded by the runner) when it differs
+// from the last one reported, at most once per warningInterval; a probe
+// without a warning clears the last one.
+func (w *worker) warn(warning string) {
+	if warning == "" {
+		w.warning = ""
+		return
+	}
+	now := w.m.cfg.Clock.Now()
+	if warning == w.warning || (!w.warnedAt.IsZero() && now.Sub(w.warnedAt) < warningInterval) {
+		return
+	}
+	w.warning, w.warnedAt = warning, now
+	w.m.cfg.Log.Warn(w.result.Kind.String()+" probe warning", "pod", w.c.Pod, "container", w.c.Spec.Name, "warning", warning)
+	w.m.cfg.OnWarning(Warning{Pod: w.c.Pod, Container: w.c.Spec.Name, Kind: w.result.Kind, Message: warning})
 }

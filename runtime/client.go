@@ -307,8 +307,14 @@ func (c *Client) ReopenContainerLog(ctx context.Context, id string) error {
 	return mapError("ReopenContainerLog "+short(id), err)
 }
 
-// ExecSync runs cmd in a container and returns its exit code and output
-// (stdout then stderr), waiting at most timeout.
+// maxExecOutput is the most bytes of an exec's output ExecSync keeps, as
+// the kubelet keeps 10 KiB of an exec probe's output: the container
+// controls it.
+const maxExecOutput = 10 << 10
+
+// ExecSync runs cmd in a container and returns its exit code and the first
+// maxExecOutput bytes of its output (stdout then stderr), waiting at most
+// timeout.
 func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (int32, []byte, error) {
 	ctx, cancel := withTimeout(ctx, timeout+callTimeout)
 	defer cancel()
@@ -316,7 +322,16 @@ func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout 
 	if err != nil {
 		return -1, nil, mapError("ExecSync "+short(id), err)
 	}
-	return r.ExitCode, append(r.Stdout, r.Stderr...), nil
+	return r.ExitCode, headOf(r.Stdout, r.Stderr, maxExecOutput), nil
+}
+
+// headOf is the first n bytes of a then b, in a new slice, so the answer
+// that held them can be freed.
+func headOf(a, b []byte, n int) []byte {
+	a = a[:min(len(a), n)]
+	b = b[:min(len(b), n-len(a))]
+	out := make([]byte, 0, len(a)+len(b))
+	return append(append(out, a...), b...)
 }
 
 // CgroupDriver asks the runtime which cgroup driver it uses (CRI

@@ -28,6 +28,8 @@ type fakeCRI struct {
 	// cgroupDriver answers RuntimeConfig; cgroupErr fails it.
 	cgroupDriver *runtimeapi.CgroupDriver
 	cgroupErr    error
+	// execStdout and execStderr answer ExecSync.
+	execStdout, execStderr []byte
 }
 
 func (f *fakeCRI) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
@@ -53,6 +55,10 @@ func (f *fakeCRI) Status(context.Context, *runtimeapi.StatusRequest) (*runtimeap
 
 func (f *fakeCRI) StopContainer(context.Context, *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
 	return &runtimeapi.StopContainerResponse{}, f.stopErr
+}
+
+func (f *fakeCRI) ExecSync(context.Context, *runtimeapi.ExecSyncRequest) (*runtimeapi.ExecSyncResponse, error) {
+	return &runtimeapi.ExecSyncResponse{ExitCode: 1, Stdout: f.execStdout, Stderr: f.execStderr}, nil
 }
 
 func (f *fakeCRI) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
@@ -195,5 +201,23 @@ func TestChooseCgroupDriver(t *testing.T) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestExecSyncKeepsTheFirstBytesOfAHugeOutput(t *testing.T) {
+	ctx := context.Background()
+	f := &fakeCRI{apiVersion: "v1", runtimeReady: true, execStdout: []byte("out:" + strings.Repeat("o", 8<<20)), execStderr: []byte("err")}
+	c, _, err := Dial(ctx, serve(t, f, true), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	code, out, err := c.ExecSync(ctx, "abc", []string{"check"}, time.Second)
+	if err != nil || code != 1 || len(out) != maxExecOutput || !strings.HasPrefix(string(out), "out:ooo") || cap(out) != maxExecOutput {
+		t.Errorf("ExecSync of 8 MiB of output: code %d, %d bytes kept (cap %d), %v; want the first %d", code, len(out), cap(out), err, maxExecOutput)
+	}
+	f.execStdout = []byte("short ")
+	if _, out, _ := c.ExecSync(ctx, "abc", nil, time.Second); string(out) != "short err" {
+		t.Errorf("short output %q, want stdout then stderr", out)
 	}
 }
