@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,40 @@ func RemoveBeneath(dir, name string) error {
 	return removeAt(fd, dir, name)
 }
 
+// Bounds of one removal under hostile trees: a directory is read
+// removeBatch names at a time, and a subtree deeper than removeDepth levels
+// is moved up below the removed entry (rename on the same mount) and
+// removed from there, so a removal holds at most removeDepth descriptors
+// and removeDepth*removeBatch names however deep the tree is.
+const (
+	removeBatch = 32
+	removeDepth = 256
+)
+
+// remover is one removal: the removed entry (once open, as top), where it
+// is (for messages), and the names from it down to the entry at hand.
+type remover struct {
+	dir   string
+	top   int
+	mnt   uint64
+	trail []string
+	moved int
+}
+
+// path names the entry at hand in messages, at most about 1 KiB of it.
+func (r *remover) path() string {
+	p := filepath.Join(append([]string{r.dir}, r.trail...)...)
+	if len(p) > 1024 {
+		p = p[:512] + "..." + p[len(p)-512:]
+	}
+	return p
+}
+
+// errorf is an error about the entry at hand.
+func (r *remover) errorf(format string, err error) error {
+	return fmt.Errorf("remove %s: "+format, r.path(), err)
+}
+
 // removeAt is RemoveBeneath below the open directory dirfd, whose path
 // (for messages only) is dir.
 func removeAt(dirfd int, dir, name string) error {
@@ -46,72 +81,82 @@ func removeAt(dirfd int, dir, name string) error {
 	if err != nil {
 		return fmt.Errorf("remove below %s: %w", dir, err)
 	}
-	return removeEntry(dirfd, mnt, filepath.Join(dir, name), name)
+	r := &remover{dir: dir, top: -1, mnt: mnt}
+	return r.entry(dirfd, name)
 }
 
-// removeEntry removes name below the directory parent, which is on the
-// mount parentMnt; path names the entry in messages.
-func removeEntry(parent int, parentMnt uint64, path, name string) error {
+// entry removes name below the directory parent, on the removal's mount.
+func (r *remover) entry(parent int, name string) error {
+	r.trail = append(r.trail, name)
+	defer func() { r.trail = r.trail[:len(r.trail)-1] }()
 	var st unix.Statx_t
 	err := unix.Statx(parent, name, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_TYPE|unix.STATX_MNT_ID, &st)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("remove %s: statx: %w", path, err)
+		return r.errorf("statx: %w", err)
 	}
-	if mounted, err := isMountRoot(&st, parentMnt); err != nil {
-		return fmt.Errorf("remove %s: %w", path, err)
+	if mounted, err := isMountRoot(&st, r.mnt); err != nil {
+		return r.errorf("%w", err)
 	} else if mounted {
-		return fmt.Errorf("remove %s: %w", path, ErrMountBelow)
+		return r.errorf("%w", ErrMountBelow)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return unlinkAt(parent, path, name, 0)
+		return r.unlink(parent, name, 0)
+	}
+	if r.top >= 0 && len(r.trail) > removeDepth {
+		return r.moveUp(parent, name)
 	}
 	fd, err := openDirBeneath(parent, name)
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return nil
 	case errors.Is(err, unix.EXDEV):
-		return fmt.Errorf("remove %s: %w", path, ErrMountBelow)
+		return r.errorf("%w", ErrMountBelow)
 	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
 		// name was swapped for a link or a file since the statx: unlink that.
-		return unlinkAt(parent, path, name, 0)
+		return r.unlink(parent, name, 0)
 	case err != nil:
-		return fmt.Errorf("remove %s: open: %w", path, err)
+		return r.errorf("open: %w", err)
 	}
-	defer unix.Close(fd)
+	d := os.NewFile(uintptr(fd), name)
+	defer d.Close()
 	if mnt, err := mountID(fd, ""); err != nil {
-		return fmt.Errorf("remove %s: %w", path, err)
-	} else if mnt != parentMnt {
-		return fmt.Errorf("remove %s: %w", path, ErrMountBelow)
+		return r.errorf("%w", err)
+	} else if mnt != r.mnt {
+		return r.errorf("%w", ErrMountBelow)
+	}
+	if r.top < 0 {
+		r.top = fd
+		defer func() { r.top = -1 }()
 	}
 	for pass := 0; ; pass++ {
-		if err := removeChildren(fd, parentMnt, path); err != nil {
+		moved := r.moved
+		if err := r.children(d, fd); err != nil {
 			return err
 		}
-		err := unlinkAt(parent, path, name, unix.AT_REMOVEDIR)
+		err := r.unlink(parent, name, unix.AT_REMOVEDIR)
+		// Subtrees moved up are progress: only passes without any count.
+		if r.moved != moved {
+			pass = 0
+		}
 		if !errors.Is(err, unix.ENOTEMPTY) || pass == removePasses-1 {
 			return err
+		}
+		if _, err := d.Seek(0, io.SeekStart); err != nil {
+			return r.errorf("rewind: %w", err)
 		}
 	}
 }
 
-// removeChildren removes every entry of the open directory fd (on the
-// mount mnt, at path), reading it in batches so a huge directory costs
-// bounded memory; it stops at the first error.
-func removeChildren(fd int, mnt uint64, path string) error {
-	// Each pass reads through its own descriptor, from the start.
-	own, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("remove %s: open: %w", path, err)
-	}
-	d := os.NewFile(uintptr(own), path)
-	defer d.Close()
+// children removes every entry of the open directory d (descriptor fd),
+// removeBatch names at a time; it stops at the first error.
+func (r *remover) children(d *os.File, fd int) error {
 	for {
-		names, err := d.Readdirnames(1024)
+		names, err := d.Readdirnames(removeBatch)
 		for _, n := range names {
-			if err := removeEntry(fd, mnt, filepath.Join(path, n), n); err != nil {
+			if err := r.entry(fd, n); err != nil {
 				return err
 			}
 		}
@@ -119,22 +164,40 @@ func removeChildren(fd int, mnt uint64, path string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("remove %s: read: %w", path, err)
+			return r.errorf("read: %w", err)
 		}
 	}
 }
 
-// unlinkAt unlinks name below parent with flags; a missing name is nil and
+// moveUp moves the directory name below parent, too deep to descend into,
+// to the top of the removal under a fresh name; the top's next pass
+// removes it.
+func (r *remover) moveUp(parent int, name string) error {
+	for {
+		r.moved++
+		err := unix.Renameat2(parent, name, r.top, ".bosun-remove-"+strconv.Itoa(r.moved), unix.RENAME_NOREPLACE)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+			return nil
+		case errors.Is(err, unix.EXDEV), errors.Is(err, unix.EBUSY):
+			return r.errorf("%w", ErrMountBelow)
+		case !errors.Is(err, unix.EEXIST):
+			return r.errorf("move up: %w", err)
+		}
+	}
+}
+
+// unlink unlinks name below parent with flags; a missing name is nil and
 // EBUSY (the kernel refusing to unlink a mount point) is ErrMountBelow.
-func unlinkAt(parent int, path, name string, flags int) error {
+func (r *remover) unlink(parent int, name string, flags int) error {
 	err := unix.Unlinkat(parent, name, flags)
 	switch {
 	case err == nil, errors.Is(err, unix.ENOENT):
 		return nil
 	case errors.Is(err, unix.EBUSY):
-		return fmt.Errorf("remove %s: %w: %w", path, ErrMountBelow, err)
+		return r.errorf("%w", fmt.Errorf("%w: %w", ErrMountBelow, err))
 	}
-	return fmt.Errorf("remove %s: %w", path, err)
+	return r.errorf("%w", err)
 }
 
 // openDirBeneath opens the directory name below parent for reading,

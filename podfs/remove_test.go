@@ -143,14 +143,14 @@ func TestRemoveBeneathRefusesANameThatIsNotOneComponent(t *testing.T) {
 	}
 }
 
-func TestRemoveBeneathRemovesATreeDeeperThanPATH_MAXAndWiderThanOneRead(t *testing.T) {
+func TestRemoveBeneathRemovesATreeDeeperThanPATH_MAXAndItsDepthBoundAndWiderThanOneRead(t *testing.T) {
 	parent := t.TempDir()
 	fd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := strings.Repeat("d", 200)
-	for i := 0; i < 60; i++ { // 60 * 201 bytes: over PATH_MAX
+	name := strings.Repeat("d", 20)
+	for i := 0; i < 3*removeDepth; i++ { // 768 * 21 bytes: over PATH_MAX
 		if err := unix.Mkdirat(fd, name, 0o750); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestRemoveBeneathRemovesATreeDeeperThanPATH_MAXAndWiderThanOneRead(t *testi
 		unix.Close(fd)
 		fd = next
 	}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 40*removeBatch; i++ {
 		f, err := unix.Openat(fd, "f"+strconv.Itoa(i), unix.O_CREAT|unix.O_WRONLY, 0o600)
 		if err != nil {
 			t.Fatal(err)
