@@ -77,11 +77,7 @@ func reportHostile(b *strings.Builder, f *hostileFigures, idle idleUse) {
 	fmt.Fprintf(b, "%-52s %12s %16s\n", "API rounds (ps x2, inspect x2, events), failed", fmt.Sprintf("%d / %d", f.APIRounds, f.APIErrors), "-")
 	fmt.Fprintf(b, "%-52s %12s %16s\n", "victim's restarts, largest exit-to-start gap s", fmt.Sprintf("%d, %.1f", f.VictimRestarts, f.MaxGapS), "-")
 	fmt.Fprintf(b, "%-52s %12v %16s\n", "bosun exited", f.BosunExited, "-")
-	for i, p := range f.Problems {
-		if i == 5 {
-			fmt.Fprintf(b, "  and %d problems more (up to 20 are kept)\n", len(f.Problems)-i)
-			break
-		}
+	for _, p := range f.Problems {
 		fmt.Fprintf(b, "  problem: %.200s\n", p)
 	}
 }

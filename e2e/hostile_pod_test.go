@@ -337,6 +337,10 @@ type hostileRun struct {
 	f         hostileFigures
 	instances map[uint32]instance
 	lastLook  time.Time
+	// seen counts the API problems by kind; the first of each kind is
+	// kept in f.Problems.
+	seen  map[string]int
+	kinds []string
 }
 
 // watchHostile starts watching; backoffMax is bosun's
@@ -346,17 +350,20 @@ func (e *env) watchHostile(backoffMax time.Duration) *hostileRun {
 	pid, exited := e.bosun.Process.Pid, e.exited
 	e.mu.Unlock()
 	r := &hostileRun{e: e, pid: pid, exited: exited, began: time.Now(), cpu0: procCPU(pid), log0: fileSize(e.logFile),
-		backoffMax: backoffMax, stop: make(chan struct{}), instances: map[uint32]instance{}}
+		backoffMax: backoffMax, stop: make(chan struct{}), instances: map[uint32]instance{}, seen: map[string]int{}}
 	r.wg.Add(2)
 	go r.sample()
 	go r.apiRounds()
 	return r
 }
 
-func (r *hostileRun) problem(format string, args ...any) {
+// problem records a problem of a kind; only the first of each kind is
+// kept, with the count of all.
+func (r *hostileRun) problem(kind, format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.f.Problems) < 20 {
+	if r.seen[kind]++; r.seen[kind] == 1 {
+		r.kinds = append(r.kinds, kind)
 		r.f.Problems = append(r.f.Problems, fmt.Sprintf(format, args...))
 	}
 }
@@ -439,9 +446,9 @@ func (r *hostileRun) apiRounds() {
 			out, err := r.call(args...)
 			if err != nil {
 				failed = true
-				r.problem("bosun %s: %v: %.300q", strings.Join(args, " "), err, out)
+				r.problem(args[0]+" failed", "bosun %s: %v: %.300q", strings.Join(args, " "), err, out)
 			} else if i := bytes.IndexByte(out, 0x1b); i >= 0 {
-				r.problem("bosun %s printed a raw ESC: %.200q", strings.Join(args, " "), out[max(i-80, 0):])
+				r.problem(args[0]+" ESC", "bosun %s printed a raw ESC: %.200q", strings.Join(args, " "), out[max(i-80, 0):])
 			}
 		}
 		r.mu.Lock()
@@ -489,6 +496,10 @@ func (r *hostileRun) finish() hostileFigures {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := r.f
+	f.Problems = nil
+	for i, k := range r.kinds {
+		f.Problems = append(f.Problems, fmt.Sprintf("%s (%d times in all)", r.f.Problems[i], r.seen[k]))
+	}
 	f.Seconds = time.Since(r.began).Seconds()
 	f.BosunExited = f.BosunExited || r.dead()
 	if !f.BosunExited {
