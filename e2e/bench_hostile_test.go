@@ -16,13 +16,17 @@ const hostileBenchWindow = 60 * time.Second
 // hostileBenchPods is how many ordinary pods run beside the hostile pod.
 const hostileBenchPods = 10
 
+// hostileIdleWindow is how long the hostile row measures bosun idle beside
+// its ordinary pods first.
+const hostileIdleWindow = 20 * time.Second
+
 // hostileRow runs bosun with its defaults, but a CrashLoopBackOff of 1-2 s
 // (the hostile pod's containers restart as often as they can), beside 10
-// ordinary pods, the victim, the hostile pod and the env bomb
-// (hostile_pod_test.go) for 60 s, and returns what bosun used. It removes
-// its pods and stops its bosun before it returns, so that what the bench
-// measures next sees a quiet machine.
-func hostileRow(t *testing.T) hostileFigures {
+// ordinary pods: first idle for 20 s, then beside the victim, the hostile
+// pod and the env bomb (hostile_pod_test.go) for 60 s, and returns what
+// bosun used in each. It removes its pods and stops its bosun before it
+// returns, so that what the bench measures next sees a quiet machine.
+func hostileRow(t *testing.T) (hostileFigures, idleUse) {
 	flags := append(append([]string(nil), bosunFlags...), "--crash-loop-backoff-initial=1s", "--crash-loop-backoff-max=2s")
 	e := newEnv(t, flags...)
 	e.startBosun()
@@ -40,6 +44,16 @@ func hostileRow(t *testing.T) hostileFigures {
 		}
 		return true
 	})
+	time.Sleep(3 * time.Second) // past the start's after-effects
+	e.mu.Lock()
+	pid := e.bosun.Process.Pid
+	e.mu.Unlock()
+	cpu0 := procCPU(pid)
+	time.Sleep(hostileIdleWindow)
+	rss, hwm := procMemory(pid)
+	idle := idleUse{Pods: hostileBenchPods, Seconds: hostileIdleWindow.Seconds(),
+		CPUPercent: 100 * (procCPU(pid) - cpu0).Seconds() / hostileIdleWindow.Seconds(),
+		RSSMiB:     float64(rss) / 1024, MaxRSSMiB: float64(hwm) / 1024}
 	e.writeHostilePods(t)
 	run := e.watchHostile(2 * time.Second)
 	waitUntil(t, "the hostile row's end, or bosun's exit", hostileBenchWindow+10*time.Second, pollMany, func() bool {
@@ -61,15 +75,15 @@ func hostileRow(t *testing.T) hostileFigures {
 	}
 	e.stopBosun(syscall.SIGTERM)
 	e.removePods()
-	return f
+	return f, idle
 }
 
-// reportHostile prints the hostile row next to bosun's idle figures at 10
-// pods.
+// reportHostile prints the hostile row next to the same bosun's idle
+// figures beside its 10 ordinary pods.
 func reportHostile(b *strings.Builder, f *hostileFigures, idle idleUse) {
 	fmt.Fprintf(b, "\nbosun beside a hostile pod (%d ordinary pods, a control-plane-like victim, the hostile pod and an env bomb; %.0f s; CrashLoopBackOff 1-2 s)\n",
 		hostileBenchPods, f.Seconds)
-	fmt.Fprintf(b, "%-52s %12s %16s\n", "", "hostile", "idle, 10 pods")
+	fmt.Fprintf(b, "%-52s %12s %16s\n", "", "hostile", fmt.Sprintf("idle (%.0f s)", idle.Seconds))
 	fmt.Fprintf(b, "%-52s %12.1f %16.1f\n", "max RSS (VmRSS every 500 ms), MiB", f.MaxRSSMiB, idle.RSSMiB)
 	fmt.Fprintf(b, "%-52s %12.1f %16.1f\n", "RSS peak (VmHWM), MiB", f.HWMMiB, idle.MaxRSSMiB)
 	fmt.Fprintf(b, "%-52s %12.1f %16.3f\n", "CPU (utime+stime), % of a core", f.CPUPercent, idle.CPUPercent)
@@ -85,9 +99,9 @@ func reportHostile(b *strings.Builder, f *hostileFigures, idle idleUse) {
 // TestHostileRowOfTheBench runs the bench's hostile row alone and prints
 // it (`go test -tags bench -run TestHostileRowOfTheBench`).
 func TestHostileRowOfTheBench(t *testing.T) {
-	f := hostileRow(t)
+	f, idle := hostileRow(t)
 	var b strings.Builder
-	reportHostile(&b, &f, idleUse{})
+	reportHostile(&b, &f, idle)
 	t.Logf("%s", b.String())
 	if max(f.MaxRSSMiB, f.HWMMiB) > hostileMemoryBudget>>20 {
 		t.Errorf("bosun's memory beside the hostile pod: %.1f MiB, over %d MiB", max(f.MaxRSSMiB, f.HWMMiB), hostileMemoryBudget>>20)

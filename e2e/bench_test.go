@@ -124,9 +124,11 @@ type results struct {
 	Grid       map[int]map[int]float64  `json:"parallel_floor_ms"` // pods -> in flight (0: all) -> ms
 	GridCalls  map[int]map[int]callSums `json:"parallel_floor_calls"`
 	Subjects   []*subjectResult         `json:"subjects"`
-	// Hostile is bosun beside the hostile pod (bench_hostile_test.go).
-	Hostile *hostileFigures `json:"hostile,omitempty"`
-	Targets []target        `json:"targets"`
+	// Hostile is bosun beside the hostile pod, HostileIdle the same
+	// bosun before it, beside the same ordinary pods (bench_hostile_test.go).
+	Hostile     *hostileFigures `json:"hostile,omitempty"`
+	HostileIdle *idleUse        `json:"hostile_idle,omitempty"`
+	Targets     []target        `json:"targets"`
 }
 
 func loadavg() string {
@@ -178,8 +180,8 @@ func TestBench(t *testing.T) {
 	b.e.stopBosun(syscall.SIGTERM)
 
 	// 1a. bosun beside the hostile pod, its pods removed before what comes next.
-	hostile := hostileRow(t)
-	res.Hostile = &hostile
+	hostile, hostileIdle := hostileRow(t)
+	res.Hostile, res.HostileIdle = &hostile, &hostileIdle
 	t.Logf("bosun beside the hostile pod: %s", hostile)
 
 	// 1b. Another build of bosun (BOSUN_BENCH_ALT: a binary), right after,
@@ -524,10 +526,8 @@ func report(t *testing.T, res *results) {
 		row("CRI calls per minute, idle", "%.1f", of(func(n int) float64 { return s.Idle[n].CallsPerMin }))
 	}
 
-	if res.Hostile != nil {
-		if s := subjectNamed(res, "bosun"); s != nil {
-			reportHostile(&b, res.Hostile, s.Idle[10])
-		}
+	if res.Hostile != nil && res.HostileIdle != nil {
+		reportHostile(&b, res.Hostile, *res.HostileIdle)
 	}
 
 	fmt.Fprintf(&b, "\nWhere the time goes, one pod: mean ms per call, and the rest of the p50 (outside the CRI calls: files, events, sync)\n")
