@@ -12,6 +12,11 @@ import (
 	"github.com/bosun-sh/bosun/runtime"
 )
 
+// MaxStatusMessage is the most bytes of a container status's message and
+// of its last termination's message, as the kubelet keeps 4096 bytes of a
+// termination message: the container controls them.
+const MaxStatusMessage = 4 << 10
+
 // observedContainers lists the containers of a sandbox in spec order (or by
 // name without a spec), with their newest instance.
 func observedContainers(sb *observedSandbox, in statusInput, spec []corev1.Container) []ContainerStatus {
@@ -77,9 +82,9 @@ func containerStatus(cs *ContainerStatus, sb *observedSandbox, instances []*obse
 func terminated(cs *ContainerStatus, latest *observedContainer, in statusInput) {
 	e := latest.end()
 	cs.State = "Terminated"
-	cs.ExitCode, cs.Reason, cs.Message = e.Code, e.Reason, e.Message
+	cs.ExitCode, cs.Reason, cs.Message = e.Code, prober.Truncate(e.Reason, MaxStatusMessage), prober.Truncate(e.Message, MaxStatusMessage)
 	if latest.exit != nil && latest.exit.message != "" {
-		cs.Message = latest.exit.message
+		cs.Message = prober.Truncate(latest.exit.message, MaxStatusMessage)
 	}
 	cs.StartedAt, cs.FinishedAt = latest.startedAt(), latest.finishedAt()
 	if cs.Reason == "" || cs.Reason == "Completed" || cs.Reason == "Error" {
@@ -101,14 +106,16 @@ func terminated(cs *ContainerStatus, latest *observedContainer, in statusInput) 
 
 // termination describes how instance c ended.
 func termination(c *observedContainer, reason, message string) *Termination {
-	return &Termination{ExitCode: c.exitCode(), Reason: reason, Message: message, StartedAt: c.startedAt(), FinishedAt: c.finishedAt()}
+	return &Termination{ExitCode: c.exitCode(), Reason: prober.Truncate(reason, MaxStatusMessage), Message: prober.Truncate(message, MaxStatusMessage),
+		StartedAt: c.startedAt(), FinishedAt: c.finishedAt()}
 }
 
 // probeResults converts the prober's results for the API.
 func probeResults(rs []prober.Result) []ProbeResult {
 	var out []ProbeResult
 	for _, r := range rs {
-		out = append(out, ProbeResult{Kind: r.Kind.String(), Success: r.Success, Message: r.Message, ConsecutiveFailures: r.ConsecutiveFailures, Last: r.Last})
+		out = append(out, ProbeResult{Kind: r.Kind.String(), Success: r.Success, Message: prober.Truncate(r.Message, prober.MaxMessage),
+			ConsecutiveFailures: r.ConsecutiveFailures, Last: r.Last})
 	}
 	return out
 }
@@ -127,10 +134,10 @@ func imageWaiting(cs []ContainerStatus, in statusInput) {
 		if c.Name != ie.container || c.State == "Running" || c.Reason == "CrashLoopBackOff" {
 			continue
 		}
-		c.State, c.Reason, c.Message = "Waiting", ie.reason, ie.Error()
+		c.State, c.Reason, c.Message = "Waiting", ie.reason, prober.Truncate(ie.Error(), MaxStatusMessage)
 		if ie.reason == reasonErrImagePull && retry.After(in.now) {
 			c.Reason, c.BackoffUntil = reasonImagePullBackOff, retry
-			c.Message = fmt.Sprintf("Back-off %s pulling image %q: %v", retry.Sub(in.now).Round(time.Second), ie.image, ie.err)
+			c.Message = prober.Truncate(fmt.Sprintf("Back-off %s pulling image %q: %v", retry.Sub(in.now).Round(time.Second), ie.image, ie.err), MaxStatusMessage)
 		}
 	}
 }

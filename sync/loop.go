@@ -206,6 +206,7 @@ func (l *Loop) publish(status []PodStatus, start time.Time, desired, observed in
 // observation began (in.now), or waits for the retry of a failed sync; it
 // returns the plan and when to look again.
 func (l *Loop) planPod(in statusInput, m podMemo) (podPlan, time.Time) {
+	l.trackPostStart(in, m.busy)
 	if m.busy || m.appliedAt.After(in.now) {
 		return podPlan{}, time.Time{}
 	}

@@ -47,6 +47,8 @@ type podState struct {
 	fetching map[string]bool
 	// dnsWarning is the DNS warning already logged for the pod.
 	dnsWarning string
+	// hook is the postStart hook of the pod's apply (hooks.go).
+	hook hookState
 }
 
 // exitRecord is an exited container's end and its termination message,
