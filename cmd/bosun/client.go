@@ -26,6 +26,19 @@ func apiSocketFlag(fs *pflag.FlagSet) *string {
 	return fs.String("api-socket", defaultAPISocket, "bosun's API socket")
 }
 
+// apiTarget is the gRPC target of bosun's API: passthrough, so that grpc
+// never parses the socket's path as a URL; unixDialer reaches the socket.
+const apiTarget = "passthrough:///localhost"
+
+// unixDialer dials the unix socket at path, as given: a relative path is
+// relative to the working directory, and no character of it is special.
+func unixDialer(path string) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
+}
+
 // dialAPI connects to a running bosun. The error names the socket and says
 // what to check: a missing socket and a stale one (left by a bosun that was
 // killed: connection refused) both mean that bosun is not running.
@@ -38,7 +51,7 @@ func dialAPI(ctx context.Context, socket string) (bosunv1.BosunClient, func(), e
 		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w", socket, err)
 	}
 	probe.Close()
-	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(apiTarget, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(unixDialer(socket)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot reach bosun at %s: %w", socket, err)
 	}
