@@ -19,18 +19,19 @@ import (
 
 // Diff loads the manifests of the request's directory (default: bosun's
 // own) as the daemon does and says what a sync would do with them now. It
-// changes nothing. Symlinked manifests are not followed.
+// changes nothing. Symlinked manifests are not followed. Only root may ask
+// (mayDiff).
 func (s *Server) Diff(ctx context.Context, req *bosunv1.DiffRequest) (*bosunv1.DiffResponse, error) {
+	uid, known := callerUID(ctx)
+	if err := mayDiff(uid, known); err != nil {
+		return nil, err
+	}
 	dir := req.GetDir()
 	if dir == "" {
 		dir = s.info.ManifestDir
 	}
 	if !filepath.IsAbs(dir) {
 		return nil, status.Errorf(codes.InvalidArgument, "directory %q is not absolute", dir)
-	}
-	uid, known := callerUID(ctx)
-	if err := mayReadDir(dir, s.info.ManifestDir, uid, known); err != nil {
-		return nil, err
 	}
 	src := manifest.NewSource(manifest.SourceConfig{
 		Path: dir, Node: s.node, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Notify: func() {},
@@ -113,13 +114,15 @@ func (s *Server) withoutRollbacks(actions []*bosunv1.PodAction) []*bosunv1.PodAc
 	return out
 }
 
-// mayReadDir decides whether a client may have bosun, as root, read dir:
-// bosun's own manifest directory for anyone who may use the API, any other
-// directory only for root (a member of --api-socket-group must not read
-// root's files through bosun).
-func mayReadDir(dir, own string, uid uint32, known bool) error {
-	if filepath.Clean(dir) == filepath.Clean(own) || (known && uid == 0) {
+// mayDiff decides whether a client may run diff: only root. A diff holds
+// whole Pod specs (env values, commands and arguments, probe headers,
+// volumes), read as root from manifests that only root may read (0600), and
+// a member of --api-socket-group must not read them through bosun, nor have
+// bosun read another directory for it. A caller whose uid is not known is
+// refused too.
+func mayDiff(uid uint32, known bool) error {
+	if known && uid == 0 {
 		return nil
 	}
-	return status.Errorf(codes.PermissionDenied, "bosun diff %s: only root may have bosun read another directory than its own (%s)", dir, own)
+	return status.Error(codes.PermissionDenied, "bosun diff shows the pods' specs, which only root may read (the manifests are 0600): run it as root")
 }

@@ -1,11 +1,19 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
 	"github.com/bosun-sh/bosun/manifest"
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/sync"
 )
 
@@ -61,7 +69,7 @@ func TestDiffActions(t *testing.T) {
 	}
 }
 
-func TestMayReadDir(t *testing.T) {
+func TestOnlyRootMayDiff(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		dir   string
@@ -69,16 +77,40 @@ func TestMayReadDir(t *testing.T) {
 		known bool
 		ok    bool
 	}{
-		{"anyone may diff bosun's own directory", "/etc/kubernetes/manifests/", 1000, true, true},
+		{"root may diff bosun's own directory", "", 0, true, true},
 		{"root may diff another directory", "/srv/next", 0, true, true},
+		{"a group member may not diff bosun's own directory: it would read env values from 0600 manifests", "", 1000, true, false},
 		{"a group member may not have bosun read another directory", "/srv/next", 1000, true, false},
-		{"an unknown caller may not either", "/srv/next", 0, false, false},
+		{"an unknown caller may not diff", "", 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := mayReadDir(tc.dir, "/etc/kubernetes/manifests", tc.uid, tc.known)
-			if (err == nil) != tc.ok {
-				t.Errorf("mayReadDir(%q, uid %d, known %v) = %v, want ok %v", tc.dir, tc.uid, tc.known, err, tc.ok)
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "web.yaml"), []byte(secretPod), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := New(fakeState{}, &bosunv1.Info{Node: "n1", ManifestDir: dir})
+			ctx := context.Background()
+			if tc.known {
+				ctx = peer.NewContext(ctx, &peer.Peer{Addr: credAddr{uid: tc.uid}})
+			}
+			want := tc.dir
+			if want != "" {
+				want = dir // another directory than bosun's own
+				s.info.ManifestDir = t.TempDir()
+			}
+			resp, err := s.Diff(ctx, &bosunv1.DiffRequest{Dir: want})
+			if !tc.ok {
+				if status.Code(err) != codes.PermissionDenied || strings.Contains(resp.String(), "hunter2") {
+					t.Errorf("uid %d (known %v): %v, %v; want PermissionDenied and no spec", tc.uid, tc.known, resp, err)
+				}
+				return
+			}
+			if err != nil || len(resp.GetActions()) != 1 || !strings.Contains(resp.GetActions()[0].GetDesiredSpec(), "hunter2") {
+				t.Errorf("root: %v, %v; want the create with its spec", resp, err)
 			}
 		})
 	}
 }
+
+// secretPod is a manifest with an env value that only root may read.
+const secretPod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: main\n    image: busybox:1\n    env:\n    - name: PASSWORD\n      value: hunter2\n"

@@ -10,12 +10,23 @@ import (
 	"github.com/bosun-sh/bosun/sync"
 )
 
-type fakeState struct{ pods []sync.PodStatus }
+// fakeState is a State with fixed pods and manifests, and events when
+// history is set.
+type fakeState struct {
+	pods      []sync.PodStatus
+	manifests []sync.ManifestStatus
+	history   *sync.History
+}
 
 func (s fakeState) Pods() []sync.PodStatus           { return s.pods }
-func (s fakeState) Manifests() []sync.ManifestStatus { return nil }
+func (s fakeState) Manifests() []sync.ManifestStatus { return s.manifests }
 func (s fakeState) Ready() bool                      { return true }
-func (s fakeState) History() *sync.History           { return sync.NewHistory() }
+func (s fakeState) History() *sync.History {
+	if s.history == nil {
+		return sync.NewHistory()
+	}
+	return s.history
+}
 
 type fakeRollouts map[string]rollout.Status
 

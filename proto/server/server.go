@@ -73,7 +73,8 @@ func (s *Server) GetInfo(context.Context, *bosunv1.GetInfoRequest) (*bosunv1.Inf
 	return out, nil
 }
 
-// ListPods returns every pod, the rejected manifests and the files not read.
+// ListPods returns every pod, the rejected manifests and the files not read,
+// within maxReply bytes (fitPods).
 func (s *Server) ListPods(context.Context, *bosunv1.ListPodsRequest) (*bosunv1.ListPodsResponse, error) {
 	out := &bosunv1.ListPodsResponse{}
 	for _, p := range s.state.Pods() {
@@ -86,11 +87,14 @@ func (s *Server) ListPods(context.Context, *bosunv1.ListPodsRequest) (*bosunv1.L
 		}
 		out.ManifestErrors = append(out.ManifestErrors, &bosunv1.ManifestError{File: m.File, Error: m.Error})
 	}
+	if err := fitPods(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
 // GetPod finds one pod by "name", "name-node", "namespace/name" or
-// "namespace/name-node".
+// "namespace/name-node"; the reply holds at most maxReply bytes (fitPod).
 func (s *Server) GetPod(_ context.Context, req *bosunv1.GetPodRequest) (*bosunv1.Pod, error) {
 	want := req.GetName()
 	ns, name, hasNS := strings.Cut(want, "/")
@@ -110,7 +114,11 @@ func (s *Server) GetPod(_ context.Context, req *bosunv1.GetPodRequest) (*bosunv1
 	case 0:
 		return nil, status.Errorf(codes.NotFound, "no pod %q (bosun ps lists them)", want)
 	case 1:
-		return s.pod(found[0]), nil
+		p := s.pod(found[0])
+		if err := fitPod(p); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	var keys []string
 	for _, p := range found {
@@ -207,8 +215,10 @@ func podToProto(p sync.PodStatus) *bosunv1.Pod {
 	return out
 }
 
+// eventToProto is an event as the API sends it, its text fields cut to
+// maxField bytes.
 func eventToProto(e sync.Event) *bosunv1.Event {
-	return &bosunv1.Event{TimeUnixNano: e.Time.UnixNano(), Type: string(e.Type), Pod: e.Pod, Container: e.Container, File: e.File, Message: e.Message}
+	return cutEvent(&bosunv1.Event{TimeUnixNano: e.Time.UnixNano(), Type: string(e.Type), Pod: e.Pod, Container: e.Container, File: e.File, Message: e.Message})
 }
 
 // Listen opens the API socket. A directory it has to create is made 0700

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/sync"
+)
+
+// hostilePods are n pods whose every text field a container, a hook or the
+// runtime may fill holds text of size bytes.
+func hostilePods(n, size int) []sync.PodStatus {
+	text := strings.Repeat("\x1b[2J€", size/6)
+	var out []sync.PodStatus
+	for i := range n {
+		p := sync.PodStatus{Namespace: "default", Name: fmt.Sprintf("p%d-n1", i), Phase: "Running", Reason: "Running", SyncError: text, ManifestError: text}
+		for _, name := range []string{"a", "b"} {
+			p.Containers = append(p.Containers, sync.ContainerStatus{Name: name, State: "Running", Message: text,
+				LastTermination: &sync.Termination{Reason: "Error", Message: text},
+				Probes:          []sync.ProbeResult{{Kind: "readiness", Message: text}, {Kind: "liveness", Message: text}}})
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// client serves s on a unix socket and returns a client with gRPC's
+// default limits, as the CLI's.
+func client(t *testing.T, s *Server) bosunv1.BosunClient {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "bosun.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = Serve(ctx, l, s)
+	}()
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		<-done
+	})
+	return bosunv1.NewBosunClient(conn)
+}
+
+func TestTheAPIsRepliesFitWhateverPodsSay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pods      int
+		fieldSize int
+	}{
+		{"a few pods with 1 MB in every field", 3, 1 << 20},
+		{"400 pods with 8 KiB in every field", 400, 8 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := fakeState{pods: hostilePods(tc.pods, tc.fieldSize), manifests: []sync.ManifestStatus{{File: "/m/x.yaml", Error: strings.Repeat("e", tc.fieldSize)}}}
+			c := client(t, New(st, &bosunv1.Info{Node: "n1"}))
+			resp, err := c.ListPods(ctx, &bosunv1.ListPodsRequest{})
+			if err != nil {
+				t.Fatalf("ps: %v", err)
+			}
+			if len(resp.GetPods()) != tc.pods || resp.GetPods()[0].GetContainers()[1].GetProbes()[1].GetMessage() == "" {
+				t.Errorf("ps: %d pods, want %d with their messages cut, not dropped", len(resp.GetPods()), tc.pods)
+			}
+			for _, p := range resp.GetPods() {
+				for _, ct := range p.GetContainers() {
+					if len(ct.GetMessage()) > maxField || len(ct.GetLastTermination().GetMessage()) > maxField {
+						t.Fatalf("ps: a %d-byte message", len(ct.GetMessage()))
+					}
+				}
+			}
+			p, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: "p0"})
+			if err != nil || len(p.GetSyncError()) > maxField || !strings.HasPrefix(p.GetContainers()[0].GetMessage(), "\x1b[2J€") {
+				t.Errorf("inspect: %v; want the pod, its fields cut", err)
+			}
+		})
+	}
+}
+
+func TestEventsWithHugeMessagesStillStream(t *testing.T) {
+	h := sync.NewHistory()
+	huge := strings.Repeat("x", 5<<20)
+	for i := range 3 {
+		h.Add(sync.Event{Time: time.Unix(int64(1_800_000_000+i), 0), Type: sync.EventProbeWarning, Pod: "default/p-n1", Message: huge})
+	}
+	c := client(t, New(fakeState{history: h}, &bosunv1.Info{Node: "n1"}))
+	stream, err := c.WatchEvents(context.Background(), &bosunv1.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		e, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("events: %v", err)
+		}
+		if len(e.GetMessage()) > maxField {
+			t.Errorf("events: a %d-byte message", len(e.GetMessage()))
+		}
+		n++
+	}
+	if n != 3 {
+		t.Errorf("events: got %d, want 3", n)
+	}
+}
