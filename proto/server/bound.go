@@ -5,8 +5,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/prober"
+	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/sync"
 )
 
