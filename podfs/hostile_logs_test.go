@@ -1,6 +1,7 @@
 package podfs
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,5 +102,45 @@ func TestLogTailOfAFIFODoesNotBlock(t *testing.T) {
 	}
 	if got := LogTail(path); got != "" {
 		t.Errorf("a FIFO read as %q", got)
+	}
+}
+
+func TestPruneRemovesNothingBelowALinkedContainerDirectory(t *testing.T) {
+	l := &Logs{Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
+	p := PodRef{Namespace: "default", Name: "web", UID: "u1"}
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "0.log"), []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(l.PodDir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(l.PodDir(p), "main")); err != nil {
+		t.Fatal(err)
+	}
+	l.Prune(p, "main", map[uint32]bool{1: true})
+	if _, err := os.Stat(filepath.Join(elsewhere, "0.log")); err != nil {
+		t.Errorf("Prune removed a file through a linked container directory: %v", err)
+	}
+}
+
+func TestRemovePodLeavesWhatIsMountedBelowTheLogDirectory(t *testing.T) {
+	needRoot(t)
+	l := &Logs{Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
+	p := PodRef{Namespace: "default", Name: "web", UID: "u1"}
+	mnt := filepath.Join(l.PodDir(p), "main", "mnt")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(mnt, "data"), []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.RemovePod(p)
+	if _, err := os.Stat(filepath.Join(mnt, "data")); err != nil {
+		t.Errorf("RemovePod removed a file on a mount below the pod's log directory: %v", err)
 	}
 }

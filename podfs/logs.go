@@ -152,32 +152,45 @@ func (l *Logs) SyncLinks(known []LinkedContainer) {
 }
 
 // Prune removes the log files (rotated ones included) of a container of a
-// pod whose restart counts keep does not hold.
+// pod whose restart counts keep does not hold. The container's log
+// directory may be writable by a log-shipping pod: it is opened through no
+// link and its entries are unlinked relative to it (a link as itself).
 func (l *Logs) Prune(p PodRef, container string, keep map[uint32]bool) {
 	dir := l.PodDir(p)
 	if dir == "" || Component(container) != nil {
 		return
 	}
 	cdir := filepath.Join(dir, container)
-	entries, err := os.ReadDir(cdir)
+	f, err := openLogNoLinks(cdir, 2, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			l.Log.Warn("container log directory", "pod", p.key(), "container", container, "file", cdir, "err", err)
+		}
+		return
+	}
+	defer f.Close()
+	d := logDir{f: f, fd: int(f.Fd())}
+	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		count, ok := logCount(e.Name())
+	for _, name := range names {
+		count, ok := logCount(name)
 		if !ok || keep[count] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(cdir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			l.Log.Warn("remove container log", "pod", p.key(), "container", container, "file", e.Name(), "err", err)
+		if err := d.remove(name); err != nil {
+			l.Log.Warn("remove container log", "pod", p.key(), "container", container, "file", name, "err", err)
 		}
 	}
 }
 
-// RemovePod removes the log directory of a pod gone for good.
+// RemovePod removes the log directory of a pod gone for good, through no
+// link and across no mount (RemoveBeneath): the directory may be writable
+// by a log-shipping pod.
 func (l *Logs) RemovePod(p PodRef) {
 	if dir := l.PodDir(p); dir != "" {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := RemoveBeneath(filepath.Dir(dir), filepath.Base(dir)); err != nil {
 			l.Log.Warn("remove pod log directory", "pod", p.key(), "file", dir, "err", err)
 		}
 	}
