@@ -224,3 +224,26 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+func TestProbeMessagesShowNeitherTheQueryNorTheCommand(t *testing.T) {
+	port, _ := serve(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "http://localhost:1/?token=fromthepod", http.StatusFound)
+			return
+		}
+		http.Redirect(w, r, "/loop?token=hunter2", http.StatusFound)
+	})
+	g := &corev1.HTTPGetAction{Path: "/moved?token=hunter2", Port: intstr.FromInt(port)}
+	w, err := HTTPCheck(context.Background(), g, Target{Host: "127.0.0.1"}, 5*time.Second)
+	if err != nil || strings.Contains(w, "hunter2") || strings.Contains(w, "fromthepod") || !strings.Contains(w, "/moved") {
+		t.Errorf("redirect warning %q, %v; want it without the queries", w, err)
+	}
+	g.Path = "/loop?token=hunter2"
+	if _, err := HTTPCheck(context.Background(), g, Target{Host: "127.0.0.1"}, 5*time.Second); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "stopped after 10 redirects") {
+		t.Errorf("redirect loop: %v; want a failure without the query", err)
+	}
+	r := Runner{Exec: execFunc(func() (int32, []byte, error) { return 2, []byte("sick"), nil })}
+	if err := r.ExecCheck(context.Background(), "c1", []string{"check", "--password=hunter2"}, time.Second); err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), `exited with 2: "sick"`) {
+		t.Errorf("exec failure: %v; want the exit code and output, not the command", err)
+	}
+}

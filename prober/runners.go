@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -93,14 +94,15 @@ func sleepFor(seconds int64, timeout time.Duration) time.Duration {
 }
 
 // ExecCheck runs cmd in the container; exit code 0 is success. A failure
-// quotes the first bytes of the command's output.
+// quotes the first bytes of the command's output, and not the command,
+// which may carry what only the manifest's readers (root) may see.
 func (r Runner) ExecCheck(ctx context.Context, id string, cmd []string, timeout time.Duration) error {
 	code, out, err := r.Exec.ExecSync(ctx, id, cmd, timeout)
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		return fmt.Errorf("command %q exited with %d: %s", cmd, code, quote(out))
+		return fmt.Errorf("exec exited with %d: %s", code, quote(out))
 	}
 	return nil
 }
@@ -147,7 +149,8 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 // are not verified and no proxy is used, whatever bosun's environment says.
 // It reads at most maxResponseHeader bytes of headers and maxProbeBody of
 // the body; a warning quotes at most the first maxQuoted bytes of the
-// redirect's target, a failure those of the body.
+// redirect's target, a failure those of the body. Messages show URLs
+// without their query and password (shownURL).
 func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout time.Duration) (warning string, err error) {
 	port, err := resolvePort(g.Port, t.Ports)
 	if err != nil {
@@ -190,6 +193,9 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 		CheckRedirect: sameHostRedirects,
 	}
 	resp, err := client.Do(req)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return "", fmt.Errorf("GET %s: %w", shownURL(ue.URL), ue.Err)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -201,12 +207,24 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		where := "no location"
 		if loc, err := resp.Location(); err == nil {
-			where = quote([]byte(loc.Redacted()))
+			where = shownURL(loc.String())
 		}
-		w := fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", u.Redacted(), resp.StatusCode, where)
+		w := fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", shownURL(u.String()), resp.StatusCode, where)
 		return Truncate(w, MaxMessage), nil
 	}
 	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %s", resp.StatusCode, quote(body))
+}
+
+// shownURL is raw, a URL, as messages show it: without its query (where
+// tokens go) and password, its first maxQuoted bytes quoted.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		before, _, _ := strings.Cut(raw, "?")
+		return quote([]byte(before))
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return quote([]byte(u.Redacted()))
 }
 
 // TCPCheck opens a TCP connection.
