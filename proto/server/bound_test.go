@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
 	"github.com/bosun-sh/bosun/sync"
@@ -123,5 +125,27 @@ func TestEventsWithHugeMessagesStillStream(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("events: got %d, want 3", n)
+	}
+}
+
+func TestOnlyAFewClientsMayFollowTheEventsAtOnce(t *testing.T) {
+	c := client(t, New(fakeState{history: sync.NewHistory()}, &bosunv1.Info{Node: "n1"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range maxWatchers + 1 {
+		stream, err := c.WatchEvents(ctx, &bosunv1.WatchEventsRequest{Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < maxWatchers {
+			if _, err := stream.Header(); err != nil {
+				t.Fatalf("follower %d: %v", i+1, err)
+			}
+			continue
+		}
+		// The stream is set up when the server answers: the last one is refused.
+		if _, err := stream.Recv(); status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("follower %d: %v, want ResourceExhausted", i+1, err)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
@@ -45,7 +46,14 @@ type Server struct {
 	info     *bosunv1.Info
 	node     string
 	rollouts Rollouts
+	// watchers holds a token per following WatchEvents stream.
+	watchers chan struct{}
 }
+
+// maxWatchers is how many clients may follow the events at once: each
+// holds a buffer of events (up to 256, each of a few KiB), and a member of
+// --api-socket-group must not grow bosun by opening streams.
+const maxWatchers = 16
 
 // Option configures a Server.
 type Option func(*Server)
@@ -55,7 +63,7 @@ func WithRollouts(r Rollouts) Option { return func(s *Server) { s.rollouts = r }
 
 // New returns a server over state; info describes the daemon.
 func New(state State, info *bosunv1.Info, opts ...Option) *Server {
-	s := &Server{state: state, info: info, node: info.Node}
+	s := &Server{state: state, info: info, node: info.Node, watchers: make(chan struct{}, maxWatchers)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -127,14 +135,25 @@ func (s *Server) GetPod(_ context.Context, req *bosunv1.GetPodRequest) (*bosunv1
 	return nil, status.Errorf(codes.InvalidArgument, "%q names several pods: %s; say namespace/name", want, strings.Join(keys, ", "))
 }
 
-// WatchEvents sends kept events since the request's time, then new ones.
+// WatchEvents sends kept events since the request's time, then new ones;
+// at most maxWatchers clients follow at once.
 func (s *Server) WatchEvents(req *bosunv1.WatchEventsRequest, stream grpc.ServerStreamingServer[bosunv1.Event]) error {
 	h := s.state.History()
 	var ch <-chan sync.Event
 	if req.GetFollow() {
+		select {
+		case s.watchers <- struct{}{}:
+			defer func() { <-s.watchers }()
+		default:
+			return status.Errorf(codes.ResourceExhausted, "%d clients already follow the events", maxWatchers)
+		}
 		var cancel func()
 		ch, cancel = h.Subscribe()
 		defer cancel()
+		// The client knows from the headers that it follows.
+		if err := stream.SendHeader(metadata.MD{}); err != nil {
+			return err
+		}
 	}
 	last := time.Time{}
 	for _, e := range h.Since(time.Unix(0, req.GetSinceUnixNano())) {
