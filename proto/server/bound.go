@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +31,7 @@ const (
 // cutPod cuts every text field of p that a pod, a hook or a runtime error
 // may fill to n bytes.
 func cutPod(p *bosunv1.Pod, n int) {
-	cut := func(s *string) { *s = prober.Truncate(*s, n) }
+	cut := func(s *string) { *s = text(*s, n) }
 	cut(&p.Reason)
 	cut(&p.SyncError)
 	cut(&p.ManifestError)
@@ -52,10 +54,10 @@ func cutPod(p *bosunv1.Pod, n int) {
 // cutManifests cuts the errors and reasons of a ListPods reply to n bytes.
 func cutManifests(out *bosunv1.ListPodsResponse, n int) {
 	for _, e := range out.GetManifestErrors() {
-		e.Error = prober.Truncate(e.Error, n)
+		e.Error = text(e.Error, n)
 	}
 	for _, f := range out.GetIgnoredFiles() {
-		f.Reason = prober.Truncate(f.Reason, n)
+		f.Reason = text(f.Reason, n)
 	}
 }
 
@@ -90,7 +92,15 @@ func fitPod(p *bosunv1.Pod) error {
 // cutEvent cuts the text fields of an event, one message of the stream, to
 // maxField bytes (sync keeps less; this holds whatever the history holds).
 func cutEvent(e *bosunv1.Event) *bosunv1.Event {
-	e.Pod, e.Container = prober.Truncate(e.Pod, maxField), prober.Truncate(e.Container, maxField)
-	e.File, e.Message = prober.Truncate(e.File, maxField), prober.Truncate(e.Message, maxField)
+	e.Pod, e.Container = text(e.Pod, maxField), text(e.Container, maxField)
+	e.File, e.Message = text(e.File, maxField), text(e.Message, maxField)
 	return e
+}
+
+// text is s as a reply may carry it: valid UTF-8 (protobuf refuses to send
+// a string that is not, and a container may write any bytes into its
+// termination message or a probe answer; each invalid byte becomes U+FFFD),
+// cut to n bytes.
+func text(s string, n int) string {
+	return prober.Truncate(strings.ToValidUTF8(s, "\uFFFD"), n)
 }

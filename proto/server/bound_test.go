@@ -149,3 +149,34 @@ func TestOnlyAFewClientsMayFollowTheEventsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A container may write any bytes into its termination message or a probe
+// answer: protobuf refuses to send a string that is not UTF-8, which would
+// fail ps, inspect and events for every pod.
+func TestTextThatIsNotUTF8StillReachesTheClient(t *testing.T) {
+	ctx := context.Background()
+	bad := "ok\xff\xfe\x80end"
+	pods := hostilePods(1, 12)
+	pods[0].Containers[0].LastTermination.Message = bad
+	pods[0].Containers[1].Probes[0].Message = bad
+	h := sync.NewHistory()
+	h.Add(sync.Event{Time: time.Unix(1_800_000_000, 0), Type: sync.EventContainerExited, Pod: "default/p0-n1", Message: bad})
+	c := client(t, New(fakeState{pods: pods, history: h, manifests: []sync.ManifestStatus{{File: "/m/x.yaml", Error: bad}}}, &bosunv1.Info{Node: "n1"}))
+	resp, err := c.ListPods(ctx, &bosunv1.ListPodsRequest{})
+	if err != nil {
+		t.Fatalf("ps: %v", err)
+	}
+	if got := resp.GetPods()[0].GetContainers()[0].GetLastTermination().GetMessage(); got != "ok\uFFFDend" {
+		t.Errorf("ps: termination message %q, want the invalid bytes replaced", got)
+	}
+	if _, err := c.GetPod(ctx, &bosunv1.GetPodRequest{Name: "p0"}); err != nil {
+		t.Errorf("inspect: %v", err)
+	}
+	stream, err := c.WatchEvents(ctx, &bosunv1.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := stream.Recv(); err != nil || e.GetMessage() != "ok\uFFFDend" {
+		t.Errorf("events: %q, %v", e.GetMessage(), err)
+	}
+}
