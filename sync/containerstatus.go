@@ -97,7 +97,8 @@ func terminated(cs *ContainerStatus, latest *observedContainer, in statusInput) 
 		return
 	}
 	d, ok := in.memo.delays[containerRef{in.desired.UID, cs.Name}]
-	if at, _ := in.backoff.readyAt(d, ok, latest.startedAt(), latest.finishedAt(), latest.RestartCount); at.After(in.now) {
+	exited, ran := latest.exitedAt()
+	if at, _ := in.backoff.readyAt(d, ok, ran, exited, latest.RestartCount); at.After(in.now) {
 		cs.LastTermination = termination(latest, cs.Reason, cs.Message)
 		cs.State, cs.Reason, cs.BackoffUntil = "Waiting", "CrashLoopBackOff", at
 		cs.Message = "back-off " + at.Sub(in.now).Round(time.Second).String() + " restarting failed container"

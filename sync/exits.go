@@ -19,35 +19,56 @@ type exitFetch struct {
 	c    *observedContainer
 	p    *observedPod
 	done chan *exitRecord // buffered: the fetch never blocks
+	// watch is what the loop saw of the container before its exit.
+	watch watch
 	// late is set when the sync that started the fetch stopped waiting;
 	// the fetch then wakes the loop when it ends.
 	late atomic.Bool
 }
 
-// observeExits attaches to each exited container how it ended. The runtime
-// is asked once per container, in the background; the sync waits up to
-// exitWait for the calls it starts. A pod with an exit still unknown is
-// marked incomplete. Exits of containers that are gone are forgotten.
-func (l *Loop) observeExits(ctx context.Context, pods map[string]*observedPod) {
+// observeExits attaches to each exited container how it ended, and
+// records what the observation that began at listed saw of the others
+// (podState.watches). The runtime is asked once per exited container, in
+// the background; the sync waits up to exitWait for the calls it starts. A
+// pod with an exit still unknown is marked incomplete. Exits and watches of
+// containers that are gone are forgotten.
+func (l *Loop) observeExits(ctx context.Context, pods map[string]*observedPod, listed time.Time) {
 	var fetches []*exitFetch
 	l.mu.Lock()
 	for key, p := range pods {
+		var prev time.Time // the pod's last observation; zero: not known (adopted)
+		if st := l.pods[podKey(key)]; st != nil {
+			prev = st.listed
+		}
 		st := l.state(podKey(key))
 		for _, s := range p.sandboxes {
 			for _, c := range s.containers {
+				w, seen := st.watches[c.ID]
+				if !seen {
+					w = watch{born: prev}
+				}
 				if !c.Exited() {
+					if w.first.IsZero() {
+						w.first = listed
+					}
+					w.last = listed
+					st.watches[c.ID] = w
 					continue
 				}
+				st.watches[c.ID] = w
 				if c.exit = st.exits[c.ID]; c.exit != nil {
 					continue
 				}
 				p.incomplete = true
 				if !st.fetching[c.ID] {
 					st.fetching[c.ID] = true
-					fetches = append(fetches, &exitFetch{c: c, p: p, done: make(chan *exitRecord, 1)})
+					fetches = append(fetches, &exitFetch{c: c, p: p, watch: w, done: make(chan *exitRecord, 1)})
 				}
 			}
 		}
+	}
+	for _, st := range l.pods {
+		st.listed = listed
 	}
 	l.forgetExits(pods)
 	l.mu.Unlock()
@@ -101,6 +122,10 @@ func unknownExit(p *observedPod) bool {
 func (l *Loop) fetchExit(ctx context.Context, f *exitFetch) {
 	defer l.fetches.Done()
 	rec := l.exitOf(ctx, f.p.key, f.c)
+	if !rec.unknown {
+		rec.exited, rec.ran = exitClock(rec.exit.Started, rec.exit.Finished, l.clk.Now(), f.watch)
+		rec.placed = true
+	}
 	l.mu.Lock()
 	st := l.state(podKey(f.p.key))
 	delete(st.fetching, f.c.ID)
@@ -114,8 +139,8 @@ func (l *Loop) fetchExit(ctx context.Context, f *exitFetch) {
 	}
 }
 
-// forgetExits forgets the exits of containers not observed any more; the
-// caller holds l.mu.
+// forgetExits forgets the exits and watches of containers not observed
+// any more; the caller holds l.mu.
 func (l *Loop) forgetExits(pods map[string]*observedPod) {
 	for key, s := range l.pods {
 		live := map[string]bool{}
@@ -129,6 +154,11 @@ func (l *Loop) forgetExits(pods map[string]*observedPod) {
 		for id := range s.exits {
 			if !live[id] {
 				delete(s.exits, id)
+			}
+		}
+		for id := range s.watches {
+			if !live[id] {
+				delete(s.watches, id)
 			}
 		}
 	}

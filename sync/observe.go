@@ -59,12 +59,22 @@ func (c *observedContainer) exitCode() int32       { return c.end().Code }
 func (c *observedContainer) startedAt() time.Time  { return c.end().Started }
 func (c *observedContainer) finishedAt() time.Time { return c.end().Finished }
 
+// exitedAt is when an exited container ended, on the loop's clock (its
+// runtime's stamp when the loop did not place it), and ran how long it ran.
+func (c *observedContainer) exitedAt() (exited time.Time, ran time.Duration) {
+	if c.exit != nil && c.exit.placed {
+		return c.exit.exited, c.exit.ran
+	}
+	return exitClock(c.startedAt(), c.finishedAt(), c.finishedAt(), watch{})
+}
+
 // observe rebuilds what runs from one ListPodSandbox and one ListContainers
 // call, both filtered by bosun's ownership label: adoption after a restart
 // of bosun needs nothing else. Exited containers get one ContainerStatus
 // call each, remembered while they exist (an exited container does not
 // change).
 func (l *Loop) observe(ctx context.Context) (map[string]*observedPod, error) {
+	listed := l.clk.Now() // before the lists: what they show is at least this new
 	sandboxes, err := l.rt.ListPodSandbox(ctx, runtime.ManagedSelector())
 	if err != nil {
 		return nil, fmt.Errorf("observe: %w", err)
@@ -90,7 +100,7 @@ func (l *Loop) observe(ctx context.Context) (map[string]*observedPod, error) {
 			s.containers = append(s.containers, &observedContainer{Container: runtime.ContainerOf(c)})
 		}
 	}
-	l.observeExits(ctx, pods)
+	l.observeExits(ctx, pods, listed)
 	for _, p := range pods {
 		sort.Slice(p.sandboxes, func(i, j int) bool { return p.sandboxes[i].Attempt > p.sandboxes[j].Attempt })
 		for _, s := range p.sandboxes {

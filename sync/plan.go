@@ -102,7 +102,8 @@ type planEnv struct {
 // instance latest, and whether its backoff is to be reset.
 func (e planEnv) readyAt(uid string, c *corev1.Container, latest *observedContainer) (time.Time, bool) {
 	d, ok := e.state.delays[containerRef{uid, c.Name}]
-	return e.backoff.readyAt(d, ok, latest.startedAt(), latest.finishedAt(), latest.RestartCount)
+	exited, ran := latest.exitedAt()
+	return e.backoff.readyAt(d, ok, ran, exited, latest.RestartCount)
 }
 
 // nextCount is the restart count of a container's first instance in a

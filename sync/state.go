@@ -45,6 +45,14 @@ type podState struct {
 	// fetching holds the IDs of exited containers whose ContainerStatus
 	// call is in flight.
 	fetching map[string]bool
+	// watches holds what the loop saw of each container, by container ID,
+	// on its own clock: when its exit happened and how long it ran do not
+	// depend on the wall clock alone (exitClock).
+	watches map[string]watch
+	// listed is the start of the last observation of the pod (its
+	// sandboxes and containers listed), or of the sync that made this
+	// record: a container not listed then did not exist yet.
+	listed time.Time
 	// dnsWarning is the DNS warning already logged for the pod.
 	dnsWarning string
 	// hook is the postStart hook of the pod's apply (hooks.go).
@@ -61,20 +69,29 @@ type exitRecord struct {
 	messageRead bool
 	// unknown is set when the runtime did not say: asked again next time.
 	unknown bool
+	// exited and ran are the exit on the loop's clock and the run's length
+	// (exitClock); placed says they are set.
+	exited time.Time
+	ran    time.Duration
+	placed bool
 }
 
 func newPodState() *podState {
 	return &podState{
 		delays: map[containerRef]time.Duration{}, carried: map[containerRef]carriedContainer{},
 		ips: map[string]string{}, finished: map[string]bool{}, exits: map[string]*exitRecord{}, fetching: map[string]bool{},
+		watches: map[string]watch{},
 	}
 }
 
 // state returns the record of key, made if needed; the caller holds l.mu.
+// A new record counts as listed at the start of the sync under way: the
+// containers made for its pod from now on did not exist then.
 func (l *Loop) state(key podKey) *podState {
 	s := l.pods[key]
 	if s == nil {
 		s = newPodState()
+		s.listed = l.lastAttempt
 		l.pods[key] = s
 	}
 	return s
