@@ -35,6 +35,10 @@ const hostileMemoryBudget = 100 << 20
 // pod runs.
 const hostileLogBudget = 20 << 20
 
+// hostileSamplePeriod is how often the hostile suite samples bosun's memory
+// and the victim's instances.
+const hostileSamplePeriod = 500 * time.Millisecond
+
 // hostileRestartSlack is how late, after its longest backoff, a restart of
 // the victim's crash-looping container may come.
 const hostileRestartSlack = 8 * time.Second
@@ -306,16 +310,26 @@ type hostileFigures struct {
 	MaxGapS        float64  `json:"max_restart_gap_s"`
 	BosunExited    bool     `json:"bosun_exited"`
 	Problems       []string `json:"problems,omitempty"`
+	// WallClockMoves are moves of the wall clock during the run (another
+	// test may move it); a restart gap across one is corrected by it.
+	WallClockMoves []time.Duration `json:"wall_clock_moves_ns,omitempty"`
 }
 
 func (f hostileFigures) String() string {
 	return fmt.Sprintf("%.0f s: max RSS %.1f MiB, VmHWM %.1f MiB, CPU %.1f %% of a core, log +%.2f MiB, %d API rounds (%d failed), victim restarted %d times (largest gap %.1f s), bosun exited: %v",
-		f.Seconds, f.MaxRSSMiB, f.HWMMiB, f.CPUPercent, f.LogGrowthMiB, f.APIRounds, f.APIErrors, f.VictimRestarts, f.MaxGapS, f.BosunExited)
+		f.Seconds, f.MaxRSSMiB, f.HWMMiB, f.CPUPercent, f.LogGrowthMiB, f.APIRounds, f.APIErrors, f.VictimRestarts, f.MaxGapS, f.BosunExited) +
+		map[bool]string{true: fmt.Sprintf(", the wall clock moved by %v (not bosun: another test?)", f.WallClockMoves)}[len(f.WallClockMoves) > 0]
 }
 
-// instance is one instance of the victim's crash container, per the
-// runtime.
-type instance struct{ started, finished int64 }
+// instance is one instance of the victim's crash container: its start and
+// exit per the runtime (wall clock, ns), and when the sampler first saw it
+// started and exited (monotonic, since the run began). The runtime's times
+// time each restart; the sampler's catch a stall that a move of the wall
+// clock would hide in them.
+type instance struct {
+	started, finished         int64
+	seenStarted, seenFinished time.Duration
+}
 
 // hostileRun watches bosun while the hostile pod runs: a sampler (every
 // 500 ms: bosun's memory, whether it still runs, its log size, the
@@ -337,6 +351,10 @@ type hostileRun struct {
 	f         hostileFigures
 	instances map[uint32]instance
 	lastLook  time.Time
+	// jumps are the moves of the wall clock seen between two samples
+	// (another test on the machine may move it): the runtime's times
+	// across one differ by it.
+	jumps []time.Duration
 	// seen counts the API problems by kind; the first of each kind is
 	// kept in f.Problems.
 	seen  map[string]int
@@ -379,7 +397,7 @@ func (r *hostileRun) dead() bool {
 
 func (r *hostileRun) sample() {
 	defer r.wg.Done()
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(hostileSamplePeriod)
 	defer tick.Stop()
 	for {
 		if r.dead() {
@@ -393,10 +411,25 @@ func (r *hostileRun) sample() {
 		r.mu.Lock()
 		r.f.MaxRSSMiB = max(r.f.MaxRSSMiB, float64(rss)/1024)
 		r.f.HWMMiB = max(r.f.HWMMiB, float64(hwm)/1024)
+		seen := time.Since(r.began)
 		for a, in := range cs {
+			old, ok := r.instances[a]
+			in.seenStarted, in.seenFinished = seen, seen
+			if ok {
+				in.seenStarted = old.seenStarted
+				if old.finished != 0 {
+					in.seenFinished = old.seenFinished
+				}
+			}
 			r.instances[a] = in
 		}
-		r.lastLook = time.Now()
+		now := time.Now()
+		if !r.lastLook.IsZero() {
+			if d := now.Round(0).Sub(r.lastLook.Round(0)) - now.Sub(r.lastLook); d > time.Second || d < -time.Second {
+				r.jumps = append(r.jumps, d)
+			}
+		}
+		r.lastLook = now
 		r.mu.Unlock()
 		select {
 		case <-r.stop:
@@ -522,21 +555,42 @@ func (r *hostileRun) finish() hostileFigures {
 			continue
 		}
 		f.VictimRestarts++
-		gap := time.Duration(cur.started - prev.finished)
+		gap := r.unjumped(time.Duration(cur.started-prev.finished), budget)
 		f.MaxGapS = max(f.MaxGapS, gap.Seconds())
-		if prev.finished == 0 || gap > budget {
-			f.Problems = append(f.Problems, fmt.Sprintf("the victim's crash container: attempt %d started %v after attempt %d exited, over %v (its backoff, at most %v, + %v)",
-				a, gap.Round(time.Millisecond), a-1, budget, r.backoffMax, hostileRestartSlack))
+		if seen := cur.seenStarted - prev.seenFinished; seen > budget+hostileSamplePeriod {
+			f.Problems = append(f.Problems, fmt.Sprintf("the victim's crash container: attempt %d was seen started %v after attempt %d was seen exited, over %v (its backoff, at most %v, + %v, + the sampling period)",
+				a, seen.Round(time.Millisecond), a-1, budget, r.backoffMax, hostileRestartSlack))
+		}
+		if prev.finished == 0 || gap > budget || gap < 0 {
+			f.Problems = append(f.Problems, fmt.Sprintf("the victim's crash container: attempt %d started %v after attempt %d exited (at %s and %s), not within %v (its backoff, at most %v, + %v)",
+				a, gap.Round(time.Millisecond), a-1, time.Unix(0, cur.started).Format(time.StampMilli), time.Unix(0, prev.finished).Format(time.StampMilli),
+				budget, r.backoffMax, hostileRestartSlack))
 		}
 	}
 	if n := len(attempts); n > 0 {
 		last := r.instances[attempts[n-1]]
-		if last.finished != 0 && r.lastLook.Sub(time.Unix(0, last.finished)) > budget {
-			f.Problems = append(f.Problems, fmt.Sprintf("the victim's crash container: attempt %d exited %v before the last look and was not restarted (over %v)",
-				attempts[n-1], r.lastLook.Sub(time.Unix(0, last.finished)).Round(time.Millisecond), budget))
+		if since := r.lastLook.Sub(r.began) - last.seenFinished; last.finished != 0 && since > budget+hostileSamplePeriod {
+			f.Problems = append(f.Problems, fmt.Sprintf("the victim's crash container: attempt %d was seen exited %v before the last look and was not restarted (over %v)",
+				attempts[n-1], since.Round(time.Millisecond), budget))
 		}
 	}
+	f.WallClockMoves = r.jumps
 	return f
+}
+
+// unjumped is a gap between two of the runtime's times, less the wall
+// clock's move that brings it within budget if one does: the gap across
+// that move.
+func (r *hostileRun) unjumped(gap, budget time.Duration) time.Duration {
+	if gap >= 0 && gap <= budget {
+		return gap
+	}
+	for _, d := range r.jumps {
+		if g := gap - d; g >= 0 && g <= budget {
+			return g
+		}
+	}
+	return gap
 }
 
 // procMemory is a process's VmRSS and VmHWM in KiB.
