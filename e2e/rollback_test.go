@@ -107,7 +107,7 @@ func (e *env) inspectErr(name string) (*bosunv1.Pod, error) {
 		return nil, fmt.Errorf("bosun inspect: %w: %s", err, out)
 	}
 	p := &bosunv1.Pod{}
-	if err := protojson.Unmarshal([]byte(out), p); err != nil {
+	if err := protojson.Unmarshal(protoTimes([]byte(out)), p); err != nil {
 		return nil, fmt.Errorf("inspect -o json: %w\n%s", err, out)
 	}
 	return p, nil

@@ -122,6 +122,8 @@ func TestClientVerbsGolden(t *testing.T) {
 		{"ps-wide.golden", []string{"ps", "-o", "wide"}},
 		{"ps-json.golden", []string{"ps", "-o", "json"}},
 		{"inspect.golden", []string{"inspect", "crashy"}},
+		{"inspect-yaml.golden", []string{"inspect", "crashy", "-o", "yaml"}},
+		{"inspect-json.golden", []string{"inspect", "etcd", "-o", "json"}},
 		{"events.golden", []string{"events"}},
 		{"logs.golden", []string{"logs", "crashy", "-c", "main", "--timestamps"}},
 		{"logs-previous-tail.golden", []string{"logs", "default/crashy-cp1", "-c", "main", "--previous", "--tail", "1"}},

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,55 @@ func runInspect(ctx context.Context, socket, pod, output string, stdout io.Write
 	}
 	writePod(stdout, p)
 	return nil
+}
+
+// unixNanoSuffix ends the name of every time field of the API: an int64
+// of Unix nanoseconds, which protojson writes as a string.
+const unixNanoSuffix = "_unix_nano"
+
+// readableTimes rewrites a message decoded from protojson (with UseNumber)
+// for people, as kubectl prints times: each time field x_unix_nano becomes
+// x, an RFC 3339 time in UTC with its fraction of a second where it has
+// one. A field that is not a number is left as it is.
+func readableTimes(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			if name, ok := strings.CutSuffix(k, unixNanoSuffix); ok {
+				if t, ok := unixNanoTime(x); ok {
+					out[name] = t
+					continue
+				}
+			}
+			out[k] = readableTimes(x)
+		}
+		return out
+	case []any:
+		for i := range v {
+			v[i] = readableTimes(v[i])
+		}
+	}
+	return v
+}
+
+// unixNanoTime is x, Unix nanoseconds as protojson writes them (a string,
+// or a number), as an RFC 3339 time in UTC.
+func unixNanoTime(x any) (string, bool) {
+	var s string
+	switch x := x.(type) {
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	default:
+		return "", false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return "", false
+	}
+	return time.Unix(0, n).UTC().Format(time.RFC3339Nano), true
 }
 
 func timeOf(unixNano int64) string {

@@ -67,21 +67,25 @@ func runPS(ctx context.Context, socket, output string, stdout io.Writer) error {
 	return nil
 }
 
-// writeMessage prints a proto message as indented JSON or as YAML.
+// writeMessage prints a proto message as indented JSON or as YAML, its
+// times in RFC 3339 (readableTimes).
 func writeMessage(w io.Writer, m proto.Message, format string) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(m)
+	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 	if err != nil {
 		return err
 	}
+	var v any // reindent for stable output
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	v = readableTimes(v)
 	if format == "yaml" {
-		if b, err = yaml.JSONToYAML(b); err != nil {
+		if b, err = yaml.Marshal(v); err != nil {
 			return err
 		}
 		_, err = w.Write(b)
-		return err
-	}
-	var v any // reindent for stable output
-	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
