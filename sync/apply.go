@@ -132,11 +132,12 @@ func (l *Loop) sandboxFor(ctx context.Context, p podPlan) (podTarget, error) {
 }
 
 // stopPastDeadline stops the running containers of a pod past its
-// activeDeadlineSeconds, within the pod's grace period.
+// activeDeadlineSeconds, within the pod's grace period (at least
+// minPodKillGrace, as any pod kill), each after its preStop hook (kill).
 func (l *Loop) stopPastDeadline(ctx context.Context, p podPlan, podIP string) error {
 	l.log.Info("pod ran past its activeDeadlineSeconds; stopping it", "pod", p.key)
 	l.event(Event{Type: EventContainerKilled, Pod: p.key, Message: "DeadlineExceeded: the pod ran past its activeDeadlineSeconds"})
-	end := l.clk.Now().Add(time.Duration(runtime.GracePeriod(p.desired.Pod)) * time.Second)
+	end := l.graceEnd(max(runtime.GracePeriod(p.desired.Pod), minPodKillGrace))
 	return l.stopContainers(ctx, p.key, p.stop, podIP, end)
 }
 

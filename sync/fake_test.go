@@ -44,6 +44,9 @@ type fakeRuntime struct {
 	execs      []string
 	// stopped lists the names of running containers stopped, in order.
 	stopped []string
+	// stopGrace is the grace period of the StopContainer call that stopped
+	// each running container, by container name.
+	stopGrace map[string]int64
 	// hold, when set, makes ContainerStatus wait until it is closed, as a
 	// hung runtime does.
 	hold chan struct{}

@@ -73,7 +73,7 @@ func (f *fakeRuntime) stop(id string, code int32) {
 	c.State, c.ExitCode, c.FinishedAt = runtimeapi.ContainerState_CONTAINER_EXITED, code, f.clock.Now().UnixNano()
 }
 
-func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ int64) error {
+func (f *fakeRuntime) StopContainer(_ context.Context, id string, grace int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.call("StopContainer"); err != nil {
@@ -81,6 +81,10 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ int64) error
 	}
 	if c := f.containers[id]; c != nil && c.State == runtimeapi.ContainerState_CONTAINER_RUNNING {
 		f.stopped = append(f.stopped, c.Metadata.Name)
+		if f.stopGrace == nil {
+			f.stopGrace = map[string]int64{}
+		}
+		f.stopGrace[c.Metadata.Name] = grace
 	}
 	f.stop(id, 137)
 	return nil

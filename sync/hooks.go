@@ -13,9 +13,6 @@ import (
 	"github.com/bosun-sh/bosun/runtime"
 )
 
-// minStopGrace is the least time StopContainer gets after a preStop hook.
-const minStopGrace = 2
-
 // runHook runs a container's lifecycle hook (named for the log) until
 // deadline, and logs why it failed: a failed preStop hook does not keep a
 // container from stopping.
@@ -105,9 +102,10 @@ func (l *Loop) endPostStart(key podKey) {
 
 // postStart runs a container's postStart hook, if it has one, within the
 // pod's grace period (at least minStopGrace seconds); when it fails, the
-// container is killed and the error returned. A sync that wants the pod's
-// version gone cancels the hook (trackPostStart); the container is then
-// left to the removal or replacement, which stops it.
+// container is killed as the kubelet kills it (kill: its preStop hook, then
+// StopContainer, within the pod's grace period) and the error returned. A
+// sync that wants the pod's version gone cancels the hook (trackPostStart);
+// the container is then left to the removal or replacement, which kills it.
 func (l *Loop) postStart(ctx context.Context, sp *manifest.StaticPod, c *corev1.Container, id, podIP string) error {
 	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
 		return nil
@@ -135,7 +133,8 @@ func (l *Loop) postStart(ctx context.Context, sp *manifest.StaticPod, c *corev1.
 	}
 	l.event(Event{Type: EventContainerKilled, Pod: sp.Key(), Container: c.Name, Message: "postStart hook failed: " + err.Error()})
 	l.log.Warn("postStart hook failed; killing the container", "pod", sp.Key(), "container", c.Name, "err", err)
-	if kerr := l.rt.StopContainer(ctx, id, grace); kerr != nil {
+	k := containerKill{pod: sp.Key(), name: c.Name, id: id, preStop: c.Lifecycle.PreStop, target: t, deadline: l.graceEnd(grace)}
+	if kerr := l.kill(ctx, k); kerr != nil {
 		return fmt.Errorf("postStart hook failed: %w; kill: %w", err, kerr)
 	}
 	return fmt.Errorf("postStart hook failed: %w", err)

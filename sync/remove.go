@@ -88,11 +88,10 @@ func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox
 	return nil
 }
 
-// stopSandbox stops a sandbox's running containers (stopRunning), leaving
-// those with no grace period and no preStop hook to StopPodSandbox, which
-// kills them at once and saves a round trip; then the sandbox.
+// stopSandbox stops a sandbox's running containers (stopRunning), then the
+// sandbox.
 func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) error {
-	if err := l.stopRunning(ctx, key, s, false); err != nil {
+	if err := l.stopRunning(ctx, key, s); err != nil {
 		return err
 	}
 	if err := l.rt.StopPodSandbox(ctx, s.ID); err != nil {
@@ -101,17 +100,18 @@ func (l *Loop) stopSandbox(ctx context.Context, key string, s *observedSandbox) 
 	return nil
 }
 
-// stopRunning stops the running containers of sandbox s: app and init ones
-// first, sidecars last, each after its preStop hook and within its grace
-// period. Unless all is set, a container with no grace period and no
-// preStop hook is skipped. It returns once every container it stops is
-// dead (StopContainer waits for the task's exit).
-func (l *Loop) stopRunning(ctx context.Context, key string, s *observedSandbox, all bool) error {
-	now := l.clk.Now()
-	deadline := now
+// stopRunning kills the running containers of sandbox s, every one (as the
+// kubelet's killPod does, so that even a container with no grace period
+// gets SIGTERM and minStopGrace seconds): app and init ones first, sidecars
+// last, each after its preStop hook (kill). The pod's grace period is the
+// longest recorded on its containers, at least minPodKillGrace. It returns
+// once every container it stops is dead (StopContainer waits for the
+// task's exit).
+func (l *Loop) stopRunning(ctx context.Context, key string, s *observedSandbox) error {
+	var grace int64
 	var first, last []*observedContainer
 	for _, c := range s.containers {
-		if c.Exited() || (!all && c.Grace == 0 && c.PreStop == nil) {
+		if c.Exited() {
 			continue
 		}
 		if c.Kind == runtime.KindSidecar {
@@ -119,10 +119,9 @@ func (l *Loop) stopRunning(ctx context.Context, key string, s *observedSandbox, 
 		} else {
 			first = append(first, c)
 		}
-		if g := now.Add(time.Duration(c.Grace) * time.Second); g.After(deadline) {
-			deadline = g
-		}
+		grace = max(grace, c.Grace)
 	}
+	deadline := l.graceEnd(max(grace, minPodKillGrace))
 	ip := l.podIP(key, s.ID)
 	for _, group := range [][]*observedContainer{first, last} {
 		if err := l.stopContainers(ctx, key, group, ip, deadline); err != nil {
@@ -132,9 +131,8 @@ func (l *Loop) stopRunning(ctx context.Context, key string, s *observedSandbox, 
 	return nil
 }
 
-// stopContainers runs the preStop hooks of containers and stops them, all
-// in parallel; the whole pod shares one deadline, and StopContainer always
-// gets at least minStopGrace seconds after a hook.
+// stopContainers kills containers (kill), all in parallel, within one
+// deadline.
 func (l *Loop) stopContainers(ctx context.Context, key string, cs []*observedContainer, podIP string, deadline time.Time) error {
 	var wg stdsync.WaitGroup
 	errs := make([]error, len(cs))
@@ -142,7 +140,9 @@ func (l *Loop) stopContainers(ctx context.Context, key string, cs []*observedCon
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.stopContainer(ctx, key, c, podIP, deadline)
+			// A hostNetwork sandbox has no IP of its own: the node's is used.
+			target := prober.Target{ContainerID: c.ID, Host: l.probeHost(false, podIP)}
+			errs[i] = l.kill(ctx, containerKill{pod: key, name: c.Name, id: c.ID, preStop: c.PreStop, target: target, deadline: deadline})
 		}()
 	}
 	wg.Wait()
@@ -150,23 +150,6 @@ func (l *Loop) stopContainers(ctx context.Context, key string, cs []*observedCon
 		if err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// stopContainer runs a container's preStop hook (recorded on it), then
-// stops it with the grace left.
-func (l *Loop) stopContainer(ctx context.Context, key string, c *observedContainer, podIP string, deadline time.Time) error {
-	if c.PreStop != nil {
-		// A hostNetwork sandbox has no IP of its own: the node's is used.
-		l.runHook(ctx, "preStop", key, c.Name, c.PreStop, prober.Target{ContainerID: c.ID, Host: l.probeHost(false, podIP)}, deadline)
-	}
-	grace := l.secondsUntil(deadline)
-	if c.PreStop != nil {
-		grace = max(grace, minStopGrace)
-	}
-	if err := l.rt.StopContainer(ctx, c.ID, grace); err != nil {
-		return fmt.Errorf("pod %s: %w", key, err)
 	}
 	return nil
 }

@@ -50,8 +50,7 @@ func reasonFor(desired *manifest.StaticPod, s *observedSandbox) killReason {
 // killSandboxes stops and removes the sandboxes a plan kills, and returns
 // those whose removal waits for the new version: when the plan creates a
 // sandbox, the replaced sandboxes of another uid. Of those, only the
-// containers are stopped here, every running one (even those StopPodSandbox
-// would kill), so that no process of the old version runs when a container
+// containers are stopped here (stopRunning), so that no process of the old version runs when a container
 // of the new one starts; createBeside stops the sandboxes while the new one
 // is made, and removeReplaced removes them once its containers started. A
 // sandbox of the desired uid (a dead one, or an explicit metadata.uid kept
@@ -75,7 +74,7 @@ func (l *Loop) killSandboxes(ctx context.Context, p podPlan) ([]*observedSandbox
 		}
 	}
 	for _, s := range old {
-		if err := l.stopRunning(ctx, describe(s), s, true); err != nil {
+		if err := l.stopRunning(ctx, describe(s), s); err != nil {
 			return nil, err
 		}
 	}

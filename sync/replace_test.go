@@ -11,8 +11,7 @@ import (
 )
 
 // gracelessPod is a pod of two containers with no grace period and no
-// preStop hook, whose command is cmd: the containers a removal leaves to
-// StopPodSandbox.
+// preStop hook, whose command is cmd.
 func gracelessPod(cmd string) string {
 	return strings.Replace(podYAML("w", "Always", cmd, "a", "b"), "spec:\n", "spec:\n  terminationGracePeriodSeconds: 0\n", 1)
 }
@@ -53,7 +52,7 @@ func TestReplacementMakesTheNewSandboxWhileTheOldOneStops(t *testing.T) {
 	h.sync()
 	h.rt.before, h.rt.after = nil, nil
 
-	// Every old container is stopped (grace 0 too) before the new sandbox
+	// Every old container is stopped before the new sandbox
 	// is made; the old sandbox is stopped before a new container is made,
 	// and removed once the new containers started.
 	want := []string{"StopContainer", "StopContainer", "RunPodSandbox", "StopPodSandbox",
@@ -102,7 +101,7 @@ func TestReplacementRemovesTheOldSandboxFirst(t *testing.T) {
 
 			h.setPods(load(t, "/m/w.yaml", pod("two")))
 			h.sync()
-			want := []string{"StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
+			want := []string{"StopContainer", "StopContainer", "StopPodSandbox", "RemovePodSandbox", "RunPodSandbox", "CreateContainer", "StartContainer", "CreateContainer", "StartContainer"}
 			if got := h.rt.mutations(); !slices.Equal(got, want) {
 				t.Fatalf("calls = %v, want %v", got, want)
 			}

@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/bosun-sh/bosun/prober"
 	"github.com/bosun-sh/bosun/runtime"
@@ -24,9 +23,9 @@ func (l *Loop) recordRestart(key string, ref containerRef, reset bool) {
 }
 
 // killContainer kills a container whose startup or liveness probe failed,
-// as the kubelet does: its preStop hook, then StopContainer, within the
-// probe's terminationGracePeriodSeconds (else the pod's). It then restarts
-// per its restart policy.
+// as the kubelet does (kill), within the probe's
+// terminationGracePeriodSeconds (else the pod's). It then restarts per its
+// restart policy.
 func (l *Loop) killContainer(ctx context.Context, p podPlan, k probeKill, podIP string) error {
 	kind := k.result.Kind
 	probe := k.spec.LivenessProbe
@@ -40,13 +39,12 @@ func (l *Loop) killContainer(ctx context.Context, p podPlan, k probeKill, podIP 
 	msg := fmt.Sprintf("%s probe failed %d times: %s", kind, probe.FailureThreshold, k.result.Message)
 	l.log.Warn("killing container: "+kind.String()+" probe failed", "pod", p.key, "container", k.spec.Name, "err", k.result.Message)
 	l.event(Event{Type: EventContainerKilled, Pod: p.key, Container: k.spec.Name, Message: msg})
-	deadline := l.clk.Now().Add(time.Duration(grace) * time.Second)
-	if h := k.spec.Lifecycle; h != nil && h.PreStop != nil {
-		target := prober.Target{ContainerID: k.c.ID, Host: l.probeHost(p.desired.Pod.Spec.HostNetwork, podIP), Ports: k.spec.Ports}
-		l.runHook(ctx, "preStop", p.key, k.spec.Name, h.PreStop, target, deadline)
-		grace = max(l.secondsUntil(deadline), minStopGrace)
+	kill := containerKill{pod: p.key, name: k.spec.Name, id: k.c.ID, deadline: l.graceEnd(grace),
+		target: prober.Target{ContainerID: k.c.ID, Host: l.probeHost(p.desired.Pod.Spec.HostNetwork, podIP), Ports: k.spec.Ports}}
+	if h := k.spec.Lifecycle; h != nil {
+		kill.preStop = h.PreStop
 	}
-	if err := l.rt.StopContainer(ctx, k.c.ID, grace); err != nil {
+	if err := l.kill(ctx, kill); err != nil {
 		return fmt.Errorf("pod %s: kill container %s after its %s probe failed: %w", p.key, k.spec.Name, kind, err)
 	}
 	return nil
