@@ -7,14 +7,24 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/clock"
 )
 
+// StatusReader is the runtime call that tells when a container started.
+type StatusReader interface {
+	ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error)
+}
+
 // Config configures a Manager.
 type Config struct {
-	Exec  Execer
-	Clock clock.WithTicker
-	Log   *slog.Logger
+	Exec Execer
+	// Status tells each worker when its container started, which is when
+	// initialDelaySeconds starts to count, as in the kubelet; with no
+	// Status, it counts from Container.Created.
+	Status StatusReader
+	Clock  clock.WithTicker
+	Log    *slog.Logger
 	// OnChange is called, without any lock held, when a verdict changes or
 	// a container must be killed. It must not block.
 	OnChange func()
@@ -31,7 +41,7 @@ type Container struct {
 	// Target is where the probes go; Target.ContainerID names the instance.
 	Target Target
 	// Created is when the container was created: initialDelaySeconds counts
-	// from it.
+	// from it only when the runtime does not say when it started.
 	Created time.Time
 }
 

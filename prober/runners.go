@@ -19,7 +19,34 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
+
+	"github.com/bosun-sh/bosun/runtime"
 )
+
+// KubeVersion is the Kubernetes minor version whose API bosun links
+// (k8s.io/api v0.37 is Kubernetes 1.37): probes and hooks name it in their
+// User-Agent as a kubelet of that version does.
+const KubeVersion = "1.37"
+
+// The User-Agent of HTTP probes and of HTTP lifecycle hooks, as the
+// kubelet's ("kube-probe/1.37", "kube-lifecycle/1.37"); a User-Agent header
+// in the manifest replaces it.
+const (
+	probeUserAgent = "kube-probe/" + KubeVersion
+	hookUserAgent  = "kube-lifecycle/" + KubeVersion
+)
+
+// ErrNotRun marks a probe or hook that could not be run at all (the runtime
+// did not run its command, its port name does not resolve), as opposed to
+// one that ran and failed: the prober retries such a probe and then throws
+// its result away, as the kubelet's prober does, instead of counting a
+// failure.
+var ErrNotRun = errors.New("could not be run")
+
+// ErrTCPSocketHook is why a tcpSocket lifecycle hook fails: the API accepts
+// the field only for compatibility and the kubelet fails the hook when it
+// runs it, without connecting.
+var ErrTCPSocketHook = errors.New("tcpSocket lifecycle hooks are not supported (the kubelet fails them too)")
 
 // Execer is the one runtime call probes and hooks need.
 type Execer interface {
@@ -55,20 +82,30 @@ func (r Runner) Probe(ctx context.Context, h *corev1.ProbeHandler, t Target, tim
 	case h.GRPC != nil:
 		err = GRPCCheck(ctx, h.GRPC, t, timeout)
 	default:
-		err = errors.New("probe has no action")
+		err = fmt.Errorf("%w: probe has no action", ErrNotRun)
 	}
 	return Truncate(warning, MaxMessage), bound(err)
 }
 
-// Hook runs a lifecycle hook within timeout and returns why it failed; a
-// warning is as for Probe. A sleep hook sleeps for its seconds or timeout,
-// whichever is shorter, and ends early when ctx ends, without an error.
+// Hook runs a lifecycle hook within timeout and returns why it failed, as
+// the kubelet's handler runner does: an exec hook fails when its command
+// exits non-zero; an httpGet hook fails only when no answer came (whatever
+// its status code), and retries over HTTP, with a warning, an HTTPS hook
+// that got an HTTP answer; a tcpSocket hook fails with ErrTCPSocketHook
+// without connecting. A sleep hook sleeps for its seconds or timeout,
+// whichever is shorter, and ends early when ctx ends, without an error. The
+// warning and the error's message hold at most MaxMessage bytes.
 func (r Runner) Hook(ctx context.Context, h *corev1.LifecycleHandler, t Target, timeout time.Duration) (warning string, err error) {
-	if h.Exec == nil && h.HTTPGet == nil && h.TCPSocket == nil && h.Sleep == nil {
-		return "", errors.New("hook has no action")
-	}
-	if h.Sleep == nil {
-		return r.Probe(ctx, &corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket}, t, timeout)
+	switch {
+	case h.Exec != nil:
+		return r.Probe(ctx, &corev1.ProbeHandler{Exec: h.Exec}, t, timeout)
+	case h.HTTPGet != nil:
+		warning, err = HTTPHook(ctx, h.HTTPGet, t, timeout)
+		return Truncate(warning, MaxMessage), bound(err)
+	case h.TCPSocket != nil:
+		return "", ErrTCPSocketHook
+	case h.Sleep == nil:
+		return "", fmt.Errorf("%w: hook has no action", ErrNotRun)
 	}
 	clk := r.Clock
 	if clk == nil {
@@ -95,11 +132,17 @@ func sleepFor(seconds int64, timeout time.Duration) time.Duration {
 
 // ExecCheck runs cmd in the container; exit code 0 is success. A failure
 // quotes the first bytes of the command's output, and not the command,
-// which may carry what only the manifest's readers (root) may see.
+// which may carry what only the manifest's readers (root) may see. A
+// command that timed out (runtime.ErrTimeout) failed; any other error of
+// the runtime wraps ErrNotRun, as the kubelet tells a probe that errored
+// from one that failed.
 func (r Runner) ExecCheck(ctx context.Context, id string, cmd []string, timeout time.Duration) error {
 	code, out, err := r.Exec.ExecSync(ctx, id, cmd, timeout)
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, runtime.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("exec timed out after %s: %w", timeout, err)
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrNotRun, err)
 	}
 	if code != 0 {
 		return fmt.Errorf("exec exited with %d: %s", code, quote(out))
@@ -107,7 +150,8 @@ func (r Runner) ExecCheck(ctx context.Context, id string, cmd []string, timeout 
 	return nil
 }
 
-// resolvePort turns a port number or a container port name into a number.
+// resolvePort turns a port number or a container port name into a number;
+// a name that no port has gives an error wrapping ErrNotRun.
 func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error) {
 	if p.Type == intstr.Int {
 		return p.IntValue(), nil
@@ -120,7 +164,7 @@ func resolvePort(p intstr.IntOrString, ports []corev1.ContainerPort) (int, error
 	if n, err := strconv.Atoi(p.StrVal); err == nil {
 		return n, nil
 	}
-	return 0, fmt.Errorf("no container port named %q", p.StrVal)
+	return 0, fmt.Errorf("%w: no container port named %q", ErrNotRun, p.StrVal)
 }
 
 // Limits of what an HTTP probe or hook reads of a response body (the
@@ -150,11 +194,64 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 // It reads at most maxResponseHeader bytes of headers and maxProbeBody of
 // the body; a warning quotes at most the first maxQuoted bytes of the
 // redirect's target, a failure those of the body. Messages show URLs
-// without their query and password (shownURL).
+// without their query and password (shownURL). The request's headers are
+// as newRequest makes them, with User-Agent kube-probe/KubeVersion.
 func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout time.Duration) (warning string, err error) {
-	port, err := resolvePort(g.Port, t.Ports)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := newRequest(ctx, g, t, probeUserAgent)
 	if err != nil {
 		return "", err
+	}
+	resp, err := do(req)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case resp.status >= 200 && resp.status < 300:
+		return "", nil
+	case resp.status >= 300 && resp.status < 400:
+		w := fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", shownURL(req.URL.String()), resp.status, resp.location)
+		return Truncate(w, MaxMessage), nil
+	}
+	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %s", resp.status, quote(resp.body))
+}
+
+// HTTPHook does the GET of an httpGet lifecycle hook as the kubelet's
+// handler runner does: any answer is success, whatever its status code;
+// only a request that got no answer fails. An HTTPS hook answered in plain
+// HTTP is asked again over HTTP without its Authorization header, and a
+// success then comes with a warning. Requests, bounds and messages are as
+// for HTTPCheck, with User-Agent kube-lifecycle/KubeVersion.
+func HTTPHook(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout time.Duration) (warning string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := newRequest(ctx, g, t, hookUserAgent)
+	if err != nil {
+		return "", err
+	}
+	_, err = do(req)
+	if !errors.Is(err, errHTTPToHTTPS) {
+		return "", err
+	}
+	plain := req.Clone(ctx)
+	plain.URL.Scheme = "http"
+	plain.Header.Del("Authorization")
+	if _, perr := do(plain); perr != nil {
+		return "", err
+	}
+	return fmt.Sprintf("HTTPS lifecycle hook %s got an HTTP answer; asked again over HTTP, which succeeded", shownURL(plain.URL.String())), nil
+}
+
+// newRequest is the GET of g to t as the kubelet makes it
+// (NewRequestForHTTPGetAction): the manifest's headers, under their
+// canonical names, with User-Agent set to userAgent and Accept to "*/*"
+// unless the manifest gives them (an empty Accept removes it, an empty
+// User-Agent sends none), and the first Host header as the request's host.
+func newRequest(ctx context.Context, g *corev1.HTTPGetAction, t Target, userAgent string) (*http.Request, error) {
+	port, err := resolvePort(g.Port, t.Ports)
+	if err != nil {
+		return nil, err
 	}
 	host := t.Host
 	if g.Host != "" {
@@ -168,20 +265,47 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 	if p, err := url.Parse(g.Path); err == nil {
 		u.Path, u.RawQuery = p.Path, p.RawQuery
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("%w: %w", ErrNotRun, err)
 	}
-	req.Header.Set("User-Agent", "bosun-probe")
+	header := http.Header{}
 	for _, h := range g.HTTPHeaders {
-		if h.Name == "Host" {
-			req.Host = h.Value
-			continue
-		}
-		req.Header.Add(h.Name, h.Value)
+		header.Add(h.Name, h.Value)
 	}
+	if _, ok := header["User-Agent"]; !ok {
+		header.Set("User-Agent", userAgent)
+	}
+	if _, ok := header["Accept"]; !ok {
+		header.Set("Accept", "*/*")
+	} else if header.Get("Accept") == "" {
+		header.Del("Accept")
+	}
+	req.Host = header.Get("Host")
+	header.Del("Host")
+	req.Header = header
+	return req, nil
+}
+
+// errHTTPToHTTPS is the error of an HTTPS request answered in plain HTTP.
+var errHTTPToHTTPS = errors.New("server gave HTTP response to HTTPS client")
+
+// response is what a probe or hook keeps of an HTTP answer: its status, its
+// redirect's target as messages show it, and at most maxProbeBody bytes of
+// its body.
+type response struct {
+	status   int
+	location string
+	body     []byte
+}
+
+// do sends req as probes and hooks do: HTTPS certificates are not verified,
+// no proxy is used, whatever bosun's environment says, redirects are
+// followed only on the same host (sameHostRedirects), at most
+// maxResponseHeader bytes of headers are read. An error shows the URL
+// without its query and password, and wraps errHTTPToHTTPS when an HTTPS
+// request got a plain HTTP answer.
+func do(req *http.Request) (response, error) {
 	client := &http.Client{
 		Transport: &http.Transport{
 			TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // probes do not verify, as the kubelet's
@@ -194,25 +318,21 @@ func HTTPCheck(ctx context.Context, g *corev1.HTTPGetAction, t Target, timeout t
 	}
 	resp, err := client.Do(req)
 	if ue := (*url.Error)(nil); errors.As(err, &ue) {
-		return "", fmt.Errorf("GET %s: %w", shownURL(ue.URL), ue.Err)
+		if strings.Contains(ue.Err.Error(), errHTTPToHTTPS.Error()) {
+			return response{}, fmt.Errorf("GET %s: %w", shownURL(ue.URL), errHTTPToHTTPS)
+		}
+		return response{}, fmt.Errorf("GET %s: %w", shownURL(ue.URL), ue.Err)
 	}
 	if err != nil {
-		return "", err
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return "", nil
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		where := "no location"
-		if loc, err := resp.Location(); err == nil {
-			where = shownURL(loc.String())
-		}
-		w := fmt.Sprintf("HTTP probe of %s ended at a redirect that is not followed (%d to %s): counted as success", shownURL(u.String()), resp.StatusCode, where)
-		return Truncate(w, MaxMessage), nil
+	out := response{status: resp.StatusCode, location: "no location", body: body}
+	if loc, err := resp.Location(); err == nil {
+		out.location = shownURL(loc.String())
 	}
-	return "", fmt.Errorf("HTTP probe failed with statuscode: %d: %s", resp.StatusCode, quote(body))
+	return out, nil
 }
 
 // shownURL is raw, a URL, as messages show it: without its query (where

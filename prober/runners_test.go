@@ -2,11 +2,16 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	stdsync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,5 +142,162 @@ func TestGRPCCheck(t *testing.T) {
 	db := "db"
 	if err := GRPCCheck(context.Background(), &corev1.GRPCAction{Port: port, Service: &db}, target, 2*time.Second); err == nil || !strings.Contains(err.Error(), "NOT_SERVING") {
 		t.Errorf("a service not serving: %v", err)
+	}
+}
+
+// headersSeen serves on 127.0.0.1 and records the host and headers of each
+// request, answering with status.
+func headersSeen(t *testing.T, status int) (int, func() []*http.Request) {
+	t.Helper()
+	var mu stdsync.Mutex
+	var seen []*http.Request
+	port, _ := serve(t, "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, &http.Request{Host: r.Host, Header: r.Header.Clone(), URL: r.URL})
+		mu.Unlock()
+		http.Error(w, "teapot", status)
+	})
+	return port, func() []*http.Request {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*http.Request(nil), seen...)
+	}
+}
+
+func TestHTTPProbesAndHooksSendTheKubeletsHeadersAndTheManifestsWin(t *testing.T) {
+	port, seen := headersSeen(t, http.StatusOK)
+	target := Target{Host: "127.0.0.1"}
+	for _, tc := range []struct {
+		name    string
+		hook    bool
+		headers []corev1.HTTPHeader
+		// want is each header's values as the server saw them (nil: absent).
+		want map[string][]string
+		host string
+	}{
+		{name: "a probe says kube-probe/1.37 and accepts anything",
+			want: map[string][]string{"User-Agent": {"kube-probe/1.37"}, "Accept": {"*/*"}}, host: "127.0.0.1"},
+		{name: "a hook says kube-lifecycle/1.37", hook: true,
+			want: map[string][]string{"User-Agent": {"kube-lifecycle/1.37"}, "Accept": {"*/*"}}, host: "127.0.0.1"},
+		{name: "the manifest's User-Agent and Accept win, whatever their case",
+			headers: []corev1.HTTPHeader{{Name: "user-agent", Value: "mine/1"}, {Name: "ACCEPT", Value: "application/json"}, {Name: "x-extra", Value: "a"}, {Name: "X-Extra", Value: "b"}},
+			want:    map[string][]string{"User-Agent": {"mine/1"}, "Accept": {"application/json"}, "X-Extra": {"a", "b"}}, host: "127.0.0.1"},
+		{name: "an empty Accept or User-Agent in the manifest removes it", hook: true,
+			headers: []corev1.HTTPHeader{{Name: "Accept", Value: ""}, {Name: "User-Agent", Value: ""}},
+			want:    map[string][]string{"User-Agent": nil, "Accept": nil}, host: "127.0.0.1"},
+		{name: "the first host header, whatever its case, is the request's host",
+			headers: []corev1.HTTPHeader{{Name: "host", Value: "cp.example"}, {Name: "Host", Value: "other.example"}},
+			want:    map[string][]string{"User-Agent": {"kube-probe/1.37"}}, host: "cp.example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(seen())
+			g := &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt(port), HTTPHeaders: tc.headers}
+			var err error
+			if tc.hook {
+				_, err = Runner{}.Hook(context.Background(), &corev1.LifecycleHandler{HTTPGet: g}, target, 5*time.Second)
+			} else {
+				_, err = Runner{}.Probe(context.Background(), &corev1.ProbeHandler{HTTPGet: g}, target, 5*time.Second)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := seen()
+			if len(reqs) != before+1 {
+				t.Fatalf("%d requests, want 1", len(reqs)-before)
+			}
+			r := reqs[before]
+			for name, want := range tc.want {
+				if got := r.Header.Values(name); !slices.Equal(got, want) {
+					t.Errorf("%s: %q, want %q", name, got, want)
+				}
+			}
+			if h, _, _ := net.SplitHostPort(r.Host); h != tc.host && r.Host != tc.host {
+				t.Errorf("host %q, want %q", r.Host, tc.host)
+			}
+		})
+	}
+}
+
+func TestKubeVersionIsTheMinorOfTheLinkedKubernetesAPI(t *testing.T) {
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*k8s\.io/api v0\.(\d+)\.`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod requires no k8s.io/api v0.x")
+	}
+	if want := "1." + string(m[1]); KubeVersion != want {
+		t.Errorf("KubeVersion %q, want %q: k8s.io/api v0.%s is Kubernetes %s; update KubeVersion with the API", KubeVersion, want, m[1], want)
+	}
+}
+
+func TestAnHTTPHookSucceedsWhateverItsStatusCodeAsTheKubelets(t *testing.T) {
+	for _, code := range []int{http.StatusOK, http.StatusNotFound, http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		port, seen := headersSeen(t, code)
+		g := &corev1.HTTPGetAction{Path: "/hook", Port: intstr.FromInt(port)}
+		if _, err := (Runner{}).Hook(context.Background(), &corev1.LifecycleHandler{HTTPGet: g}, Target{Host: "127.0.0.1"}, 5*time.Second); err != nil || len(seen()) != 1 {
+			t.Errorf("a hook answered %d: %v after %d requests; want success after 1", code, err, len(seen()))
+		}
+		_, err := Runner{}.Probe(context.Background(), &corev1.ProbeHandler{HTTPGet: g}, Target{Host: "127.0.0.1"}, 5*time.Second)
+		if ok := code < 400; ok != (err == nil) {
+			t.Errorf("a probe answered %d: %v", code, err)
+		}
+	}
+	// A hook that gets no answer fails.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	g := &corev1.HTTPGetAction{Path: "/hook", Port: intstr.FromInt(port)}
+	if _, err := (Runner{}).Hook(context.Background(), &corev1.LifecycleHandler{HTTPGet: g}, Target{Host: "127.0.0.1"}, 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("a hook to a closed port: %v, want it failed", err)
+	}
+}
+
+func TestAnHTTPSHookAnsweredInHTTPIsAskedAgainOverHTTPWithoutItsAuthorization(t *testing.T) {
+	port, seen := headersSeen(t, http.StatusOK)
+	g := &corev1.HTTPGetAction{Path: "/hook", Port: intstr.FromInt(port), Scheme: corev1.URISchemeHTTPS,
+		HTTPHeaders: []corev1.HTTPHeader{{Name: "Authorization", Value: "Bearer hunter2"}, {Name: "X-Keep", Value: "yes"}}}
+	warning, err := Runner{}.Hook(context.Background(), &corev1.LifecycleHandler{HTTPGet: g}, Target{Host: "127.0.0.1"}, 5*time.Second)
+	if err != nil || !strings.Contains(warning, "asked again over HTTP") || strings.Contains(warning, "hunter2") {
+		t.Fatalf("warning %q, err %v; want success with a warning", warning, err)
+	}
+	reqs := seen()
+	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "" || reqs[0].Header.Get("X-Keep") != "yes" {
+		t.Errorf("requests over HTTP: %v; want one, without Authorization, with the other headers", reqs)
+	}
+	// A probe does not fall back: the kubelet's prober does not.
+	if _, err := (Runner{}).Probe(context.Background(), &corev1.ProbeHandler{HTTPGet: g}, Target{Host: "127.0.0.1"}, 5*time.Second); err == nil || len(seen()) != 1 {
+		t.Errorf("an HTTPS probe answered in HTTP: %v; want a failure and no request over HTTP", err)
+	}
+}
+
+func TestATCPSocketHookFailsAsTheKubeletsDoesWhileTheSameProbeSucceeds(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &corev1.TCPSocketAction{Port: intstr.FromInt(l.Addr().(*net.TCPAddr).Port)}
+	if _, err := (Runner{}).Hook(context.Background(), &corev1.LifecycleHandler{TCPSocket: s}, Target{Host: "127.0.0.1"}, 5*time.Second); !errors.Is(err, ErrTCPSocketHook) {
+		t.Errorf("a tcpSocket hook to a listening port: %v, want ErrTCPSocketHook", err)
+	}
+	if _, err := (Runner{}).Probe(context.Background(), &corev1.ProbeHandler{TCPSocket: s}, Target{Host: "127.0.0.1"}, 5*time.Second); err != nil {
+		t.Errorf("a tcpSocket probe to a listening port: %v", err)
+	}
+}
+
+func TestAProbeWhosePortNameIsUnknownCouldNotBeRun(t *testing.T) {
+	for _, h := range []*corev1.ProbeHandler{
+		{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("nope")}},
+		{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("nope")}},
+		{},
+	} {
+		if _, err := (Runner{}).Probe(context.Background(), h, Target{Host: "127.0.0.1"}, time.Second); !errors.Is(err, ErrNotRun) {
+			t.Errorf("%+v: %v, want ErrNotRun", h, err)
+		}
 	}
 }

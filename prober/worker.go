@@ -2,6 +2,7 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,11 +27,20 @@ type worker struct {
 	successes, failures int32
 }
 
+// maxProbeRetries is how many times in a row a probe that could not be run
+// (ErrNotRun) is tried before its result is thrown away, as the kubelet's
+// prober does.
+const maxProbeRetries = 3
+
 func (w *worker) run(ctx context.Context) {
 	clk := w.m.cfg.Clock
 	p := w.probe
 	period := time.Duration(p.PeriodSeconds) * time.Second
-	first := w.c.Created.Add(time.Duration(p.InitialDelaySeconds) * time.Second).Sub(clk.Now())
+	started, ok := w.started(ctx, period)
+	if !ok {
+		return
+	}
+	first := started.Add(time.Duration(p.InitialDelaySeconds) * time.Second).Sub(clk.Now())
 	timer := clk.NewTimer(max(first, 0))
 	defer timer.Stop()
 	for {
@@ -43,12 +53,54 @@ func (w *worker) run(ctx context.Context) {
 		if w.result.Kind != Startup && !w.m.Started(w.c.Target.ContainerID, w.c.Spec) {
 			continue // startup gates liveness and readiness
 		}
-		warning, err := w.m.runner.Probe(ctx, &p.ProbeHandler, w.c.Target, time.Duration(p.TimeoutSeconds)*time.Second)
+		warning, err := w.probeOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, ErrNotRun) {
+			w.warn(err.Error()) // thrown away: neither a success nor a failure
+			continue
+		}
 		if done := w.publish(warning, err); done {
 			return
+		}
+	}
+}
+
+// probeOnce runs the probe, again at once while it could not be run, at
+// most maxProbeRetries times in all.
+func (w *worker) probeOnce(ctx context.Context) (warning string, err error) {
+	p := w.probe
+	for range maxProbeRetries {
+		warning, err = w.m.runner.Probe(ctx, &p.ProbeHandler, w.c.Target, time.Duration(p.TimeoutSeconds)*time.Second)
+		if !errors.Is(err, ErrNotRun) || ctx.Err() != nil {
+			break
+		}
+	}
+	return warning, err
+}
+
+// started is when the container started, as the runtime's ContainerStatus
+// says (Created when Config.Status is nil or the runtime has no start
+// time): the kubelet counts initialDelaySeconds from it. While the runtime
+// does not answer, it asks again every period; false means ctx ended first.
+func (w *worker) started(ctx context.Context, period time.Duration) (time.Time, bool) {
+	if w.m.cfg.Status == nil {
+		return w.c.Created, true
+	}
+	for {
+		st, err := w.m.cfg.Status.ContainerStatus(ctx, w.c.Target.ContainerID)
+		if err == nil {
+			if st.GetStartedAt() == 0 {
+				return w.c.Created, true
+			}
+			return time.Unix(0, st.GetStartedAt()), true
+		}
+		w.m.cfg.Log.Debug("probe waits for the container's start time", "pod", w.c.Pod, "container", w.c.Spec.Name, "err", err)
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-w.m.cfg.Clock.After(max(period, time.Second)):
 		}
 	}
 }

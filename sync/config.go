@@ -115,7 +115,7 @@ func New(cfg Config) *Loop {
 		manifestErrs: map[string]string{},
 		view:         &view{},
 	}
-	l.probes = prober.New(prober.Config{Exec: cfg.Runtime, Clock: cfg.Clock, Log: cfg.Log, OnChange: l.Wake,
+	l.probes = prober.New(prober.Config{Exec: cfg.Runtime, Status: cfg.Runtime, Clock: cfg.Clock, Log: cfg.Log, OnChange: l.Wake,
 		OnWarning: func(w prober.Warning) {
 			l.event(Event{Type: EventProbeWarning, Pod: w.Pod, Container: w.Container, Message: w.Kind.String() + " probe: " + w.Message})
 		}})
