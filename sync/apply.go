@@ -8,6 +8,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-sh/bosun/podfs"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -99,6 +100,10 @@ func (l *Loop) runContainers(ctx context.Context, p podPlan, t podTarget) []erro
 	}
 	started := map[string]uint32{}
 	for _, s := range p.starts {
+		if s.restartCount == 0 {
+			// No earlier instance is known: the log directory may say.
+			s.restartCount = l.restartCountFromLogs(podfs.PodRef{Namespace: p.desired.Namespace, Name: p.desired.Name, UID: p.desired.UID}, s.spec.Name)
+		}
 		if err := l.startContainer(ctx, p.desired, t, s); err != nil {
 			errs = append(errs, err)
 			continue
