@@ -111,6 +111,11 @@ type record struct {
 	// runs), or when the pod was first seen with no sandbox at all; zero
 	// while the previous version still runs.
 	started time.Time
+	// version and pol are the file's version (of hash) and its policy as
+	// decide last saw them; nil and zero for a record read from the state
+	// file until the pod's manifest is seen.
+	version *manifest.StaticPod
+	pol     policy
 }
 
 // decide is the rollout policy of one pod, a pure function. From the pod's
@@ -119,13 +124,14 @@ type record struct {
 // the loop is to run, and when to decide again (zero: at the next sync).
 func decide(rec record, file *manifest.StaticPod, st *sync.PodStatus, pol policy, now time.Time) (record, *manifest.StaticPod, time.Time) {
 	if rec.hash != file.Hash {
-		rec = record{lastReady: rec.lastReady, hash: file.Hash, phase: PhaseProgressing}
+		rec = record{lastReady: readyAtEdit(rec, st, now), hash: file.Hash, phase: PhaseProgressing}
 	}
+	rec.version, rec.pol = file, pol
 	if rec.lastReady != nil && rec.lastReady.Hash == file.Hash {
 		if rec.phase != PhaseComplete {
-			rec = record{lastReady: file, hash: file.Hash, phase: PhaseComplete, since: now}
+			rec = complete(record{started: rec.started, pol: pol}, file, now)
 		}
-		rec.lastReady = file // the newest path and content of the same version
+		rec.lastReady, rec.version = file, file // the newest path and content of the same version
 		return rec, file, time.Time{}
 	}
 	switch {
@@ -151,7 +157,7 @@ func decide(rec record, file *manifest.StaticPod, st *sync.PodStatus, pol policy
 	if about {
 		done, stable := ready(st, file, pol.deadline, now)
 		if done {
-			return record{lastReady: file, hash: file.Hash, phase: PhaseComplete, since: now, started: rec.started}, file, time.Time{}
+			return complete(rec, file, now), file, time.Time{}
 		}
 		wake = stable
 	}
@@ -182,6 +188,28 @@ func decide(rec record, file *manifest.StaticPod, st *sync.PodStatus, pol policy
 	}
 	rec.phase = PhaseFailed
 	return rec, file, time.Time{}
+}
+
+// complete is rec once its version, file, was seen Ready at now: the last
+// Ready version, with no failure.
+func complete(rec record, file *manifest.StaticPod, now time.Time) record {
+	return record{lastReady: file, hash: file.Hash, phase: PhaseComplete, since: now, started: rec.started, version: file, pol: rec.pol}
+}
+
+// readyAtEdit is the last Ready version when the file's version changes
+// from rec's: rec's version itself when the loop's last status shows that
+// version Ready (a sync may not have decided since it got Ready), else
+// rec.lastReady.
+func readyAtEdit(rec record, st *sync.PodStatus, now time.Time) *manifest.StaticPod {
+	v := rec.version
+	if v == nil || st == nil || st.Hash != v.Hash || st.RunningHash != v.Hash || st.SandboxDead ||
+		(rec.phase != PhaseProgressing && rec.phase != PhaseFailed) {
+		return rec.lastReady
+	}
+	if done, _ := ready(st, v, rec.pol.deadline, now); done {
+		return v
+	}
+	return rec.lastReady
 }
 
 // counted returns the containers of a pod that must be Ready for the pod to

@@ -63,6 +63,13 @@ func TestDecide(t *testing.T) {
 		return record{lastReady: old, hash: bad.Hash, phase: PhaseProgressing, started: started}
 	}
 	rolledBack := record{lastReady: old, hash: bad.Hash, phase: PhaseRolledBack, reason: ReasonDeadline, message: "m", since: t0}
+	// seen is the record of v as decide left it when v was first seen,
+	// at t0-3s, with nothing known before.
+	seen := func(v *manifest.StaticPod) record {
+		rec, _, _ := decide(record{}, v, nil, on, t0.Add(-3*time.Second))
+		return rec
+	}
+	oldReady := running(old, t0.Add(-3*time.Second), "Running", true, 0)
 	// The old version still runs while the new one is asked for.
 	oldRunning := running(old, t0.Add(-time.Hour), "Running", true, 0)
 	oldRunning.Hash = bad.Hash
@@ -81,6 +88,8 @@ func TestDecide(t *testing.T) {
 		run     *manifest.StaticPod
 		wake    time.Time
 		started time.Time
+		// lastReady is checked when set.
+		lastReady *manifest.StaticPod
 	}{
 		{name: "a pod seen first, before any status, runs its file and is progressing",
 			file: old, pol: on, now: t0, phase: PhaseProgressing, run: old},
@@ -89,6 +98,16 @@ func TestDecide(t *testing.T) {
 		{name: "a version seen Ready becomes the last Ready version",
 			rec: record{hash: old.Hash, phase: PhaseProgressing}, file: old, st: running(old, t0.Add(-2*time.Second), "Running", true, 0),
 			pol: on, now: t0, phase: PhaseComplete, run: old, started: t0.Add(-2 * time.Second)},
+		{name: "a probed version is complete as soon as the status shows it Ready, long before its deadline",
+			rec: seen(old), file: old, st: oldReady, pol: on, now: t0, phase: PhaseComplete, run: old, lastReady: old},
+		{name: "an edit while the status shows the version it replaces Ready keeps that version as the last Ready one",
+			rec: seen(old), file: bad, st: oldReady, pol: on, now: t0, phase: PhaseProgressing, run: bad, lastReady: old},
+		{name: "an edit while the version it replaces is not Ready yet leaves nothing to roll back to",
+			rec: seen(old), file: bad, st: running(old, t0.Add(-3*time.Second), "Running", false, 0), pol: on, now: t0,
+			phase: PhaseProgressing, run: bad},
+		{name: "an edit while a version without a readiness probe has not run for its deadline leaves nothing to roll back to",
+			rec: seen(noProbeOld), file: noProbe, st: running(noProbeOld, t0.Add(-3*time.Second), "Running", true, 0), pol: on, now: t0,
+			phase: PhaseProgressing, run: noProbe},
 		{name: "a new version waits while the old one still runs: no window yet",
 			rec: record{lastReady: old, hash: old.Hash, phase: PhaseComplete}, file: bad, st: oldRunning, pol: on, now: t0,
 			phase: PhaseProgressing, run: bad},
@@ -171,6 +190,12 @@ func TestDecide(t *testing.T) {
 			}
 			if !got.started.Equal(tc.started) && got.phase == PhaseProgressing {
 				t.Errorf("started %v, want %v", got.started, tc.started)
+			}
+			if tc.lastReady != nil && got.lastReady != tc.lastReady {
+				t.Errorf("the last Ready version is %v, want %s", got.lastReady, tc.lastReady.Hash)
+			}
+			if tc.lastReady == nil && tc.rec.lastReady == nil && got.phase != PhaseComplete && got.lastReady != nil {
+				t.Errorf("the last Ready version is %s, want none", got.lastReady.Hash)
 			}
 			if got.phase == PhaseComplete && got.lastReady != tc.file {
 				t.Errorf("complete, but the last Ready version is %v", got.lastReady)

@@ -62,8 +62,9 @@ type Rollout struct {
 	mu     stdsync.Mutex
 	loop   Loop
 	recs   map[string]*record
-	// pols holds the policy of each pod's file version, for Status.
-	pols map[string]policy
+	// watched holds the pods whose file version the last Snapshot found
+	// progressing: check looks at their status between syncs.
+	watched []string
 	// warned holds, per pod, the hash of the version whose malformed
 	// annotations were reported, so each is reported once.
 	warned    map[string]string
@@ -94,7 +95,7 @@ func New(cfg Config) (*Rollout, error) {
 		cfg.Log.Error("rollout state unreadable: the last Ready versions are forgotten", "err", err)
 		loaded = nil
 	}
-	r := &Rollout{cfg: cfg, log: cfg.Log, clk: cfg.Clock, store: st, recs: map[string]*record{}, pols: map[string]policy{}, warned: map[string]string{}}
+	r := &Rollout{cfg: cfg, log: cfg.Log, clk: cfg.Clock, store: st, recs: map[string]*record{}, warned: map[string]string{}}
 	for key, rec := range loaded {
 		r.recs[key] = &rec
 	}
@@ -154,6 +155,7 @@ func (r *Rollout) Snapshot() manifest.Snapshot {
 		warns   []error
 		wake    time.Time
 		dirty   bool
+		watched []string
 	)
 	out := make([]*manifest.StaticPod, len(snap.Pods))
 	for i, p := range snap.Pods {
@@ -167,7 +169,6 @@ func (r *Rollout) Snapshot() manifest.Snapshot {
 			r.warned[key] = p.Hash
 			warns = append(warns, err)
 		}
-		r.pols[key] = pol
 		prev := record{}
 		if rec := r.recs[key]; rec != nil {
 			prev = *rec
@@ -175,8 +176,10 @@ func (r *Rollout) Snapshot() manifest.Snapshot {
 		next, run, w := decide(prev, p, status[key], pol, now)
 		r.recs[key] = &next
 		out[i] = run
-		if !w.IsZero() && (wake.IsZero() || w.Before(wake)) {
-			wake = w
+		wake = earliest(wake, w)
+		if next.phase == PhaseProgressing {
+			watched = append(watched, key)
+			wake = earliest(wake, now.Add(recheck))
 		}
 		if kept(prev) != kept(next) {
 			dirty = true
@@ -189,7 +192,6 @@ func (r *Rollout) Snapshot() manifest.Snapshot {
 		for key := range r.recs {
 			if perKey[key] == 0 {
 				delete(r.recs, key)
-				delete(r.pols, key)
 				delete(r.warned, key)
 				dirty = true
 			}
@@ -200,6 +202,7 @@ func (r *Rollout) Snapshot() manifest.Snapshot {
 	if dirty {
 		data, encErr = encode(r.recs)
 	}
+	r.watched = watched
 	r.arm(wake, now, loop)
 	r.mu.Unlock()
 
@@ -235,8 +238,24 @@ func kept(r record) keptRecord {
 	return k
 }
 
-// arm sets the timer that wakes the loop at wake (zero: none); the caller
-// holds r.mu.
+// recheck is how often, while a pod's file version progresses, Rollout
+// looks at the loop's status between syncs. A sync decides on the status
+// that the sync before it published, and nothing may wake the loop after
+// the sync that saw the version Ready: without a look in between, the
+// version would be complete only at the next sync for another reason,
+// often its deadline.
+const recheck = 500 * time.Millisecond
+
+// earliest is the earlier of a and b, a zero time being none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// arm sets the timer that checks the watched pods at wake (zero: none);
+// the caller holds r.mu.
 func (r *Rollout) arm(wake, now time.Time, loop Loop) {
 	if wake.Equal(r.timerAt) {
 		return
@@ -249,14 +268,52 @@ func (r *Rollout) arm(wake, now time.Time, loop Loop) {
 	if wake.IsZero() {
 		return
 	}
-	r.stopTimer = r.clk.AfterFunc(max(wake.Sub(now), 0), func() {
-		r.mu.Lock()
-		if r.timerAt.Equal(wake) {
-			r.timerAt = time.Time{}
-		}
+	r.stopTimer = r.clk.AfterFunc(max(wake.Sub(now), 0), func() { r.check(wake, loop) })
+}
+
+// check is the timer armed for at: it wakes the loop when the loop's
+// latest status, at the clock's time, changes the phase of a watched pod,
+// so that the next Snapshot decides it; else it arms the timer again. A
+// Snapshot since the timer was armed supersedes it.
+func (r *Rollout) check(at time.Time, loop Loop) {
+	pods := loop.Pods()
+	now := r.clk.Now()
+	r.mu.Lock()
+	if !r.timerAt.Equal(at) {
 		r.mu.Unlock()
+		return
+	}
+	r.timerAt, r.stopTimer = time.Time{}, nil
+	due, next := r.due(pods, now)
+	if !due {
+		r.arm(next, now, loop)
+	}
+	r.mu.Unlock()
+	if due {
 		loop.Wake()
-	})
+	}
+}
+
+// due reports whether status changes the phase of a watched pod at now,
+// and else when to check again (zero: never); the caller holds r.mu.
+func (r *Rollout) due(status []sync.PodStatus, now time.Time) (bool, time.Time) {
+	byKey := make(map[string]*sync.PodStatus, len(status))
+	for i := range status {
+		byKey[status[i].Key()] = &status[i]
+	}
+	var next time.Time
+	for _, key := range r.watched {
+		rec := r.recs[key]
+		if rec == nil || rec.version == nil || rec.phase != PhaseProgressing {
+			continue
+		}
+		got, _, wake := decide(*rec, rec.version, byKey[key], rec.pol, now)
+		if got.phase != rec.phase {
+			return true, time.Time{}
+		}
+		next = earliest(earliest(next, wake), now.Add(recheck))
+	}
+	return false, next
 }
 
 // report logs a change of phase, records its event and counts a rollback.
@@ -317,7 +374,7 @@ func (r *Rollout) Status(key string) (Status, bool) {
 	if !ok || rec.hash == "" {
 		return Status{}, false
 	}
-	pol := r.pols[key]
+	pol := rec.pol
 	st := Status{Phase: rec.phase, Reason: rec.reason, Message: rec.message, FileHash: rec.hash,
 		RollbackEnabled: pol.rollback, ProgressDeadline: pol.deadline, Started: rec.started, Since: rec.since}
 	if rec.lastReady != nil {

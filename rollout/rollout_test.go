@@ -352,3 +352,71 @@ func TestAnUnreadableStateFileIsForgottenNotFatal(t *testing.T) {
 		t.Fatalf("state file not replaced: %s %v", b, err)
 	}
 }
+
+// runFor moves the clock on by d in steps of 100ms and, after each, syncs
+// as the loop does when it was woken: it calls r.Snapshot.
+func (w *world) runFor(r *Rollout, d time.Duration) {
+	for end := w.clk.Now().Add(d); w.clk.Now().Before(end); {
+		w.clk.advance(100 * time.Millisecond)
+		w.loop.mu.Lock()
+		woken := w.loop.wakes > 0
+		w.loop.wakes = 0
+		w.loop.mu.Unlock()
+		if woken {
+			r.Snapshot()
+		}
+	}
+}
+
+func TestAProbedVersionIsCompleteSoonAfterTheStatusShowsItReadyNotAtItsDeadline(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, true)
+	v1 := version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
+	w.src.set(v1)
+	r.Snapshot() // the first sync: nothing runs yet
+	w.loop.set(running(v1, t0, "Running", false, 0))
+	r.Snapshot() // the sync after the container started
+	// The prober woke the loop, whose sync saw the container Ready; no
+	// other sync follows.
+	w.loop.set(running(v1, t0, "Running", true, 0))
+	w.runFor(r, time.Second)
+	if s, _ := r.Status(v1.Key()); s.Phase != PhaseComplete || s.LastReadyHash != v1.Hash {
+		t.Fatalf("a second after the status showed the version Ready: %+v, want complete with %s as the last Ready version", s, v1.Hash)
+	}
+	for range 20 {
+		w.clk.advance(time.Second)
+	}
+	if w.loop.wakes != 0 {
+		t.Errorf("the loop was woken %d times after the rollout completed", w.loop.wakes)
+	}
+}
+
+func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, true)
+	v1 := version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
+	v2 := version(t, `"v2"`, true, AnnotationProgressDeadline, "10s")
+	w.src.set(v1)
+	r.Snapshot()
+	w.loop.set(running(v1, t0, "Running", false, 0))
+	r.Snapshot()
+	w.loop.set(running(v1, t0, "Running", true, 0))
+	w.runFor(r, 3*time.Second)
+
+	// The edit: the sync it wakes still sees v1 run, then v2 starts and
+	// never gets Ready.
+	w.src.set(v2)
+	if got := only(t, r.Snapshot()); got != v2 {
+		t.Fatalf("the edit runs %s, want %s", got.Hash, v2.Hash)
+	}
+	w.loop.set(running(v2, w.clk.Now(), "Running", false, 0))
+	r.Snapshot()
+	w.runFor(r, 10*time.Second)
+	s, _ := r.Status(v1.Key())
+	if s.Phase != PhaseRolledBack || s.Reason != ReasonDeadline || s.LastReadyHash != v1.Hash || s.FileHash != v2.Hash {
+		t.Fatalf("at v2's deadline: %+v, want v2 rolled back to v1 (%s)", s, v1.Hash)
+	}
+	if got := only(t, r.Snapshot()); got.Hash != v1.Hash {
+		t.Fatalf("runs %s, want v1 %s", got.Hash, v1.Hash)
+	}
+}

@@ -58,8 +58,9 @@ failed. Exit code 0 when complete, 1 otherwise (as kubectl rollout status).`,
 	return cmd
 }
 
-// rolloutPoll is how often rollout status asks bosun again.
-const rolloutPoll = time.Second
+// rolloutPoll is how often rollout status asks bosun again; tests shorten
+// it.
+var rolloutPoll = time.Second
 
 func runRolloutStatus(ctx context.Context, socket, name string, watch bool, timeout time.Duration, stdout io.Writer) error {
 	c, closeConn, err := dialAPI(ctx, socket)
@@ -83,10 +84,10 @@ func runRolloutStatus(ctx context.Context, socket, name string, watch bool, time
 		if err != nil {
 			return apiError(err)
 		}
-		line, done, ok := rolloutLine(p, now())
-		if line != last {
-			fmt.Fprintln(stdout, termsafe.Line(line))
-			last = line
+		state, done, ok := rolloutState(p)
+		if state != last {
+			fmt.Fprintln(stdout, termsafe.Line(state+timeLeft(p, now())))
+			last = state
 		}
 		switch {
 		case done && ok:
@@ -101,10 +102,17 @@ func runRolloutStatus(ctx context.Context, socket, name string, watch bool, time
 	}
 }
 
-// rolloutLine says where the pod's rollout stands, whether it is over, and
-// whether it ended well. The time left is rounded to seconds, so a line
-// repeats only when something changed or a second passed.
+// rolloutLine says where the pod's rollout stands at at, whether it is
+// over, and whether it ended well.
 func rolloutLine(p *bosunv1.Pod, at time.Time) (line string, done, ok bool) {
+	state, done, ok := rolloutState(p)
+	return state + timeLeft(p, at), done, ok
+}
+
+// rolloutState says where the pod's rollout stands without the time left,
+// so that it changes only when the rollout or a container's readiness
+// does, whether it is over, and whether it ended well.
+func rolloutState(p *bosunv1.Pod) (state string, done, ok bool) {
 	key := p.GetNamespace() + "/" + p.GetName()
 	r := p.GetRollout()
 	switch r.GetPhase() {
@@ -131,9 +139,27 @@ func rolloutLine(p *bosunv1.Pod, at time.Time) (line string, done, ok bool) {
 			ready++
 		}
 	}
+	line := fmt.Sprintf("pod %s: waiting for version %s to be Ready: %d of %d containers ready", key, r.GetFileHash(), ready, all)
+	if ready == all {
+		line += fmt.Sprintf(" (a container without a readiness probe counts once it has run %v without a restart)", progressDeadline(r))
+	}
+	return line, false, false
+}
+
+// timeLeft is ", 2m10s left of 5m0s" for a version in its progress window,
+// the time left rounded to seconds; "" otherwise.
+func timeLeft(p *bosunv1.Pod, at time.Time) string {
+	r := p.GetRollout()
+	if r.GetPhase() != "Progressing" || r.GetStartedUnixNano() == 0 {
+		return ""
+	}
 	left := max(time.Unix(0, r.GetDeadlineUnixNano()).Sub(at), 0).Round(time.Second)
-	deadline := time.Duration(r.GetProgressDeadlineSeconds() * float64(time.Second))
-	return fmt.Sprintf("pod %s: waiting for version %s to be Ready: %d of %d containers ready, %v left of %v", key, r.GetFileHash(), ready, all, left, deadline), false, false
+	return fmt.Sprintf(", %v left of %v", left, progressDeadline(r))
+}
+
+// progressDeadline is the rollout's progress deadline.
+func progressDeadline(r *bosunv1.Rollout) time.Duration {
+	return time.Duration(r.GetProgressDeadlineSeconds() * float64(time.Second))
 }
 
 // rolloutDetails are inspect's lines about a pod's rollout: where it stands,

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
+	stdsync "sync"
 	"testing"
 	"time"
 
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
+	"github.com/bosun-sh/bosun/proto/server"
+	"github.com/bosun-sh/bosun/rollout"
+	"github.com/bosun-sh/bosun/sync"
 )
 
 func TestRolloutLine(t *testing.T) {
@@ -62,5 +68,61 @@ func TestRolloutDetails(t *testing.T) {
 	}
 	if d := rolloutDetails(&bosunv1.Pod{Rollout: &bosunv1.Rollout{Phase: "Complete", FileHash: "h1", RunningHash: "h1"}}); len(d) != 1 {
 		t.Errorf("a complete rollout shows %q, want only its state", d)
+	}
+}
+
+// scriptedRollout is a bosun whose pod kube-system/api-n1 and its rollout
+// move one step on each GetPod (each call of Pods): steps[i] is the number
+// of Ready containers (of 1) at step i, -1 for a complete rollout. The
+// deadline comes one second closer at each step, as if a second passed.
+type scriptedRollout struct {
+	fakeState
+	mu    stdsync.Mutex
+	steps []int
+	step  int
+}
+
+func (s *scriptedRollout) Pods() []sync.PodStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step = min(s.step+1, len(s.steps)-1)
+	c := sync.ContainerStatus{Name: "api", State: "Running", Ready: s.steps[s.step] != 0}
+	return []sync.PodStatus{{Namespace: "kube-system", Name: "api-n1", Hash: "h2", RunningHash: "h2", Phase: "Running",
+		Containers: []sync.ContainerStatus{c}}}
+}
+
+func (s *scriptedRollout) Status(string) (rollout.Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.steps[s.step] < 0 {
+		return rollout.Status{Phase: rollout.PhaseComplete, FileHash: "h2", LastReadyHash: "h2", ProgressDeadline: 5 * time.Minute}, true
+	}
+	return rollout.Status{Phase: rollout.PhaseProgressing, FileHash: "h2", ProgressDeadline: 5 * time.Minute,
+		Started: t0, Deadline: t0.Add(5*time.Minute - time.Duration(s.step)*time.Second)}, true
+}
+
+func TestRolloutStatusPrintsALineOnlyWhenSomethingChanges(t *testing.T) {
+	oldPoll, oldNow := rolloutPoll, now
+	rolloutPoll, now = time.Millisecond, func() time.Time { return t0 }
+	t.Cleanup(func() { rolloutPoll, now = oldPoll, oldNow })
+	st := &scriptedRollout{steps: []int{0, 0, 0, 0, 0, 1, 1, 1, 1, -1}, step: -1}
+	sock := filepath.Join(t.TempDir(), "api", "bosun.sock")
+	l, err := server.Listen(sock, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		_ = server.Serve(ctx, l, server.New(st, &bosunv1.Info{Node: "n1", Version: "test"}, server.WithRollouts(st)))
+	}()
+
+	out, errOut, err := runCLI("rollout", "status", "--api-socket", sock, "api")
+	want := "pod kube-system/api-n1: waiting for version h2 to be Ready: 0 of 1 containers ready, 5m0s left of 5m0s\n" +
+		"pod kube-system/api-n1: waiting for version h2 to be Ready: 1 of 1 containers ready " +
+		"(a container without a readiness probe counts once it has run 5m0s without a restart), 4m55s left of 5m0s\n" +
+		"pod kube-system/api-n1: version h2 is Ready: rollout complete\n"
+	if err != nil || out != want {
+		t.Errorf("rollout status: %v %q\n%s\nwant\n%s", err, errOut, out, want)
 	}
 }
