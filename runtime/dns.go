@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
+	stdsync "sync"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -44,6 +46,53 @@ func ReadResolvConf(path string) (*runtimeapi.DNSConfig, error) {
 		return nil, fmt.Errorf("resolv.conf %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// ResolvConf is the node's --resolv-conf, read again for every new sandbox
+// as the kubelet reads its resolvConf (pkg/kubelet/network/dns), so that a
+// change of the host's resolvers reaches the pods made after it. It is safe
+// for concurrent use.
+type ResolvConf struct {
+	path string
+	log  *slog.Logger
+
+	mu      stdsync.Mutex
+	last    *runtimeapi.DNSConfig // the last good read, nil before one
+	problem string                // the problem last warned about, "" when the last read was good
+}
+
+// NewResolvConf reads path for every sandbox; an empty path means none
+// (nil), as the kubelet's empty resolvConf.
+func NewResolvConf(path string, log *slog.Logger) *ResolvConf {
+	if path == "" {
+		return nil
+	}
+	return &ResolvConf{path: path, log: log}
+}
+
+// Read parses the file now, within maxResolvConfBytes. A file that is
+// missing or does not parse is a warning, logged once until the problem
+// changes, not an error: the sandbox gets the last resolvers read (nil
+// before any, which DNSConfig turns into the loopback resolver of an empty
+// --resolv-conf), and one line says when the file reads again. The kubelet
+// fails the sandbox instead and retries until the file is back.
+func (r *ResolvConf) Read() *runtimeapi.DNSConfig {
+	cfg, err := ReadResolvConf(r.path)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if msg := err.Error(); msg != r.problem {
+			r.problem = msg
+			r.log.Warn("resolv.conf unreadable; new sandboxes get the last resolvers read", "file", r.path, "err", err)
+		}
+		return r.last
+	}
+	if r.problem != "" {
+		r.problem = ""
+		r.log.Info("resolv.conf readable again", "file", r.path)
+	}
+	r.last = cfg
+	return cfg
 }
 
 func parseResolvConf(r io.Reader) (*runtimeapi.DNSConfig, error) {

@@ -18,6 +18,14 @@ const (
 	AnnotationTermMessagePath = "io.kubernetes.container.terminationMessagePath"
 	AnnotationTermGracePeriod = "io.kubernetes.pod.terminationGracePeriod"
 	AnnotationPreStopHandler  = "io.kubernetes.container.preStopHandler"
+	// AnnotationContainerHash is the kubelet's HashContainer of the
+	// container (ContainerHash); bosun records it for tools and never
+	// compares it.
+	AnnotationContainerHash     = "io.kubernetes.container.hash"
+	AnnotationTermMessagePolicy = "io.kubernetes.container.terminationMessagePolicy"
+	// AnnotationContainerPorts is the container's ports as JSON, written
+	// only when it has some.
+	AnnotationContainerPorts = "io.kubernetes.container.ports"
 	// AnnotationContainerKind is init, sidecar or app.
 	AnnotationContainerKind = "bosun.dev/container-kind"
 )

@@ -124,7 +124,7 @@ func (c *Container) Exited() bool { return c.State == ContainerExited || c.State
 func ContainerOf(c *runtimeapi.Container) Container {
 	ann := c.GetAnnotations()
 	out := Container{
-		ID: c.GetId(), SandboxID: c.GetPodSandboxId(), Name: c.GetMetadata().GetName(), Image: c.GetImage().GetImage(),
+		ID: c.GetId(), SandboxID: c.GetPodSandboxId(), Name: c.GetMetadata().GetName(), Image: imageOf(c.GetImage()),
 		State: c.GetState(), Created: time.Unix(0, c.GetCreatedAt()),
 		RestartCount: RestartCountOf(ann, c.GetMetadata().GetAttempt()),
 		Kind:         kindOf(ann[AnnotationContainerKind]),
@@ -138,6 +138,15 @@ func ContainerOf(c *runtimeapi.Container) Container {
 		}
 	}
 	return out
+}
+
+// imageOf is the image a container was made from as its manifest names it:
+// UserSpecifiedImage when the runtime kept it, else the image sent.
+func imageOf(spec *runtimeapi.ImageSpec) string {
+	if u := spec.GetUserSpecifiedImage(); u != "" {
+		return u
+	}
+	return spec.GetImage()
 }
 
 // Exit is how a container instance ended, from its ContainerStatus.

@@ -48,9 +48,21 @@ type Node struct {
 	AppArmor bool
 	// CgroupDriver is "cgroupfs" or "systemd".
 	CgroupDriver string
+	// Memory is what the node's cgroups can do with memory (DetectCgroupMemory).
+	Memory CgroupMemory
+	// SingleProcessOOMKill is the kubelet's singleProcessOOMKill: on cgroup
+	// v2, false (its default there) has an OOM kill take the whole container.
+	SingleProcessOOMKill bool
+	// SELinux is whether the host runs SELinux (SELinuxEnabled): mounts are
+	// then relabelled where the kubelet relabels them.
+	SELinux bool
 	// DNS is the parsed --resolv-conf (dnsPolicy Default); nil when there is
-	// none (--resolv-conf ""), as the kubelet's empty resolvConf.
+	// none (--resolv-conf ""), as the kubelet's empty resolvConf. With
+	// ResolvConf set, SandboxConfig replaces it with a fresh read.
 	DNS *runtimeapi.DNSConfig
+	// ResolvConf, when set, is read again for every sandbox config, as the
+	// kubelet reads its resolvConf for every new sandbox.
+	ResolvConf *ResolvConf
 	// ClusterDNS and ClusterDomain are the kubelet's clusterDNS (server IPs)
 	// and clusterDomain, for dnsPolicy ClusterFirst.
 	ClusterDNS    []string
@@ -74,6 +86,9 @@ func CgroupParent(driver, uid string) string {
 // the given attempt. seen is when bosun first saw this version of the pod.
 func SandboxConfig(sp *manifest.StaticPod, attempt uint32, node Node, seen time.Time) *runtimeapi.PodSandboxConfig {
 	pod := sp.Pod
+	if node.ResolvConf != nil {
+		node.DNS = node.ResolvConf.Read()
+	}
 	labels := map[string]string{}
 	for k, v := range pod.Labels {
 		labels[k] = v
@@ -201,10 +216,13 @@ func podIdentityLabels(sp *manifest.StaticPod) map[string]string {
 
 // ContainerExtras is what a container's config needs beyond the pod spec,
 // known only when it is created: its mounts (volumes, termination message,
-// /etc/hosts, all prepared on disk by the caller) and the pod's IP.
+// /etc/hosts, all prepared on disk by the caller), the pod's IP, and the
+// reference the runtime resolved the container's image to (the ID of
+// ImageStatus; "" sends the manifest's image string in its place).
 type ContainerExtras struct {
-	Mounts []*runtimeapi.Mount
-	PodIP  string
+	Mounts   []*runtimeapi.Mount
+	PodIP    string
+	ImageRef string
 }
 
 // ContainerConfig translates container c of a static pod into the config of
@@ -218,23 +236,32 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		AnnotationTermMessagePath: c.TerminationMessagePath,
 		AnnotationTermGracePeriod: strconv.FormatInt(GracePeriod(pod), 10),
 		AnnotationContainerKind:   ContainerKind(pod, c.Name),
+		AnnotationContainerHash:   strconv.FormatUint(ContainerHash(c), 16),
+		// The manifest's defaulting sets the policy; no hash input changes.
+		AnnotationTermMessagePolicy: string(c.TerminationMessagePolicy),
 	}
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 		if b, err := json.Marshal(c.Lifecycle.PreStop); err == nil {
 			annotations[AnnotationPreStopHandler] = string(b)
 		}
 	}
+	if len(c.Ports) > 0 {
+		if b, err := json.Marshal(c.Ports); err == nil {
+			annotations[AnnotationContainerPorts] = string(b)
+		}
+	}
 	expanded := containerEnv(sp, c, node, x.PodIP)
 	resources := Resources(withDefaultRequests(c.Resources))
 	resources.OomScoreAdj = OOMScoreAdj(pod, c, node.MemoryBytes)
+	memoryLimits(resources, node)
 	return &runtimeapi.ContainerConfig{
 		Metadata:    &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: restartCount},
-		Image:       &runtimeapi.ImageSpec{Image: c.Image},
+		Image:       imageSpec(c, x.ImageRef),
 		Command:     expanded.Command,
 		Args:        expanded.Args,
 		WorkingDir:  c.WorkingDir,
 		Envs:        criEnv(c.Env, expanded.Env),
-		Mounts:      x.Mounts,
+		Mounts:      relabelMounts(pod, c, x.Mounts, node.SELinux),
 		Labels:      labels,
 		Annotations: annotations,
 		LogPath:     ContainerLogPath(c.Name, restartCount),
@@ -246,6 +273,17 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 			SecurityContext: containerSecurity(pod, c, node.seccompRoot(), node.AppArmor),
 		},
 	}
+}
+
+// imageSpec is a container's image as the kubelet sends it to
+// CreateContainer: the reference the runtime resolved it to (ref, when
+// known), with the manifest's string as UserSpecifiedImage, which crictl
+// and the runtime's status show.
+func imageSpec(c *corev1.Container, ref string) *runtimeapi.ImageSpec {
+	if ref == "" {
+		ref = c.Image
+	}
+	return &runtimeapi.ImageSpec{Image: ref, UserSpecifiedImage: c.Image}
 }
 
 // ContainerKind is "init", "sidecar" (an init container with restartPolicy

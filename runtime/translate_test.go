@@ -1,6 +1,11 @@
 package runtime
 
 import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +256,216 @@ func TestContainerConfigNeverBuildsAnExpansionPastItsBound(t *testing.T) {
 	}
 	if got := Expand(strings.Repeat("$(A)", 200), map[string]string{"A": strings.Repeat("x", 1024)}); got != strings.Repeat("$(A)", 200) {
 		t.Errorf("a subPathExpr past the bound expanded to %d bytes, want it as written", len(got))
+	}
+}
+
+const parityPodYAML = `apiVersion: v1
+kind: Pod
+metadata: {name: etcd, namespace: kube-system}
+spec:
+  priorityClassName: system-node-critical
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: info, downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}}
+  - {name: certs, hostPath: {path: /etc/kubernetes/pki}}
+  containers:
+  - name: main
+    image: registry.k8s.io/etcd:3.5.21-0
+    resources: {limits: {memory: 128Mi}}
+    ports:
+    - {name: metrics, containerPort: 2381}
+    volumeMounts:
+    - {name: data, mountPath: /var/lib/etcd}
+    - {name: info, mountPath: /etc/podinfo/}
+    - {name: certs, mountPath: /etc/kubernetes/pki, readOnly: true}
+`
+
+// parityMounts are the mounts podfs.PrepareMounts makes for parityPodYAML.
+func parityMounts() []*runtimeapi.Mount {
+	return []*runtimeapi.Mount{
+		{ContainerPath: "/var/lib/etcd", HostPath: "/var/lib/bosun/pods/u/volumes/data"},
+		{ContainerPath: "/etc/podinfo/", HostPath: "/var/lib/bosun/pods/u/volumes/info", Readonly: true},
+		{ContainerPath: "/etc/kubernetes/pki", HostPath: "/etc/kubernetes/pki", Readonly: true},
+		{ContainerPath: "/dev/termination-log", HostPath: "/var/lib/bosun/pods/u/containers/main/0"},
+		{ContainerPath: "/etc/hosts", HostPath: "/var/lib/bosun/pods/u/etc-hosts"},
+	}
+}
+
+func TestContainerConfigMatchesTheKubelet(t *testing.T) {
+	v1Swap, v1NoSwap := testNode, testNode
+	v1Swap.Memory = CgroupMemory{Swap: true}
+	v2, v2NoSwap, v2Single := testNode, testNode, testNode
+	v2.Memory = CgroupMemory{V2: true, Swap: true}
+	v2NoSwap.Memory = CgroupMemory{V2: true}
+	v2Single.Memory, v2Single.SingleProcessOOMKill = CgroupMemory{V2: true, Swap: true}, true
+	selinux := testNode
+	selinux.SELinux = true
+	for _, tc := range []struct {
+		name  string
+		node  Node
+		ref   string
+		check func(t *testing.T, c *runtimeapi.ContainerConfig)
+	}{
+		{"the kubelet's container annotations are written: its hash of name and image, the termination message policy and the ports as JSON", testNode, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			want := map[string]string{
+				AnnotationContainerHash:     strconv.FormatUint(ContainerHash(&corev1.Container{Name: "main", Image: "registry.k8s.io/etcd:3.5.21-0"}), 16),
+				AnnotationTermMessagePolicy: "File",
+				AnnotationContainerPorts:    `[{"name":"metrics","containerPort":2381,"protocol":"TCP"}]`,
+				AnnotationRestartCount:      "2",
+				AnnotationTermMessagePath:   "/dev/termination-log",
+				AnnotationContainerKind:     "app",
+			}
+			for k, v := range want {
+				if c.Annotations[k] != v {
+					t.Errorf("annotation %s = %q, want %q", k, c.Annotations[k], v)
+				}
+			}
+		}},
+		{"the image goes out as the kubelet sends it: the resolved reference, and the manifest's string as UserSpecifiedImage", testNode, "sha256:0123abcd", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			if c.Image.Image != "sha256:0123abcd" || c.Image.UserSpecifiedImage != "registry.k8s.io/etcd:3.5.21-0" {
+				t.Errorf("image %v", c.Image)
+			}
+		}},
+		{"without a resolved reference the manifest's image string is sent as both", testNode, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			if c.Image.Image != "registry.k8s.io/etcd:3.5.21-0" || c.Image.UserSpecifiedImage != "registry.k8s.io/etcd:3.5.21-0" {
+				t.Errorf("image %v", c.Image)
+			}
+		}},
+		{"on cgroup v2 an OOM kill takes the whole container and the container never swaps", v2, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			r := c.Linux.Resources
+			if len(r.Unified) != 2 || r.Unified["memory.oom.group"] != "1" || r.Unified["memory.swap.max"] != "0" || r.MemorySwapLimitInBytes != 0 {
+				t.Errorf("unified %v, memory+swap %d", r.Unified, r.MemorySwapLimitInBytes)
+			}
+		}},
+		{"on cgroup v2 with singleProcessOOMKill only the swap is limited", v2Single, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			if u := c.Linux.Resources.Unified; len(u) != 1 || u["memory.swap.max"] != "0" {
+				t.Errorf("unified %v", u)
+			}
+		}},
+		{"on cgroup v2 without a swap controller only the OOM group is set", v2NoSwap, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			if u := c.Linux.Resources.Unified; len(u) != 1 || u["memory.oom.group"] != "1" {
+				t.Errorf("unified %v", u)
+			}
+		}},
+		{"on cgroup v1 with a swap controller the memory and swap limit is the memory limit, and nothing unified is sent", v1Swap, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			r := c.Linux.Resources
+			if r.MemorySwapLimitInBytes != 128<<20 || r.MemoryLimitInBytes != 128<<20 || r.Unified != nil {
+				t.Errorf("memory %d, memory+swap %d, unified %v", r.MemoryLimitInBytes, r.MemorySwapLimitInBytes, r.Unified)
+			}
+		}},
+		{"on cgroup v1 without a swap controller no swap limit is sent", v1NoSwap, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			if r := c.Linux.Resources; r.MemorySwapLimitInBytes != 0 || r.Unified != nil {
+				t.Errorf("memory+swap %d, unified %v", r.MemorySwapLimitInBytes, r.Unified)
+			}
+		}},
+		{"on an SELinux host emptyDir, downwardAPI, the termination message file and /etc/hosts are relabelled, hostPath is not", selinux, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			want := map[string]bool{"/var/lib/etcd": true, "/etc/podinfo/": true, "/etc/kubernetes/pki": false, "/dev/termination-log": true, "/etc/hosts": true}
+			checkRelabel(t, c.Mounts, want)
+		}},
+		{"without SELinux no mount is relabelled", testNode, "", func(t *testing.T, c *runtimeapi.ContainerConfig) {
+			checkRelabel(t, c.Mounts, map[string]bool{"/var/lib/etcd": false, "/etc/podinfo/": false, "/etc/kubernetes/pki": false, "/dev/termination-log": false, "/etc/hosts": false})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := staticPod(t, parityPodYAML)
+			mounts := parityMounts()
+			c := ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 2, tc.node, ContainerExtras{Mounts: mounts, ImageRef: tc.ref})
+			tc.check(t, c)
+			for i, m := range parityMounts() {
+				if mounts[i].SelinuxRelabel != m.SelinuxRelabel {
+					t.Errorf("the caller's mount %s was changed", m.ContainerPath)
+				}
+			}
+		})
+	}
+}
+
+func checkRelabel(t *testing.T, mounts []*runtimeapi.Mount, want map[string]bool) {
+	t.Helper()
+	if len(mounts) != len(want) {
+		t.Fatalf("%d mounts, want %d", len(mounts), len(want))
+	}
+	for _, m := range mounts {
+		if m.SelinuxRelabel != want[m.ContainerPath] {
+			t.Errorf("mount %s: relabel %v, want %v", m.ContainerPath, m.SelinuxRelabel, want[m.ContainerPath])
+		}
+	}
+}
+
+func TestContainerHashIsTheKubelets(t *testing.T) {
+	// The kubelet's own golden value (pkg/kubelet/container TestHashContainer):
+	// only the name and the image count.
+	c := &corev1.Container{Name: "test_container", Image: "foo/image:v1", Args: []string{"/bin/sh", "-c", "echo abc"},
+		Ports: []corev1.ContainerPort{{ContainerPort: 8001}}}
+	if got := ContainerHash(c); got != 0x8e45cbd0 {
+		t.Errorf("hash %#x, want the kubelet's 0x8e45cbd0", got)
+	}
+}
+
+func TestAContainerMadeFromAResolvedImageReadsBackTheManifestsImage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec *runtimeapi.ImageSpec
+		want string
+	}{
+		{"UserSpecifiedImage wins over the resolved reference", &runtimeapi.ImageSpec{Image: "sha256:0123", UserSpecifiedImage: "etcd:3.5"}, "etcd:3.5"},
+		{"a runtime that dropped UserSpecifiedImage shows the image sent", &runtimeapi.ImageSpec{Image: "sha256:0123"}, "sha256:0123"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ContainerOf(&runtimeapi.Container{Image: tc.spec}).Image; got != tc.want {
+				t.Errorf("image %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// resolvStep is one sandbox made after the resolv.conf is written (conf),
+// removed ("-") or left as it is ("").
+type resolvStep struct {
+	conf    string
+	servers string
+}
+
+func TestSandboxConfigReadsResolvConfForEveryNewSandbox(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		steps        []resolvStep
+		warns, infos int
+	}{
+		{"a change of resolv.conf reaches the next sandbox", []resolvStep{
+			{"nameserver 192.0.2.1\n", "192.0.2.1"}, {"nameserver 192.0.2.2\n", "192.0.2.2"}}, 0, 0},
+		{"a missing resolv.conf is one warning, and later sandboxes keep the last resolvers read", []resolvStep{
+			{"nameserver 192.0.2.1\n", "192.0.2.1"}, {"-", "192.0.2.1"}, {"", "192.0.2.1"}}, 1, 0},
+		{"a resolv.conf missing from the start gives the loopback resolver, with one warning", []resolvStep{
+			{"-", "127.0.0.1"}, {"", "127.0.0.1"}}, 1, 0},
+		{"a resolv.conf that comes back is read again, and said so once", []resolvStep{
+			{"-", "127.0.0.1"}, {"nameserver 192.0.2.3\n", "192.0.2.3"}, {"", "192.0.2.3"}}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			path := filepath.Join(t.TempDir(), "resolv.conf")
+			node := testNode
+			node.ResolvConf = NewResolvConf(path, slog.New(slog.NewTextHandler(&logs, nil)))
+			sp := staticPod(t, strings.Replace(podYAML, "%s", "dnsPolicy: Default", 1))
+			for i, s := range tc.steps {
+				switch s.conf {
+				case "":
+				case "-":
+					if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+						t.Fatal(err)
+					}
+				default:
+					if err := os.WriteFile(path, []byte(s.conf), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := strings.Join(SandboxConfig(sp, 0, node, t0).DnsConfig.Servers, ","); got != s.servers {
+					t.Errorf("sandbox %d: servers %q, want %q", i, got, s.servers)
+				}
+			}
+			if w, i := strings.Count(logs.String(), "level=WARN"), strings.Count(logs.String(), "level=INFO"); w != tc.warns || i != tc.infos {
+				t.Errorf("%d warnings and %d infos, want %d and %d:\n%s", w, i, tc.warns, tc.infos, logs.String())
+			}
+		})
 	}
 }

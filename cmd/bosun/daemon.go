@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
@@ -233,7 +232,8 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		BackoffMax:     f.backoffMax,
 		Node: runtime.Node{
 			Name: f.node, HostIP: f.nodeIP, PodLogsDir: f.podLogsDir, RootDir: f.rootDir,
-			AppArmor: host.AppArmor(), CgroupDriver: cgroups.Driver, DNS: parsed.dns,
+			AppArmor: host.AppArmor(), CgroupDriver: cgroups.Driver, ResolvConf: runtime.NewResolvConf(f.resolvConf, log),
+			Memory: runtime.DetectCgroupMemory(podcgroup.Root, "/proc/self/cgroup"), SELinux: runtime.SELinuxEnabled(),
 			ClusterDNS: parsed.clusterDNS, ClusterDomain: f.clusterDomain, SeccompProfileRoot: f.seccompRoot,
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
 		},
@@ -336,7 +336,6 @@ func canonicalDirs(log *slog.Logger, f *daemonFlags) error {
 type parsedFlags struct {
 	logMaxSize int64
 	clusterDNS []string
-	dns        *runtimeapi.DNSConfig // of --resolv-conf
 }
 
 // parse checks the flags of bosun run, --config applied, and parses those
@@ -365,9 +364,6 @@ func (f *daemonFlags) parse() (parsedFlags, error) {
 			return p, &usageError{fmt.Sprintf("--cluster-dns %q: %q is not an IP address", f.clusterDNS, ip)}
 		}
 		p.clusterDNS = append(p.clusterDNS, ip)
-	}
-	if p.dns, err = runtime.ReadResolvConf(f.resolvConf); err != nil {
-		return p, fmt.Errorf("--resolv-conf: %w", err)
 	}
 	if f.logMaxFiles < 2 {
 		return p, &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
