@@ -6,6 +6,8 @@
 //
 // It also owns the pure translation of a static pod into CRI configs
 // (SandboxConfig, ContainerConfig) and the labels and annotations that carry
-// a pod's identity in the runtime. It must not decide anything: when to
-// create, restart or remove is the sync package's job.
+// a pod's identity in the runtime, with the few facts of the host that
+// translation needs (DetectCgroupMemory, SELinuxEnabled, ResolvConf, read by
+// the caller and handed in through Node). It must not decide anything: when
+// to create, restart or remove is the sync package's job.
 package runtime
