@@ -24,11 +24,13 @@ func (c *countingReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	return n, err
 }
 
-// entries reads the lines of log from start, skipping skip.
+// entries reads the lines of log from start, skipping skip, joining the
+// pieces of lines longer than crilog.MaxLine.
 func entries(t *testing.T, log []byte, start int64, skip int) []string {
 	t.Helper()
 	r := crilog.NewReader(bytes.NewReader(log[start:]))
 	var out []string
+	open := map[string]string{}
 	for {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -37,11 +39,17 @@ func entries(t *testing.T, log []byte, start int64, skip int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		open[e.Stream] += string(e.Content)
+		if e.Partial {
+			continue
+		}
+		line := open[e.Stream]
+		delete(open, e.Stream)
 		if skip > 0 {
 			skip--
 			continue
 		}
-		out = append(out, e.Stream+":"+string(e.Content))
+		out = append(out, e.Stream+":"+line)
 	}
 }
 
