@@ -111,12 +111,9 @@ func (d logDir) rename(from, to string) error {
 // cleanup, what a failed compression left is removed first: temporary
 // files, and files whose compressed copy exists.
 func (d logDir) rotatedLogs(name string, cleanup bool) ([]string, error) {
-	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	all, err := d.f.Readdirnames(-1)
+	all, err := d.names(func(f string) bool { return strings.HasPrefix(f, name+".") })
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", d.f.Name(), err)
+		return nil, err
 	}
 	have := map[string]bool{}
 	for _, f := range all {
@@ -124,9 +121,6 @@ func (d logDir) rotatedLogs(name string, cleanup bool) ([]string, error) {
 	}
 	var out []string
 	for _, f := range all {
-		if !strings.HasPrefix(f, name+".") {
-			continue
-		}
 		if strings.HasSuffix(f, tmpSuffix) || have[f+compressedSuffix] {
 			if cleanup {
 				if err := d.remove(f); err != nil {
@@ -139,6 +133,30 @@ func (d logDir) rotatedLogs(name string, cleanup bool) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// names lists the entries of the directory that keep accepts, reading
+// them a batch at a time: the directory may be writable by a log-shipping
+// pod, and only the names bosun acts on are held.
+func (d logDir) names(keep func(string) bool) ([]string, error) {
+	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var out []string
+	for {
+		batch, err := d.f.Readdirnames(256)
+		for _, n := range batch {
+			if keep(n) {
+				out = append(out, n)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", d.f.Name(), err)
+		}
+	}
 }
 
 // compress gzips name to name.gz (through name.gz.tmp, made anew) and

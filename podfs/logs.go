@@ -170,15 +170,14 @@ func (l *Logs) Prune(p PodRef, container string, keep map[uint32]bool) {
 	}
 	defer f.Close()
 	d := logDir{f: f, fd: int(f.Fd())}
-	names, err := f.Readdirnames(-1)
+	names, err := d.names(func(name string) bool {
+		count, ok := logCount(name)
+		return ok && !keep[count]
+	})
 	if err != nil {
 		return
 	}
 	for _, name := range names {
-		count, ok := logCount(name)
-		if !ok || keep[count] {
-			continue
-		}
 		if err := d.remove(name); err != nil {
 			l.Log.Warn("remove container log", "pod", p.key(), "container", container, "file", name, "err", err)
 		}
