@@ -118,10 +118,12 @@ func (l *Loop) runContainers(ctx context.Context, p podPlan, t podTarget) []erro
 func (l *Loop) sandboxFor(ctx context.Context, p podPlan) (podTarget, error) {
 	switch {
 	case p.create:
+		at := l.clk.Now()
 		t, err := l.createSandbox(ctx, p.desired, p.attempt)
 		if err != nil {
 			return t, err
 		}
+		l.markStart(p.desired, at)
 		l.mu.Lock()
 		s := l.state(podKey(p.key))
 		for name, rc := range p.carried {

@@ -153,6 +153,7 @@ func (l *Loop) observeAll(ctx context.Context, snap manifest.Snapshot) (map[stri
 		return nil, nil, err
 	}
 	l.lookUpIPs(ctx, desired, observed)
+	l.noteStarts(desired, observed)
 	l.readMessages(desired, observed)
 	l.syncProbes(ctx, desired, observed)
 	return desired, observed, nil

@@ -132,6 +132,19 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 	}
 	current := keeper(sandboxes, desired)
 	dead, maxAttempt, sameUID := p.sortSandboxes(sandboxes, current, desired)
+	if end, ok := deadline(desired, env.state.start); ok {
+		if !env.now.Before(end) {
+			// DeadlineExceeded: the pod stays failed, in no new sandbox.
+			for _, c := range containersOf(current) {
+				if !c.Exited() {
+					p.stop = append(p.stop, c)
+				}
+			}
+			p.sandbox = current
+			return p
+		}
+		p.wait = end
+	}
 	if current == nil {
 		if dead != nil && doneAfterDeath(desired, dead, env) {
 			// The kubelet creates no new sandbox for a pod that is done.
@@ -151,17 +164,6 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		return p
 	}
 	p.sandbox = current
-	if end, ok := deadline(desired, current); ok {
-		if !env.now.Before(end) {
-			for _, c := range current.containers {
-				if !c.Exited() {
-					p.stop = append(p.stop, c)
-				}
-			}
-			return p // DeadlineExceeded: the pod stays failed
-		}
-		p.wait = end
-	}
 	planContainers(&p, desired, current, env)
 	return p
 }
@@ -245,12 +247,21 @@ func keeper(sandboxes []*observedSandbox, desired *manifest.StaticPod) *observed
 	return best
 }
 
-// deadline is when a pod's activeDeadlineSeconds ends, counted from its
-// sandbox's creation.
-func deadline(desired *manifest.StaticPod, s *observedSandbox) (time.Time, bool) {
+// deadline is when a pod's activeDeadlineSeconds ends, counted from
+// start, when its version first started on the loop's clock (zero: not
+// yet), as the kubelet counts from the pod's startTime.
+func deadline(desired *manifest.StaticPod, start time.Time) (time.Time, bool) {
 	d := desired.Pod.Spec.ActiveDeadlineSeconds
-	if d == nil || s == nil {
+	if d == nil || start.IsZero() {
 		return time.Time{}, false
 	}
-	return s.Created.Add(time.Duration(*d) * time.Second), true
+	return start.Add(time.Duration(*d) * time.Second), true
+}
+
+// containersOf lists the containers of s, none when s is nil.
+func containersOf(s *observedSandbox) []*observedContainer {
+	if s == nil {
+		return nil
+	}
+	return s.containers
 }

@@ -111,6 +111,9 @@ func TestPlanRules(t *testing.T) {
 			return podMemo{delays: map[containerRef]time.Duration{{sp.UID, name}: d}}
 		}
 	}
+	startedAgo := func(d time.Duration) func(*manifest.StaticPod) podMemo {
+		return func(*manifest.StaticPod) podMemo { return podMemo{start: now.Add(-d)} }
+	}
 	rows := []row{
 		{name: "new pod: sandbox and every app container",
 			desired: twoApps("Always"), want: "create attempt 0; start a#0; start b#0"},
@@ -191,13 +194,19 @@ func TestPlanRules(t *testing.T) {
 			desired: twoApps("Always"), sandboxes: ready(instance{"a", 0, "liveness failed"}, instance{"b", 0, "running"}),
 			want: "kill container a-0 (liveness)"},
 		{name: "deadline: before it, the loop wakes at the deadline",
-			desired: withDeadline, sandboxes: ready(instance{"a", 0, "running"}), want: "wait 1m0s"},
+			desired: withDeadline, sandboxes: ready(instance{"a", 0, "running"}), memo: startedAgo(0), want: "wait 1m0s"},
 		{name: "deadline: past it, running containers stop and nothing starts",
+			desired: withDeadline, sandboxes: ready(instance{"a", 0, "running"}), memo: startedAgo(61 * time.Second), want: "stop a-0"},
+		{name: "deadline: it counts from the first start of the pod, not from its new sandbox",
 			desired: withDeadline, sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
-				s := readySandbox(sp.UID, sp.Hash, 0, instance{"a", 0, "running"})
-				s.Created = now.Add(-61 * time.Second)
+				s := readySandbox(sp.UID, sp.Hash, 1, instance{"a", 3, "running"})
+				s.Created = now.Add(-time.Second)
 				return []*observedSandbox{s}
-			}, want: "stop a-0"},
+			}, memo: startedAgo(61 * time.Second), want: "stop a-3"},
+		{name: "deadline: past it, a dead sandbox gets no new one",
+			desired: withDeadline, sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137})}
+			}, memo: startedAgo(61 * time.Second), want: "kill sb-0"},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {

@@ -116,7 +116,7 @@ func desiredStatus(st *PodStatus, sb *observedSandbox, in statusInput) {
 	app := cs[len(spec.InitContainers):]
 	st.Phase = phaseOf(app, spec.RestartPolicy)
 	st.Reason = summarize(app, st.SyncError, sb != nil)
-	if end, ok := deadline(in.desired, sb); ok && !in.now.Before(end) {
+	if end, ok := deadline(in.desired, in.memo.start); ok && !in.now.Before(end) {
 		st.Phase, st.Reason = "Failed", "DeadlineExceeded"
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/bosun-sh/bosun/manifest"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -57,6 +58,16 @@ type podState struct {
 	dnsWarning string
 	// hook is the postStart hook of the pod's apply (hooks.go).
 	hook hookState
+	// start is when the pod's version first started (noteStarts).
+	start podStart
+}
+
+// podStart is when version (uid, hash) of a pod first started, on the
+// loop's clock: activeDeadlineSeconds counts from it, as the kubelet counts
+// from the pod's startTime, across new sandboxes.
+type podStart struct {
+	uid, hash string
+	at        time.Time
 }
 
 // exitRecord is an exited container's end and its termination message,
@@ -108,6 +119,9 @@ type podMemo struct {
 	carried   map[containerRef]carriedContainer
 	ips       map[string]string
 	finished  map[string]bool
+	// start is when the pod's desired version first started (zero: not
+	// yet).
+	start time.Time
 }
 
 // memo copies s; the caller holds l.mu. A nil s gives an empty memo.
@@ -116,7 +130,49 @@ func (s *podState) memo() podMemo {
 		return podMemo{}
 	}
 	return podMemo{busy: s.busy, appliedAt: s.appliedAt, syncErr: s.syncErr, retry: s.retry,
-		delays: maps.Clone(s.delays), carried: maps.Clone(s.carried), ips: maps.Clone(s.ips), finished: maps.Clone(s.finished)}
+		delays: maps.Clone(s.delays), carried: maps.Clone(s.carried), ips: maps.Clone(s.ips), finished: maps.Clone(s.finished),
+		start: s.start.at}
+}
+
+// noteStarts keeps, for each desired pod, when its version first started.
+// A version the loop has not started itself (bosun restarted) started when
+// its oldest sandbox still there was created: the runtime's wall clock
+// stamp, placed once on the loop's clock, so that a later move of the wall
+// clock does not move the deadline. A version with no sandbox yet gets its
+// start when its first sandbox is made (markStart).
+func (l *Loop) noteStarts(desired map[string]*manifest.StaticPod, observed map[string]*observedPod) {
+	now := l.clk.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key, sp := range desired {
+		s := l.state(podKey(key))
+		if s.start.uid == sp.UID && s.start.hash == sp.Hash {
+			continue
+		}
+		s.start = podStart{}
+		if obs := observed[key]; obs != nil {
+			for _, sb := range obs.sandboxes {
+				if sb.UID != sp.UID || sb.Hash != sp.Hash {
+					continue
+				}
+				at := now.Add(-max(now.Sub(sb.Created), 0))
+				if s.start.at.IsZero() || at.Before(s.start.at) {
+					s.start = podStart{uid: sp.UID, hash: sp.Hash, at: at}
+				}
+			}
+		}
+	}
+}
+
+// markStart records at as the start of version sp of a pod, unless that
+// version started before.
+func (l *Loop) markStart(sp *manifest.StaticPod, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(podKey(sp.Key()))
+	if s.start.uid != sp.UID || s.start.hash != sp.Hash || s.start.at.IsZero() {
+		s.start = podStart{uid: sp.UID, hash: sp.Hash, at: at}
+	}
 }
 
 // forgetContainers drops the backoff of every container of uid and, unless
