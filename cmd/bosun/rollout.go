@@ -129,8 +129,11 @@ func rolloutState(p *bosunv1.Pod) (state string, done, ok bool) {
 		}
 		return fmt.Sprintf("pod %s: version %s failed: %s: %s; it keeps running: %s", key, r.GetFileHash(), r.GetReason(), r.GetMessage(), why), true, false
 	}
-	if r.GetStartedUnixNano() == 0 {
+	switch {
+	case r.GetStartedUnixNano() == 0 && r.GetRunningHash() != "" && r.GetRunningHash() != r.GetFileHash():
 		return fmt.Sprintf("pod %s: waiting for version %s to start (the running version %s stops first)", key, r.GetFileHash(), r.GetRunningHash()), false, false
+	case r.GetStartedUnixNano() == 0:
+		return fmt.Sprintf("pod %s: waiting for version %s to start", key, r.GetFileHash()), false, false
 	}
 	ready, all := 0, 0
 	for _, c := range p.GetContainers() {

@@ -37,6 +37,8 @@ func TestRolloutLine(t *testing.T) {
 			"pod kube-system/api-n1: version h2 failed: ProgressDeadlineExceeded: not Ready within 5s; it keeps running: rollback is not enabled (bosun.dev/rollback or --rollback-on-failure)", true, false},
 		{"waiting for the old version to stop", pod(&bosunv1.Rollout{Phase: "Progressing", FileHash: "h2", RunningHash: "h1"}),
 			"pod kube-system/api-n1: waiting for version h2 to start (the running version h1 stops first)", false, false},
+		{"a first version waits for its start", pod(&bosunv1.Rollout{Phase: "Progressing", FileHash: "h1"}),
+			"pod kube-system/api-n1: waiting for version h1 to start", false, false},
 		{"progressing shows the time left", pod(&bosunv1.Rollout{Phase: "Progressing", FileHash: "h2", RunningHash: "h2", ProgressDeadlineSeconds: 300,
 			StartedUnixNano: at.Add(-100 * time.Second).UnixNano(), DeadlineUnixNano: at.Add(200*time.Second + 300*time.Millisecond).UnixNano()}, true, false),
 			"pod kube-system/api-n1: waiting for version h2 to be Ready: 1 of 2 containers ready, 3m20s left of 5m0s", false, false},
