@@ -11,7 +11,15 @@
 // any rollback survive a restart of bosun in one file below --root-dir
 // (rollout.json), written atomically.
 //
+// A version is complete as soon as the loop's status shows it Ready (a
+// container without a readiness probe once it ran for the deadline without
+// a restart). The loop reads Snapshot before it observes, so a sync decides
+// on the status the sync before it published; while a version progresses,
+// Rollout looks at the loop's latest status every half second and wakes
+// the loop when that status decides the version, so that no decision
+// waits for a sync that nothing else would cause.
+//
 // Rollout never calls the runtime and never acts on containers: the loop is
 // the one writer. It only chooses which version the loop is asked to run, and
-// wakes the loop when a deadline passes.
+// wakes the loop when a deadline passes or a decision is due.
 package rollout
