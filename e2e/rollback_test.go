@@ -214,7 +214,13 @@ func TestRollbackOfAVersionThatIsNeverReady(t *testing.T) {
 		t.Errorf("the manifest was changed by the rollback (%v):\n%s", err, b)
 	}
 
-	p := e.inspect("apiserver")
+	// The status says RolledBack once a sync saw v1's container run, which
+	// may come a sync after the runtime shows it.
+	var p *bosunv1.Pod
+	eventually(t, 30*time.Second, "bosun's status to show the pod rolled back", func() bool {
+		p = e.inspect("apiserver")
+		return p.GetReason() == "RolledBack"
+	})
 	r := p.GetRollout()
 	if p.GetReason() != "RolledBack" || r.GetPhase() != "RolledBack" || r.GetReason() != "ProgressDeadlineExceeded" ||
 		r.GetFileHash() != h2 || r.GetRunningHash() != h1 || r.GetLastReadyHash() != h1 || !strings.Contains(r.GetMessage(), "readiness probe failed") {

@@ -51,7 +51,7 @@ func escape(s string, keepNewlines bool) string {
 // safe reports whether s prints as it is.
 func safe(s string, keepNewlines bool) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && !(c == '\n' && keepNewlines) || c >= 0x7f {
+		if c := s[i]; c < 0x20 && (c != '\n' || !keepNewlines) || c >= 0x7f {
 			return asciiOrPrintable(s, keepNewlines)
 		}
 	}
