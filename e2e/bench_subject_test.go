@@ -325,7 +325,7 @@ func (s *subject) idle(t *testing.T, pods int, window time.Duration) idleUse {
 	time.Sleep(window)
 	cpu1 := cpuTime(pid)
 	calls1 := sum(s.criCalls(t))
-	rss, hwm := memory(pid)
+	rss, hwm := procMemory(pid)
 	return idleUse{Pods: pods, Seconds: window.Seconds(), CPUPercent: 100 * (cpu1 - cpu0).Seconds() / window.Seconds(),
 		RSSMiB: float64(rss) / 1024, MaxRSSMiB: float64(hwm) / 1024, CallsPerMin: (calls1 - calls0) * 60 / window.Seconds()}
 }
@@ -361,24 +361,6 @@ func cpuTime(pid int) time.Duration {
 		total += time.Duration(cu+cs) * time.Second / 100 // USER_HZ
 	}
 	return total
-}
-
-// memory is a process's resident memory now and at its peak, in KiB.
-func memory(pid int) (rss, hwm int64) {
-	s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, l := range strings.Split(string(s), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			rss, _ = strconv.ParseInt(f[1], 10, 64)
-		case "VmHWM:":
-			hwm, _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
-	return rss, hwm
 }
 
 // listPair times one ListPodSandbox and one ListContainers of everything:
