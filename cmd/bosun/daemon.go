@@ -123,7 +123,7 @@ func (f *daemonFlags) sections() []flagSection {
 	fs.StringVar(&f.logLinksDir, "container-log-links-dir", "/var/log/containers", "directory of the kubelet's links <pod>_<namespace>_<container>-<id>.log to container logs, read by log collectors (empty: none)")
 
 	fs = newSection(&s, "Network and DNS")
-	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: probes and hooks of hostNetwork pods go there, and status.hostIP (default: the IPv4 address of the default route's interface)")
+	fs.StringVar(&f.nodeIP, "node-ip", "", "the node's IP: probes and hooks of hostNetwork pods go there, and status.hostIP (default: as the kubelet: the node name if it is an IP, else its first address on this host, else the default route's interface address; 0.0.0.0 or :: choose the family)")
 	fs.StringVar(&f.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration of pods with dnsPolicy Default (or ClusterFirst without --cluster-dns); empty: 127.0.0.1")
 	fs.StringVar(&f.clusterDNS, "cluster-dns", "", "comma-separated IPs of the cluster DNS, for pods with dnsPolicy ClusterFirst")
 	fs.StringVar(&f.clusterDomain, "cluster-domain", "", "the cluster's DNS domain, searched by ClusterFirst pods (e.g. cluster.local)")
@@ -158,13 +158,15 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	if len(f.configIgnored) > 0 {
 		log.Warn("config fields bosun has no use for are ignored", "file", f.config, "fields", strings.Join(f.configIgnored, ","))
 	}
-	if f.nodeIP == "" {
-		f.nodeIP = host.IP()
-	}
 	if f.node == "" {
 		f.node = defaultNodeName()
 	}
 	f.node = strings.ToLower(f.node)
+	var nodeIPFrom host.Source
+	f.nodeIP, nodeIPFrom = host.NodeIP(ctx, f.nodeIP, f.node)
+	if nodeIPFrom == host.FromNowhere {
+		log.Warn("no node IP: not from --node-ip, the node name's addresses nor the default route; status.hostIP is empty", "node", f.node)
+	}
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
@@ -188,7 +190,7 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		return fmt.Errorf("container runtime endpoint %s: %w", f.endpoint, err)
 	}
 	log.Info("bosun started", "version", version, "node", f.node, "manifests", f.manifestPath,
-		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint, "nodeIP", f.nodeIP,
+		"runtime", info.RuntimeName+" "+info.RuntimeVersion, "endpoint", f.endpoint, "nodeIP", f.nodeIP, "nodeIPFrom", nodeIPFrom,
 		"cgroupDriver", cgroups.Driver, "cgroupDriverFrom", cgroups.From)
 	if cgroups.Overruled != "" {
 		log.Warn("the runtime's cgroup driver wins over the one configured", "runtime", cgroups.Driver, "configured", cgroups.Overruled)
