@@ -15,12 +15,16 @@ const (
 	minCPUQuota = 1000
 )
 
-// Limits are the settings of a pod cgroup. A zero CPUQuota or MemoryBytes
-// means no limit.
+// Limits are the settings of a pod cgroup. A zero CPUQuota, MemoryBytes or
+// Pids means no limit; CPUPeriod is the CFS period in microseconds (0:
+// CPUPeriod).
 type Limits struct {
 	CPUShares   int64
 	CPUQuota    int64
+	CPUPeriod   int64
 	MemoryBytes int64
+	// Pids is the kubelet's podPidsLimit, the pod cgroup's pids.max.
+	Pids int64
 }
 
 // ForPod computes a pod cgroup's limits as the kubelet's ResourceConfigForPod
@@ -31,10 +35,12 @@ type Limits struct {
 // Requests default to limits, as the API server defaults them. CPU shares
 // come from the CPU requests; a CPU quota and a memory limit are set only
 // when every container (init containers included) has that limit. A
-// BestEffort pod gets the least shares and no limits.
-func ForPod(pod *corev1.Pod) Limits {
+// BestEffort pod gets the least shares and no limits. The node's
+// cpuCFSQuota (off: no quota), cpuCFSQuotaPeriod and podPidsLimit apply to
+// every pod, as the kubelet applies them.
+func ForPod(pod *corev1.Pod, node runtime.Node) Limits {
 	if runtime.QOSClass(pod) == corev1.PodQOSBestEffort {
-		return Limits{CPUShares: minShares}
+		return Limits{CPUShares: minShares, Pids: node.PodPidsLimit}
 	}
 	reqs := aggregate(pod, requests)
 	lims := aggregate(pod, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits })
@@ -46,9 +52,12 @@ func ForPod(pod *corev1.Pod) Limits {
 			memAll = memAll && !l.Memory().IsZero()
 		}
 	}
-	out := Limits{CPUShares: shares(reqs.Cpu().MilliValue())}
-	if cpuAll {
-		out.CPUQuota = quota(lims.Cpu().MilliValue())
+	out := Limits{CPUShares: shares(reqs.Cpu().MilliValue()), Pids: node.PodPidsLimit}
+	if node.CPUCFSQuotaPeriod > 0 {
+		out.CPUPeriod = node.CFSPeriod()
+	}
+	if cpuAll && !node.CPUCFSQuotaOff {
+		out.CPUQuota = quota(lims.Cpu().MilliValue(), node.CFSPeriod())
 	}
 	if memAll {
 		out.MemoryBytes = lims.Memory().Value()
@@ -115,9 +124,9 @@ func shares(milliCPU int64) int64 {
 	return min(max(milliCPU*1024/1000, minShares), maxShares)
 }
 
-func quota(milliCPU int64) int64 {
+func quota(milliCPU, period int64) int64 {
 	if milliCPU == 0 {
 		return 0
 	}
-	return max(milliCPU*CPUPeriod/1000, minCPUQuota)
+	return max(milliCPU*period/1000, minCPUQuota)
 }

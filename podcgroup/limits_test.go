@@ -2,9 +2,12 @@ package podcgroup
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/bosun-sh/bosun/runtime"
 )
 
 // res builds requirements from maps of quantities.
@@ -76,7 +79,31 @@ func TestForPod(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: tc.init, Containers: tc.apps}}
-			if got := ForPod(pod); got != tc.want {
+			if got := ForPod(pod, runtime.Node{}); got != tc.want {
+				t.Errorf("ForPod = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestForPodTakesTheNodesCFSAndPidsSettings(t *testing.T) {
+	guaranteed := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{ctr(lim{"cpu": "500m", "memory": "32Mi"}, nil)}}}
+	bestEffort := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{ctr(nil, nil)}}}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+		node runtime.Node
+		want Limits
+	}{
+		{"podPidsLimit is the pod cgroup's pids limit", guaranteed, runtime.Node{PodPidsLimit: 1024},
+			Limits{CPUShares: 512, CPUQuota: 50000, MemoryBytes: 32 * mi, Pids: 1024}},
+		{"podPidsLimit holds for a BestEffort pod too", bestEffort, runtime.Node{PodPidsLimit: 1024}, Limits{CPUShares: 2, Pids: 1024}},
+		{"cpuCFSQuota false sets no CPU quota", guaranteed, runtime.Node{CPUCFSQuotaOff: true}, Limits{CPUShares: 512, MemoryBytes: 32 * mi}},
+		{"cpuCFSQuotaPeriod 10ms sets the period and the quota over it", guaranteed, runtime.Node{CPUCFSQuotaPeriod: 10 * time.Millisecond},
+			Limits{CPUShares: 512, CPUQuota: 5000, CPUPeriod: 10000, MemoryBytes: 32 * mi}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ForPod(tc.pod, tc.node); got != tc.want {
 				t.Errorf("ForPod = %+v, want %+v", got, tc.want)
 			}
 		})

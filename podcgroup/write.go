@@ -36,15 +36,28 @@ func checkParent(parent string) error {
 // in the memory and cpu hierarchies; on cgroup v2 memory.max, cpu.max and
 // cpu.weight, after enabling the cpu and memory controllers for the
 // cgroups above it. Every value is written, "no limit" too, so a cgroup left
-// from an earlier pod with the same UID gets the new pod's values. It is
-// idempotent.
+// from an earlier pod with the same UID gets the new pod's values. A pids
+// limit is written to pids.max (enabling the pids controller on cgroup v2);
+// without one, a pids.max already there is set to "max". It is idempotent.
 func Write(root, parent string, l Limits) error {
 	if err := checkParent(parent); err != nil {
 		return err
 	}
 	memory, quota := strconv.FormatInt(l.MemoryBytes, 10), strconv.FormatInt(l.CPUQuota, 10)
+	period := strconv.FormatInt(l.CPUPeriod, 10)
+	if l.CPUPeriod <= 0 {
+		period = strconv.Itoa(CPUPeriod)
+	}
 	if unified(root) {
-		if err := enableControllers(root, parent); err != nil {
+		if err := enableControllers(root, parent, "+cpu +memory"); err != nil {
+			return err
+		}
+		if l.Pids > 0 {
+			if err := enableControllers(root, parent, "+pids"); err != nil {
+				return err
+			}
+		}
+		if err := writePids(filepath.Join(root, parent), l.Pids); err != nil {
 			return err
 		}
 		if l.MemoryBytes == 0 {
@@ -55,7 +68,7 @@ func Write(root, parent string, l Limits) error {
 		}
 		return writeFiles(filepath.Join(root, parent), [][2]string{
 			{"memory.max", memory},
-			{"cpu.max", quota + " " + strconv.Itoa(CPUPeriod)},
+			{"cpu.max", quota + " " + period},
 			{"cpu.weight", strconv.FormatInt(sharesToWeight(l.CPUShares), 10)},
 		})
 	}
@@ -68,9 +81,12 @@ func Write(root, parent string, l Limits) error {
 	if err := writeFiles(filepath.Join(root, "memory", parent), [][2]string{{"memory.limit_in_bytes", memory}}); err != nil {
 		return err
 	}
+	if err := writePids(filepath.Join(root, "pids", parent), l.Pids); err != nil {
+		return err
+	}
 	return writeFiles(filepath.Join(root, "cpu", parent), [][2]string{
 		{"cpu.shares", strconv.FormatInt(l.CPUShares, 10)},
-		{"cpu.cfs_period_us", strconv.Itoa(CPUPeriod)},
+		{"cpu.cfs_period_us", period},
 		{"cpu.cfs_quota_us", quota},
 	})
 }
@@ -81,13 +97,26 @@ func sharesToWeight(shares int64) int64 {
 	return 1 + ((shares-minShares)*9999)/(maxShares-minShares)
 }
 
-// enableControllers writes "+cpu +memory" to cgroup.subtree_control of
-// root and of each cgroup between root and parent, so that parent has the
-// controllers' files.
-func enableControllers(root, parent string) error {
+// writePids writes limit (0: "max") to pids.max in dir, the pod cgroup of
+// the pids controller; without a limit it writes only over a pids.max that
+// is there, so a host without the pids controller needs none.
+func writePids(dir string, limit int64) error {
+	if limit > 0 {
+		return writeFiles(dir, [][2]string{{"pids.max", strconv.FormatInt(limit, 10)}})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pids.max")); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return writeFiles(dir, [][2]string{{"pids.max", "max"}})
+}
+
+// enableControllers writes controllers ("+cpu +memory") to
+// cgroup.subtree_control of root and of each cgroup between root and
+// parent, so that parent has the controllers' files.
+func enableControllers(root, parent, controllers string) error {
 	dir := root
 	for _, part := range strings.Split(strings.TrimPrefix(parent, "/"), "/") {
-		if err := writeFiles(dir, [][2]string{{"cgroup.subtree_control", "+cpu +memory"}}); err != nil {
+		if err := writeFiles(dir, [][2]string{{"cgroup.subtree_control", controllers}}); err != nil {
 			return err
 		}
 		dir = filepath.Join(dir, part)

@@ -122,3 +122,44 @@ func TestRemove(t *testing.T) {
 		t.Errorf("Remove of a cgroup with a child: %v, want an error naming it", err)
 	}
 }
+
+func TestWritePidsAndPeriod(t *testing.T) {
+	t.Run("cgroup v1 gets pids.max in the pids hierarchy and the period", func(t *testing.T) {
+		root := v1Root(t)
+		if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2, CPUQuota: 5000, CPUPeriod: 10000, Pids: 1024}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, root, map[string]string{"pids/bosun/podabc/pids.max": "1024", "cpu/bosun/podabc/cpu.cfs_period_us": "10000",
+			"cpu/bosun/podabc/cpu.cfs_quota_us": "5000"})
+		if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, root, map[string]string{"pids/bosun/podabc/pids.max": "max", "cpu/bosun/podabc/cpu.cfs_period_us": "100000"})
+	})
+	t.Run("cgroup v2 enables pids and gets pids.max and the period in cpu.max", func(t *testing.T) {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory pids"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2, CPUQuota: 5000, CPUPeriod: 10000, Pids: 1024}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, root, map[string]string{"bosun/cgroup.subtree_control": "+pids", "bosun/podabc/pids.max": "1024", "bosun/podabc/cpu.max": "5000 10000"})
+		if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2}); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, root, map[string]string{"bosun/podabc/pids.max": "max"})
+	})
+	t.Run("without a limit and without pids.max nothing is written", func(t *testing.T) {
+		root := t.TempDir()
+		if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(root, "/bosun/podabc", Limits{CPUShares: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "bosun/podabc/pids.max")); !os.IsNotExist(err) {
+			t.Errorf("pids.max written: %v", err)
+		}
+	})
+}

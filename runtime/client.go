@@ -33,6 +33,9 @@ type Client struct {
 	img      runtimeapi.ImageServiceClient
 	log      *slog.Logger
 	observe  func(method, code string, d time.Duration)
+	// timeout, when set, is the kubelet's runtimeRequestTimeout: the
+	// deadline of each call in place of bosun's own.
+	timeout time.Duration
 }
 
 // Option configures a Client.
@@ -42,6 +45,15 @@ type Option func(*Client)
 // duration (for metrics).
 func WithObserver(f func(method, code string, d time.Duration)) Option {
 	return func(c *Client) { c.observe = f }
+}
+
+// WithRequestTimeout gives each CRI call the deadline d, as the kubelet's
+// runtimeRequestTimeout (--runtime-request-timeout) does: RunPodSandbox gets
+// twice d, StopContainer and ExecSync d on top of their own timeout, and
+// PullImage at least d. Zero keeps bosun's deadlines (30s for a call, 2m
+// for sandbox and container creation, 10m for a pull).
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) { c.timeout = d }
 }
 
 // Info is what the runtime says about itself.
@@ -151,13 +163,30 @@ func (c *Client) instrument(ctx context.Context, method string, req, reply any, 
 	return err
 }
 
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+// withTimeout gives a call bosun's deadline d, or the configured request
+// timeout when there is one.
+func (c *Client) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if c.timeout > 0 {
+		d = c.timeout
+	}
 	return context.WithTimeout(ctx, d)
+}
+
+// slack is what a call with a timeout of its own gets on top of it.
+func (c *Client) slack(d time.Duration) time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return d
 }
 
 // RunPodSandbox creates and starts a sandbox and returns its ID.
 func (c *Client) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxConfig, handler string) (string, error) {
-	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	d := sandboxTimeout
+	if c.timeout > 0 {
+		d = 2 * c.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	r, err := c.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
 	if err != nil {
@@ -168,7 +197,7 @@ func (c *Client) RunPodSandbox(ctx context.Context, cfg *runtimeapi.PodSandboxCo
 
 // StopPodSandbox stops a sandbox; it returns nil when the sandbox is gone.
 func (c *Client) StopPodSandbox(ctx context.Context, id string) error {
-	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	ctx, cancel := c.withTimeout(ctx, sandboxTimeout)
 	defer cancel()
 	_, err := c.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
 	return ignoreNotFound(mapError("StopPodSandbox "+short(id), err))
@@ -177,7 +206,7 @@ func (c *Client) StopPodSandbox(ctx context.Context, id string) error {
 // RemovePodSandbox removes a sandbox and its containers; it returns nil when
 // the sandbox is already gone.
 func (c *Client) RemovePodSandbox(ctx context.Context, id string) error {
-	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	ctx, cancel := c.withTimeout(ctx, sandboxTimeout)
 	defer cancel()
 	_, err := c.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id})
 	return ignoreNotFound(mapError("RemovePodSandbox "+short(id), err))
@@ -185,7 +214,7 @@ func (c *Client) RemovePodSandbox(ctx context.Context, id string) error {
 
 // ListPodSandbox lists the sandboxes that carry all of labels.
 func (c *Client) ListPodSandbox(ctx context.Context, labels map[string]string) ([]*runtimeapi.PodSandbox, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{LabelSelector: labels}})
 	if err != nil {
@@ -196,7 +225,7 @@ func (c *Client) ListPodSandbox(ctx context.Context, labels map[string]string) (
 
 // CreateContainer creates a container in a sandbox and returns its ID.
 func (c *Client) CreateContainer(ctx context.Context, sandboxID string, cfg *runtimeapi.ContainerConfig, sandboxCfg *runtimeapi.PodSandboxConfig) (string, error) {
-	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	ctx, cancel := c.withTimeout(ctx, sandboxTimeout)
 	defer cancel()
 	r, err := c.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: sandboxID, Config: cfg, SandboxConfig: sandboxCfg})
 	if err != nil {
@@ -207,7 +236,7 @@ func (c *Client) CreateContainer(ctx context.Context, sandboxID string, cfg *run
 
 // StartContainer starts a created container.
 func (c *Client) StartContainer(ctx context.Context, id string) error {
-	ctx, cancel := withTimeout(ctx, sandboxTimeout)
+	ctx, cancel := c.withTimeout(ctx, sandboxTimeout)
 	defer cancel()
 	_, err := c.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id})
 	return mapError("StartContainer "+short(id), err)
@@ -216,7 +245,7 @@ func (c *Client) StartContainer(ctx context.Context, id string) error {
 // StopContainer stops a container, sending SIGKILL after grace seconds; it
 // returns nil when the container is gone.
 func (c *Client) StopContainer(ctx context.Context, id string, grace int64) error {
-	ctx, cancel := withTimeout(ctx, time.Duration(grace)*time.Second+stopSlack)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(grace)*time.Second+c.slack(stopSlack))
 	defer cancel()
 	_, err := c.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: id, Timeout: grace})
 	return ignoreNotFound(mapError("StopContainer "+short(id), err))
@@ -224,7 +253,7 @@ func (c *Client) StopContainer(ctx context.Context, id string, grace int64) erro
 
 // RemoveContainer removes a container; it returns nil when it is gone.
 func (c *Client) RemoveContainer(ctx context.Context, id string) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	_, err := c.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id})
 	return ignoreNotFound(mapError("RemoveContainer "+short(id), err))
@@ -232,7 +261,7 @@ func (c *Client) RemoveContainer(ctx context.Context, id string) error {
 
 // ListContainers lists the containers that carry all of labels.
 func (c *Client) ListContainers(ctx context.Context, labels map[string]string) ([]*runtimeapi.Container, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{LabelSelector: labels}})
 	if err != nil {
@@ -243,7 +272,7 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string) (
 
 // ContainerStatus returns a container's status (exit code, times, reason).
 func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.rt.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
 	if err != nil {
@@ -255,7 +284,7 @@ func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.Co
 // ImageStatus returns image as the runtime has it (with its user), nil when
 // the runtime does not have it.
 func (c *Client) ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: image}})
 	if err != nil {
@@ -264,9 +293,40 @@ func (c *Client) ImageStatus(ctx context.Context, image string) (*runtimeapi.Ima
 	return r.Image, nil
 }
 
+// ListImages returns every image of the runtime.
+func (c *Client) ListImages(ctx context.Context) ([]*runtimeapi.Image, error) {
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.img.ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil {
+		return nil, mapError("ListImages", err)
+	}
+	return r.Images, nil
+}
+
+// ImageFsInfo returns the filesystems the runtime keeps its images on.
+func (c *Client) ImageFsInfo(ctx context.Context) ([]*runtimeapi.FilesystemUsage, error) {
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := c.img.ImageFsInfo(ctx, &runtimeapi.ImageFsInfoRequest{})
+	if err != nil {
+		return nil, mapError("ImageFsInfo", err)
+	}
+	return r.ImageFilesystems, nil
+}
+
+// RemoveImage removes an image by ID or name; an image already gone is not
+// an error.
+func (c *Client) RemoveImage(ctx context.Context, image string) error {
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := c.img.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: image}})
+	return ignoreNotFound(mapError("RemoveImage "+image, err))
+}
+
 // PullImage pulls image for a sandbox.
 func (c *Client) PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error {
-	ctx, cancel := withTimeout(ctx, pullTimeout)
+	ctx, cancel := context.WithTimeout(ctx, max(pullTimeout, c.timeout))
 	defer cancel()
 	_, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, SandboxConfig: sandboxCfg})
 	return mapError("PullImage "+image, err)
@@ -289,7 +349,7 @@ func short(id string) string {
 
 // PodSandboxStatus returns a sandbox's status, with its IP.
 func (c *Client) PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.PodSandboxStatus, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
 	if err != nil {
@@ -301,7 +361,7 @@ func (c *Client) PodSandboxStatus(ctx context.Context, id string) (*runtimeapi.P
 // ReopenContainerLog asks the runtime to reopen a container's log file,
 // after the file was rotated.
 func (c *Client) ReopenContainerLog(ctx context.Context, id string) error {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	_, err := c.rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: id})
 	return mapError("ReopenContainerLog "+short(id), err)
@@ -316,7 +376,7 @@ const maxExecOutput = 10 << 10
 // maxExecOutput bytes of its output (stdout then stderr), waiting at most
 // timeout.
 func (c *Client) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (int32, []byte, error) {
-	ctx, cancel := withTimeout(ctx, timeout+callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout+c.slack(callTimeout))
 	defer cancel()
 	r, err := c.rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: cmd, Timeout: int64(timeout.Seconds())})
 	if err != nil {
@@ -339,7 +399,7 @@ func headOf(a, b []byte, n int) []byte {
 // Linux config. A runtime that does not serve the call (containerd before
 // 2.0) gives an error wrapping ErrUnimplemented.
 func (c *Client) CgroupDriver(ctx context.Context) (string, error) {
-	ctx, cancel := withTimeout(ctx, callTimeout)
+	ctx, cancel := c.withTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := c.rt.RuntimeConfig(ctx, &runtimeapi.RuntimeConfigRequest{})
 	if err != nil {

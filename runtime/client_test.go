@@ -30,6 +30,9 @@ type fakeCRI struct {
 	cgroupErr    error
 	// execStdout and execStderr answer ExecSync.
 	execStdout, execStderr []byte
+	// mu guards left, the time ListPodSandbox had left before its deadline.
+	mu   stdsync.Mutex
+	left time.Duration
 }
 
 func (f *fakeCRI) RuntimeConfig(context.Context, *runtimeapi.RuntimeConfigRequest) (*runtimeapi.RuntimeConfigResponse, error) {
@@ -61,7 +64,12 @@ func (f *fakeCRI) ExecSync(context.Context, *runtimeapi.ExecSyncRequest) (*runti
 	return &runtimeapi.ExecSyncResponse{ExitCode: 1, Stdout: f.execStdout, Stderr: f.execStderr}, nil
 }
 
-func (f *fakeCRI) ListPodSandbox(context.Context, *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+func (f *fakeCRI) ListPodSandbox(ctx context.Context, _ *runtimeapi.ListPodSandboxRequest) (*runtimeapi.ListPodSandboxResponse, error) {
+	if d, ok := ctx.Deadline(); ok {
+		f.mu.Lock()
+		f.left = time.Until(d)
+		f.mu.Unlock()
+	}
 	return &runtimeapi.ListPodSandboxResponse{}, f.listErr
 }
 
@@ -219,5 +227,36 @@ func TestExecSyncKeepsTheFirstBytesOfAHugeOutput(t *testing.T) {
 	f.execStdout = []byte("short ")
 	if _, out, _ := c.ExecSync(ctx, "abc", nil, time.Second); string(out) != "short err" {
 		t.Errorf("short output %q, want stdout then stderr", out)
+	}
+}
+
+func TestRuntimeRequestTimeoutIsEachCallsDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []Option
+		atMost  time.Duration
+		atLeast time.Duration
+	}{
+		{"without runtimeRequestTimeout a call has bosun's 30s", nil, callTimeout, 10 * time.Second},
+		{"runtimeRequestTimeout 3s gives a call 3s", []Option{WithRequestTimeout(3 * time.Second)}, 3 * time.Second, 0},
+		{"runtimeRequestTimeout 5m gives a call 5m", []Option{WithRequestTimeout(5 * time.Minute)}, 5 * time.Minute, 4 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCRI{apiVersion: "v1", runtimeReady: true}
+			c, _, err := Dial(context.Background(), serve(t, f, true), slog.New(slog.DiscardHandler), tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.ListPodSandbox(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			left := f.left
+			f.mu.Unlock()
+			if left <= tc.atLeast || left > tc.atMost {
+				t.Errorf("the call had %v left, want at most %v (and more than %v)", left, tc.atMost, tc.atLeast)
+			}
+		})
 	}
 }

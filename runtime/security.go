@@ -82,10 +82,12 @@ func SeccompLocalhostPath(node Node, pod *corev1.Pod, c *corev1.Container) strin
 }
 
 // seccompProfile translates a seccomp profile, with Localhost profiles below
-// profileRoot; nil means RuntimeDefault, which bosun sends explicitly.
-func seccompProfile(profileRoot string, p *corev1.SeccompProfile, privileged bool) (*runtimeapi.SecurityProfile, string) {
+// the node's profile root; nil means RuntimeDefault, which bosun sends
+// explicitly, unless the node says Unconfined (seccompDefault false).
+func seccompProfile(node Node, p *corev1.SeccompProfile, privileged bool) (*runtimeapi.SecurityProfile, string) {
+	profileRoot := node.seccompRoot()
 	switch {
-	case privileged && p == nil, p != nil && p.Type == corev1.SeccompProfileTypeUnconfined:
+	case (privileged || node.SeccompUnconfined) && p == nil, p != nil && p.Type == corev1.SeccompProfileTypeUnconfined:
 		return &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Unconfined}, "unconfined"
 	case p != nil && p.Type == corev1.SeccompProfileTypeLocalhost && p.LocalhostProfile != nil:
 		path := filepath.Join(profileRoot, *p.LocalhostProfile)
@@ -136,7 +138,7 @@ func supplementalGroups(psc *corev1.PodSecurityContext) []int64 {
 }
 
 // sandboxSecurity translates the pod-level security context.
-func sandboxSecurity(pod *corev1.Pod, seccompRoot string) *runtimeapi.LinuxSandboxSecurityContext {
+func sandboxSecurity(pod *corev1.Pod, node Node) *runtimeapi.LinuxSandboxSecurityContext {
 	sc := &runtimeapi.LinuxSandboxSecurityContext{
 		NamespaceOptions: namespaceOptions(pod),
 		Privileged:       podPrivileged(pod),
@@ -154,13 +156,13 @@ func sandboxSecurity(pod *corev1.Pod, seccompRoot string) *runtimeapi.LinuxSandb
 		seccomp = psc.SeccompProfile
 	}
 	// Older runtimes read only the deprecated string field: send both.
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(seccompRoot, seccomp, sc.Privileged) //nolint:staticcheck // see above
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(node, seccomp, sc.Privileged) //nolint:staticcheck // see above
 	return sc
 }
 
 // containerSecurity translates a container's security context, merged over
 // the pod's.
-func containerSecurity(pod *corev1.Pod, c *corev1.Container, seccompRoot string, hostHasAppArmor bool) *runtimeapi.LinuxContainerSecurityContext {
+func containerSecurity(pod *corev1.Pod, c *corev1.Container, node Node, hostHasAppArmor bool) *runtimeapi.LinuxContainerSecurityContext {
 	e := merged(pod, c)
 	sc := &runtimeapi.LinuxContainerSecurityContext{
 		NamespaceOptions:   containerNamespaces(pod),
@@ -187,7 +189,7 @@ func containerSecurity(pod *corev1.Pod, c *corev1.Container, seccompRoot string,
 		}
 	}
 	// Older runtimes read only the deprecated string fields: send both.
-	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(seccompRoot, e.seccomp, sc.Privileged) //nolint:staticcheck // see above
+	sc.Seccomp, sc.SeccompProfilePath = seccompProfile(node, e.seccomp, sc.Privileged) //nolint:staticcheck // see above
 	if !sc.Privileged {
 		sc.Apparmor, sc.ApparmorProfile = appArmorProfile(e.appArmor, hostHasAppArmor) //nolint:staticcheck // see above
 	}

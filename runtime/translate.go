@@ -72,6 +72,26 @@ type Node struct {
 	// is also the machine's memory capacity of the OOM score.
 	CPUs        int64
 	MemoryBytes int64
+	// SeccompUnconfined is the kubelet's seccompDefault false: a container
+	// (and a sandbox) without a seccomp profile runs Unconfined. bosun's
+	// default, false here, is RuntimeDefault (seccompDefault true).
+	SeccompUnconfined bool
+	// CPUCFSQuotaOff is the kubelet's cpuCFSQuota false: CPU limits set no
+	// CFS quota. CPUCFSQuotaPeriod is its cpuCFSQuotaPeriod (0: 100ms).
+	CPUCFSQuotaOff    bool
+	CPUCFSQuotaPeriod time.Duration
+	// PodPidsLimit is the kubelet's podPidsLimit, the pids.max of each pod's
+	// cgroup; 0 means no limit.
+	PodPidsLimit int64
+}
+
+// CFSPeriod is the CFS period of CPU limits in microseconds: the node's
+// cpuCFSQuotaPeriod, 100ms by default.
+func (n Node) CFSPeriod() int64 {
+	if n.CPUCFSQuotaPeriod > 0 {
+		return n.CPUCFSQuotaPeriod.Microseconds()
+	}
+	return cpuPeriod
 }
 
 // CgroupParent is the cgroup of a pod's containers.
@@ -122,7 +142,7 @@ func SandboxConfig(sp *manifest.StaticPod, attempt uint32, node Node, seen time.
 		Annotations:  annotations,
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			CgroupParent:    CgroupParent(node.CgroupDriver, sp.UID),
-			SecurityContext: sandboxSecurity(pod, node.seccompRoot()),
+			SecurityContext: sandboxSecurity(pod, node),
 			Sysctls:         sysctls(pod),
 		},
 	}
@@ -251,7 +271,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		}
 	}
 	expanded := containerEnv(sp, c, node, x.PodIP)
-	resources := Resources(withDefaultRequests(c.Resources))
+	resources := resources(withDefaultRequests(c.Resources), node.CFSPeriod(), !node.CPUCFSQuotaOff)
 	resources.OomScoreAdj = OOMScoreAdj(pod, c, node.MemoryBytes)
 	memoryLimits(resources, node)
 	return &runtimeapi.ContainerConfig{
@@ -270,7 +290,7 @@ func ContainerConfig(sp *manifest.StaticPod, c *corev1.Container, restartCount u
 		Tty:         c.TTY,
 		Linux: &runtimeapi.LinuxContainerConfig{
 			Resources:       resources,
-			SecurityContext: containerSecurity(pod, c, node.seccompRoot(), node.AppArmor),
+			SecurityContext: containerSecurity(pod, c, node, node.AppArmor),
 		},
 	}
 }
@@ -295,6 +315,12 @@ func ContainerKind(pod *corev1.Pod, name string) string { return KindOf(pod, nam
 // cgroupfs: CPU request to shares, CPU limit to a CFS quota over a 100 ms
 // period, memory limit to bytes.
 func Resources(r corev1.ResourceRequirements) *runtimeapi.LinuxContainerResources {
+	return resources(r, cpuPeriod, true)
+}
+
+// resources is Resources with the CFS period in microseconds, and with no
+// CFS quota unless quota (the kubelet's cpuCFSQuota).
+func resources(r corev1.ResourceRequirements, period int64, quota bool) *runtimeapi.LinuxContainerResources {
 	out := &runtimeapi.LinuxContainerResources{}
 	cpuReq, hasReq := r.Requests[corev1.ResourceCPU]
 	cpuLim, hasLim := r.Limits[corev1.ResourceCPU]
@@ -306,9 +332,9 @@ func Resources(r corev1.ResourceRequirements) *runtimeapi.LinuxContainerResource
 	default:
 		out.CpuShares = minCPUShares
 	}
-	if hasLim {
-		out.CpuPeriod = cpuPeriod
-		out.CpuQuota = max(cpuLim.MilliValue()*cpuPeriod/1000, minCPUQuota)
+	if hasLim && quota {
+		out.CpuPeriod = period
+		out.CpuQuota = max(cpuLim.MilliValue()*period/1000, minCPUQuota)
 	}
 	if mem, ok := r.Limits[corev1.ResourceMemory]; ok {
 		out.MemoryLimitInBytes = mem.Value()
@@ -354,11 +380,20 @@ func containerEnv(sp *manifest.StaticPod, c *corev1.Container, node Node, podIP 
 	return x
 }
 
-// criEnv pairs a container's env names with their expanded values.
+// criEnv pairs a container's env names with their expanded values. A name
+// given more than once is sent once, with its last value, where it last
+// appears: the kubelet's last one wins, and a process that reads the first
+// of two equal names (glibc's getenv) sees the same value as it would there.
 func criEnv(env []corev1.EnvVar, values []string) []*runtimeapi.KeyValue {
-	out := make([]*runtimeapi.KeyValue, len(env))
+	last := make(map[string]int, len(env))
 	for i, e := range env {
-		out[i] = &runtimeapi.KeyValue{Key: e.Name, Value: []byte(values[i])}
+		last[e.Name] = i
+	}
+	out := make([]*runtimeapi.KeyValue, 0, len(last))
+	for i, e := range env {
+		if last[e.Name] == i {
+			out = append(out, &runtimeapi.KeyValue{Key: e.Name, Value: []byte(values[i])})
+		}
 	}
 	return out
 }

@@ -17,7 +17,7 @@ func (l *Loop) writePodCgroup(sp *manifest.StaticPod) error {
 		return nil
 	}
 	if l.cfg.Node.CgroupDriver == runtime.CgroupDriverSystemd {
-		if runtime.QOSClass(sp.Pod) != corev1.PodQOSBestEffort {
+		if runtime.QOSClass(sp.Pod) != corev1.PodQOSBestEffort || l.cfg.Node.PodPidsLimit > 0 {
 			l.mu.Lock()
 			warned := l.cgroupWarned
 			l.cgroupWarned = true
@@ -28,7 +28,7 @@ func (l *Loop) writePodCgroup(sp *manifest.StaticPod) error {
 		}
 		return nil
 	}
-	return podcgroup.Write(l.cfg.PodCgroupRoot, runtime.CgroupParent(l.cfg.Node.CgroupDriver, sp.UID), podcgroup.ForPod(sp.Pod))
+	return podcgroup.Write(l.cfg.PodCgroupRoot, runtime.CgroupParent(l.cfg.Node.CgroupDriver, sp.UID), podcgroup.ForPod(sp.Pod, l.cfg.Node))
 }
 
 // removePodCgroup removes the cgroup of a pod gone for good, once its
