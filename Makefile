@@ -14,13 +14,52 @@ E2E := $(GO) -C e2e
 
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: help build unit fuzz e2e e2e-containerd2 e2e-controlplane test bench demo demo-stop lint fmt vet verify vulncheck generate clean
+.PHONY: help build install install-files deb package-test unit fuzz e2e e2e-containerd2 e2e-controlplane test bench demo demo-stop lint fmt vet verify vulncheck generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/bosun
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bosun ./cmd/bosun
+
+# make install puts bosun under $(DESTDIR)$(PREFIX): the binary, the systemd
+# unit (ExecStart= names the installed binary), kubeadm's drop-in, unused, in
+# $(DATADIR)/bosun (examples/systemd/10-kubeadm.conf says how to use it), and
+# the bash, zsh and fish completions where those shells look for them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+# BOSUN_BIN is the binary install-files installs (hack/deb.sh gives its own).
+BOSUN_BIN ?= bin/bosun
+
+install: build ## install the binary, systemd unit, kubeadm drop-in and completions in $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
+	$(MAKE) --no-print-directory install-files
+
+install-files: # install without building $(BOSUN_BIN) first
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DATADIR)/bosun \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BOSUN_BIN) $(DESTDIR)$(BINDIR)/bosun
+	sed 's|/usr/local/bin/bosun|$(BINDIR)/bosun|g' examples/systemd/bosun.service >$(DESTDIR)$(SYSTEMDUNITDIR)/bosun.service
+	sed 's|/usr/local/bin/bosun|$(BINDIR)/bosun|g; s|/usr/share/bosun/|$(DATADIR)/bosun/|g' \
+		examples/systemd/10-kubeadm.conf >$(DESTDIR)$(DATADIR)/bosun/10-kubeadm.conf
+	$(BOSUN_BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/bosun
+	$(BOSUN_BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_bosun
+	$(BOSUN_BIN) completion fish >$(DESTDIR)$(FISHCOMPDIR)/bosun.fish
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/bosun.service $(DESTDIR)$(DATADIR)/bosun/10-kubeadm.conf \
+		$(DESTDIR)$(BASHCOMPDIR)/bosun $(DESTDIR)$(ZSHCOMPDIR)/_bosun $(DESTDIR)$(FISHCOMPDIR)/bosun.fish
+
+deb: build ## build the Debian package bin/bosun_<version>_<arch>.deb from the tree (dpkg-deb)
+	hack/deb.sh bin/bosun bin
+
+# The package test builds the package from bin/bosun, unpacks it into a
+# scratch root and checks its files, their modes and that its bosun runs.
+package-test: build ## build the Debian package and test it (no root needed)
+	BOSUN_BIN=$(CURDIR)/bin/bosun $(GO) -C hack test -count=1 ./deb/
 
 unit: ## unit tests with the race detector (fakes only, no root needed)
 	$(GO) test -race -count=1 ./...
@@ -65,7 +104,7 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm's control plane under
 	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
 	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
 
-test: unit fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
+test: unit package-test fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 
 # make bench PEER=kubelet runs the same measurements on the kubelet $(KUBE_VERSION)
 # in standalone mode, on the same containerd in the same run; the kubelet is
