@@ -60,6 +60,13 @@ type Config struct {
 	// time, because containerd slows down under a burst of RunPodSandbox
 	// calls. Replacements and take-overs are not bounded.
 	MaxCreations int
+	// MaxParallelImagePulls bounds the image pulls in flight (the kubelet's
+	// maxParallelImagePulls; 1 is its serializeImagePulls); 0 bounds them
+	// only by MaxCreations.
+	MaxParallelImagePulls int
+	// pulls holds a slot per pull in flight when MaxParallelImagePulls is
+	// set; withDefaults makes it, so every copy of the Config shares it.
+	pulls pullSlots
 }
 
 // withDefaults fills in what cfg leaves unset.
@@ -93,6 +100,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxCreations <= 0 {
 		cfg.MaxCreations = 4
+	}
+	if cfg.MaxParallelImagePulls > 0 && cfg.pulls == nil {
+		cfg.pulls = make(pullSlots, cfg.MaxParallelImagePulls)
 	}
 	return cfg
 }

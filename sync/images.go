@@ -29,6 +29,36 @@ type imageError struct {
 func (e *imageError) Error() string { return e.err.Error() }
 func (e *imageError) Unwrap() error { return e.err }
 
+// pullSlots bounds the image pulls in flight: a pull holds a slot; nil
+// means no bound.
+type pullSlots chan struct{}
+
+// acquire takes a slot, waiting for one until ctx ends; a free slot is
+// taken even when ctx has ended.
+func (p pullSlots) acquire(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	select {
+	case p <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case p <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives back a slot taken by acquire.
+func (p pullSlots) release() {
+	if p != nil {
+		<-p
+	}
+}
+
 // ensureImage applies the container's imagePullPolicy and returns the image.
 func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg *runtimeapi.PodSandboxConfig) (*runtimeapi.Image, error) {
 	if c.ImagePullPolicy != corev1.PullAlways {
@@ -44,8 +74,13 @@ func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg 
 				err: fmt.Errorf("image %s is not present and imagePullPolicy is Never", c.Image)}
 		}
 	}
+	if err := l.cfg.pulls.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("image %s: waiting for a pull slot (maxParallelImagePulls %d): %w", c.Image, cap(l.cfg.pulls), err)
+	}
 	start := l.clk.Now()
-	if err := l.rt.PullImage(ctx, c.Image, sandboxCfg); err != nil {
+	err := l.rt.PullImage(ctx, c.Image, sandboxCfg)
+	l.cfg.pulls.release()
+	if err != nil {
 		return nil, &imageError{container: c.Name, image: c.Image, reason: reasonErrImagePull, err: err}
 	}
 	l.log.Info("image pulled", "image", c.Image, "duration", l.clk.Since(start))
