@@ -16,6 +16,7 @@ const (
 	EventPodReplaced         EventType = "PodReplaced"
 	EventPodRemoved          EventType = "PodRemoved"
 	EventSandboxDied         EventType = "SandboxDied"
+	EventPodCompleted        EventType = "PodCompleted"
 	EventContainerStarted    EventType = "ContainerStarted"
 	EventContainerRestarted  EventType = "ContainerRestarted"
 	EventContainerExited     EventType = "ContainerExited"

@@ -12,9 +12,9 @@ import (
 )
 
 // podPlan is what one sync of a pod does, in this order: take over a
-// kubelet's sandboxes, kill the old sandboxes, finish a dead one, create a
-// sandbox if needed, stop (deadline) or kill (probe) containers, start
-// containers, collect garbage.
+// kubelet's sandboxes, kill the old sandboxes, finish a pod that is done
+// (then nothing else), create a sandbox if needed, stop (deadline) or kill
+// (probe) containers, start containers, collect garbage.
 type podPlan struct {
 	key     string
 	desired *manifest.StaticPod
@@ -37,9 +37,12 @@ type podPlan struct {
 	removes []*observedContainer
 	// wait is the earliest time a backoff or deadline ends, zero if none.
 	wait time.Time
-	// finish is the dead sandbox of a pod that is done and gets no new
-	// one: its containers are stopped and the sandbox too, but it is kept,
-	// so that the next syncs still see that the pod ran.
+	// finish is the sandbox of a pod that is done: the ready one once
+	// every app container is done for good or an init container failed
+	// under restartPolicy Never, or a dead one that gets no new one. Its
+	// containers (sidecars too) are stopped and the sandbox too, which
+	// releases its IP and host ports, but it is kept, so that the next
+	// syncs still see that the pod ran.
 	finish *observedSandbox
 	// stop lists running containers to stop because the pod ran past its
 	// activeDeadlineSeconds; nothing is started then.
@@ -132,6 +135,15 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 	}
 	current := keeper(sandboxes, desired)
 	dead, maxAttempt, sameUID := p.sortSandboxes(sandboxes, current, desired)
+	if current == nil && dead != nil && doneAfterDeath(desired, dead, env) {
+		// The kubelet creates no new sandbox for a pod that is done, and
+		// its activeDeadlineSeconds no longer counts.
+		p.kill = slices.DeleteFunc(p.kill, func(s *observedSandbox) bool { return s == dead })
+		if !env.state.finished[dead.ID] {
+			p.finish = dead
+		}
+		return p
+	}
 	if end, ok := deadline(desired, env.state.start); ok {
 		if !env.now.Before(end) {
 			// DeadlineExceeded: the pod stays failed, in no new sandbox.
@@ -146,14 +158,6 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		p.wait = end
 	}
 	if current == nil {
-		if dead != nil && doneAfterDeath(desired, dead, env) {
-			// The kubelet creates no new sandbox for a pod that is done.
-			p.kill = slices.DeleteFunc(p.kill, func(s *observedSandbox) bool { return s == dead })
-			if !env.state.finished[dead.ID] {
-				p.finish = dead
-			}
-			return p
-		}
 		if obs != nil {
 			p.takeOver = obs.kubelet
 		}
@@ -164,7 +168,11 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		return p
 	}
 	p.sandbox = current
-	planContainers(&p, desired, current, env)
+	if done := planContainers(&p, desired, current, env); done {
+		// The kubelet kills a pod that is done: its sidecars and its
+		// sandbox stop, nothing starts again (computePodActions).
+		return podPlan{key: key, desired: desired, kill: p.kill, finish: current, initFailed: p.initFailed}
+	}
 	return p
 }
 

@@ -73,8 +73,10 @@ type containerPlanner struct {
 // planContainers fills the container part of a plan for a ready sandbox:
 // kills of containers whose probe failed, init containers one at a time
 // and in order (sidecars among them start and stay), then the app
-// containers, then garbage.
-func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, env planEnv) {
+// containers, then garbage. It reports whether the pod is done: an init
+// container failed under restartPolicy Never, or every app container is
+// done for good (planApps).
+func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox, env planEnv) bool {
 	cp := containerPlanner{p: p, desired: desired, env: env, byName: map[string][]*observedContainer{}}
 	for _, c := range s.containers { // sorted by restart count, newest first
 		cp.byName[c.Name] = append(cp.byName[c.Name], c)
@@ -86,12 +88,13 @@ func planContainers(p *podPlan, desired *manifest.StaticPod, s *observedSandbox,
 		}
 	}
 	if blocked := cp.planInit(appStarted); blocked {
-		return // the app containers wait for the init phase
+		return p.initFailed // the app containers wait for the init phase
 	}
-	cp.planApps()
+	done := cp.planApps()
 	for _, rest := range cp.byName {
 		p.removes = append(p.removes, rest...)
 	}
+	return done
 }
 
 // take returns the instances of container c, newest first, and plans the
@@ -166,9 +169,12 @@ func (cp *containerPlanner) planInitContainer(c *corev1.Container, instances []*
 
 // planApps plans the app containers: start the missing ones (but those
 // that succeeded in a dead sandbox under OnFailure), start the created
-// ones, restart the exited ones per the restart policy.
-func (cp *containerPlanner) planApps() {
+// ones, restart the exited ones per the restart policy. It reports whether
+// every app container is done for good (exited and not to run again, as
+// the kubelet's computePodActions finds no container to keep or start).
+func (cp *containerPlanner) planApps() bool {
 	spec := &cp.desired.Pod.Spec
+	done := len(spec.Containers) > 0
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		instances := cp.take(c)
@@ -177,6 +183,7 @@ func (cp *containerPlanner) planApps() {
 				continue // it succeeded in a dead sandbox
 			}
 			cp.p.starts = append(cp.p.starts, containerStart{spec: c, restartCount: cp.env.nextCount(cp.desired.UID, c.Name)})
+			done = false
 			continue
 		}
 		switch latest := instances[0]; {
@@ -184,8 +191,12 @@ func (cp *containerPlanner) planApps() {
 			cp.p.startCreated = append(cp.p.startCreated, latest.ID)
 		case latest.Exited() && shouldRestart(spec.RestartPolicy, latest.exitCode()):
 			cp.restartAt(c, latest)
+		case latest.Exited():
+			continue // done for good
 		}
+		done = false
 	}
+	return done
 }
 
 // garbage returns the instances of one container to remove: all but the

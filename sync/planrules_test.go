@@ -91,6 +91,7 @@ func TestPlanRules(t *testing.T) {
 		return load(t, "/m/p.yaml", strings.Replace(y, "STARTUP", probe, 1))
 	}
 	withDeadline := load(t, "/m/p.yaml", strings.Replace(podYAML("p", "Always", "x", "a"), "spec:\n", "spec:\n  activeDeadlineSeconds: 60\n", 1))
+	neverWithDeadline := load(t, "/m/p.yaml", strings.Replace(podYAML("p", "Never", "x", "a"), "spec:\n", "spec:\n  activeDeadlineSeconds: 60\n", 1))
 	other := twoApps("OnFailure") // another version of the pod
 	type row struct {
 		name      string
@@ -125,8 +126,35 @@ func TestPlanRules(t *testing.T) {
 			desired: twoApps("Always"), sandboxes: ready(instance{"a", 0, 0}, instance{"b", 0, "running"}), want: "start a#1 restart"},
 		{name: "restart under OnFailure only after a failure",
 			desired: twoApps("OnFailure"), sandboxes: ready(instance{"a", 0, 0}, instance{"b", 0, 2}), want: "start b#1 restart"},
-		{name: "no restart under Never",
-			desired: twoApps("Never"), sandboxes: ready(instance{"a", 0, 1}, instance{"b", 0, 0}), want: ""},
+		{name: "no restart under Never: once every app container exited the pod is done, its sandbox stopped and kept",
+			desired: twoApps("Never"), sandboxes: ready(instance{"a", 0, 1}, instance{"b", 0, 0}), want: "finish sb-0"},
+		{name: "done under OnFailure once every app container succeeded",
+			desired: twoApps("OnFailure"), sandboxes: ready(instance{"a", 0, 0}, instance{"b", 1, 0}), want: "finish sb-0"},
+		{name: "not done while an app container that exited waits out its backoff",
+			desired: twoApps("OnFailure"), sandboxes: ready(instance{"a", 0, 0}, instance{"b", 3, 1}), memo: delay("b", 20*time.Second),
+			want: "wait 10s"},
+		{name: "done: an app container that succeeded in a dead sandbox under OnFailure counts as done",
+			desired: twoApps("OnFailure"), sandboxes: ready(instance{"b", 1, 0}), memo: func(sp *manifest.StaticPod) podMemo {
+				return podMemo{carried: map[containerRef]carriedContainer{{sp.UID, "a"}: {succeeded: true}}}
+			}, want: "finish sb-0"},
+		{name: "done pod: the older dead sandboxes go, the current one is finished",
+			desired: twoApps("Never"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 1, instance{"a", 0, 0}, instance{"b", 0, 0}), deadSandbox(sp.UID, sp.Hash, 0)}
+			}, want: "kill sb-0; finish sb-1"},
+		{name: "done pod: its finished sandbox gets nothing more",
+			desired: twoApps("Never"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 1}, instance{"b", 0, 0})}
+			}, memo: func(*manifest.StaticPod) podMemo { return podMemo{finished: map[string]bool{"sb-0": true}} }, want: ""},
+		{name: "done pod adopted by a restarted bosun: its dead sandbox is stopped again and kept",
+			desired: twoApps("Never"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 1}, instance{"b", 0, 0})}
+			}, want: "finish sb-0"},
+		{name: "done pod: its activeDeadlineSeconds no longer counts",
+			desired: neverWithDeadline, sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 0})}
+			}, memo: func(*manifest.StaticPod) podMemo {
+				return podMemo{start: now.Add(-61 * time.Second), finished: map[string]bool{"sb-0": true}}
+			}, want: ""},
 		{name: "backoff: a later restart waits its delay after the exit",
 			desired: twoApps("Always"), sandboxes: ready(instance{"a", 3, 1}, instance{"b", 0, "running"}), memo: delay("a", 20*time.Second),
 			want: "wait 10s"},
@@ -179,8 +207,8 @@ func TestPlanRules(t *testing.T) {
 			desired: initPod("Always", false), sandboxes: ready(instance{"first", 0, 0}), want: "start side#0"},
 		{name: "init order: a failed init container restarts before anything else",
 			desired: initPod("Always", false), sandboxes: ready(instance{"first", 0, 1}), want: "start first#1 restart"},
-		{name: "init order: a failed init container fails the pod under Never",
-			desired: initPod("Never", false), sandboxes: ready(instance{"first", 0, 1}), want: "init failed"},
+		{name: "init order: a failed init container fails the pod under Never, which is stopped",
+			desired: initPod("Never", false), sandboxes: ready(instance{"first", 0, 1}), want: "finish sb-0; init failed"},
 		{name: "sidecar: a running sidecar lets the app containers start",
 			desired: initPod("Always", false), sandboxes: ready(instance{"first", 0, 0}, instance{"side", 0, "running"}), want: "start main#0"},
 		{name: "sidecar: its startup probe gates the next container",
@@ -188,6 +216,15 @@ func TestPlanRules(t *testing.T) {
 		{name: "sidecar: restarted whatever it exited with, beside running apps",
 			desired: initPod("Never", false), sandboxes: ready(instance{"first", 0, 0}, instance{"side", 0, 0}, instance{"main", 0, "running"}),
 			want: "start side#1 restart"},
+		{name: "sidecar: stopped with the sandbox once the app containers are done",
+			desired: initPod("Never", false), sandboxes: ready(instance{"first", 0, 0}, instance{"side", 0, "running"}, instance{"main", 0, 0}),
+			want: "finish sb-0"},
+		{name: "sidecar: not restarted once the app containers are done",
+			desired: initPod("OnFailure", false), sandboxes: ready(instance{"first", 0, 0}, instance{"side", 0, 1}, instance{"main", 0, 0}),
+			want: "finish sb-0"},
+		{name: "sidecar: restarted beside an app container that waits to restart",
+			desired: initPod("OnFailure", false), sandboxes: ready(instance{"first", 0, 0}, instance{"side", 0, 1}, instance{"main", 3, 1}),
+			memo: delay("main", 20*time.Second), want: "start side#1 restart; wait 10s"},
 		{name: "sidecar: a finished init container is not run again once apps ran",
 			desired: initPod("Always", false), sandboxes: ready(instance{"side", 0, "running"}, instance{"main", 0, "running"}), want: ""},
 		{name: "liveness: a failed probe kills the container",

@@ -51,6 +51,13 @@ func (in *statusInput) shown() *observedSandbox {
 	return sb
 }
 
+// kept reports whether dead sandbox sb of the desired version is kept, as
+// the sandbox of a pod that is done: finished, or to be finished by the
+// next apply (a restarted bosun has not marked it yet).
+func (in *statusInput) kept(sb *observedSandbox) bool {
+	return in.memo.finished[sb.ID] || doneAfterDeath(in.desired, sb, planEnv{state: in.memo})
+}
+
 // podStatus computes the status of one pod from what was observed.
 func podStatus(in statusInput) PodStatus {
 	st := PodStatus{}
@@ -80,8 +87,8 @@ func podStatus(in statusInput) PodStatus {
 		orphanStatus(&st, sb, in)
 		return st
 	}
-	if sb != nil && (sb.UID != in.desired.UID || sb.Hash != in.desired.Hash || (!sb.Ready && !in.memo.finished[sb.ID])) {
-		sb = nil // not the desired version, or a dead sandbox that was not kept
+	if sb != nil && (sb.UID != in.desired.UID || sb.Hash != in.desired.Hash || (!sb.Ready && !in.kept(sb))) {
+		sb = nil // not the desired version, or a dead sandbox that is not kept
 	}
 	desiredStatus(&st, sb, in)
 	return st
@@ -116,7 +123,8 @@ func desiredStatus(st *PodStatus, sb *observedSandbox, in statusInput) {
 	app := cs[len(spec.InitContainers):]
 	st.Phase = phaseOf(app, spec.RestartPolicy)
 	st.Reason = summarize(app, st.SyncError, sb != nil)
-	if end, ok := deadline(in.desired, in.memo.start); ok && !in.now.Before(end) {
+	done := sb != nil && !sb.Ready // a kept dead sandbox: the pod is done
+	if end, ok := deadline(in.desired, in.memo.start); ok && !in.now.Before(end) && !done {
 		st.Phase, st.Reason = "Failed", "DeadlineExceeded"
 		return
 	}

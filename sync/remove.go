@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
 	stdsync "sync"
 	"time"
 
@@ -72,19 +73,33 @@ func (l *Loop) removePodFiles(key string, s *observedSandbox) {
 	l.removePodCgroup(key, s.UID)
 }
 
-// finishSandbox stops the containers that still run in the dead sandbox of
-// a pod that is done, then the sandbox (which releases its network), and
-// keeps it: its exited containers say that the pod ran, so no new sandbox
-// is made.
+// finishSandbox stops the containers that still run in the sandbox of a
+// pod that is done (its sidecars, in a ready one), then the sandbox (which
+// releases its IP and host ports), and keeps it: its exited containers say
+// that the pod ran, so no new sandbox is made. A dead sandbox in which
+// nothing runs (a finished pod adopted by a restarted bosun: the runtime
+// does not say whether it was stopped or died) is stopped again, which is
+// idempotent, as the kubelet stops a terminated pod again after its restart;
+// that is logged but no event.
 func (l *Loop) finishSandbox(ctx context.Context, key string, s *observedSandbox) error {
+	running := slices.ContainsFunc(s.containers, func(c *observedContainer) bool { return !c.Exited() })
 	if err := l.stopSandbox(ctx, key, s); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.state(podKey(key)).finished[s.ID] = true
 	l.mu.Unlock()
-	l.log.Info("sandbox died and the pod is done: no new sandbox", "pod", key, "sandbox", s.ID, "attempt", s.Attempt, "file", s.Manifest)
-	l.event(Event{Type: EventSandboxDied, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d died; the pod is done, no new sandbox", short(s.ID), s.Attempt)})
+	attrs := []any{"pod", key, "sandbox", s.ID, "attempt", s.Attempt, "file", s.Manifest}
+	switch {
+	case s.Ready:
+		l.log.Info("pod completed: its sidecars and sandbox are stopped", attrs...)
+		l.event(Event{Type: EventPodCompleted, Pod: key, File: s.Manifest, Message: fmt.Sprintf("the pod is done: sandbox %s attempt %d stopped", short(s.ID), s.Attempt)})
+	case running:
+		l.log.Info("sandbox died and the pod is done: no new sandbox", attrs...)
+		l.event(Event{Type: EventSandboxDied, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d died; the pod is done, no new sandbox", short(s.ID), s.Attempt)})
+	default:
+		l.log.Info("the pod is done: its dead sandbox is stopped and kept", attrs...)
+	}
 	return nil
 }
 

@@ -137,13 +137,13 @@ func TestOldExitedInstancesAreCollectedKeepingThePreviousOne(t *testing.T) {
 func TestNeverPodThatRanGetsNoNewSandboxWhenItsSandboxDies(t *testing.T) {
 	h := newHarness(t, load(t, "/m/never.yaml", podYAML("never", "Never", "true", "main")))
 	h.sync()
-	h.rt.exit(h.mustRun("never-node1/main").Id, 0)
-	h.sync()
 	var sb string
 	for id := range h.rt.sandboxes {
 		sb = id
 	}
 	h.rt.mutations()
+	// The container exits and the sandbox dies before bosun looks again.
+	h.rt.exit(h.mustRun("never-node1/main").Id, 0)
 	h.rt.killSandbox(sb)
 	h.settle()
 	if got, want := h.rt.mutations(), []string{"StopPodSandbox"}; !slices.Equal(got, want) {
