@@ -57,6 +57,10 @@ type SourceConfig struct {
 	Log        *slog.Logger
 	// Notify is called, without locks held, after a scan changed the snapshot.
 	Notify func()
+	// AllowedUnsafeSysctls is the kubelet's allowedUnsafeSysctls, checked by
+	// CheckSysctlPatterns: a manifest with a sysctl that is neither safe nor
+	// allowed there is refused (AdmitSysctls).
+	AllowedUnsafeSysctls []string
 }
 
 // Source watches a manifest directory (or one manifest file) with fsnotify
@@ -385,6 +389,9 @@ func (s *Source) load(name string) bool {
 	if err == nil {
 		var pod *StaticPod
 		pod, err = Load(name, data, s.cfg.Node)
+		if err == nil {
+			err = AdmitSysctls(pod, s.cfg.AllowedUnsafeSysctls)
+		}
 		if err == nil {
 			if st.err != nil {
 				s.cfg.Log.Info("manifest fixed", "file", name)

@@ -64,7 +64,16 @@ type daemonFlags struct {
 	seccompRoot     string
 	imagePreloadDir string
 	// rollbackOnFailure enables rollback for every pod.
-	rollbackOnFailure bool
+	rollbackOnFailure     bool
+	podPidsLimit          int64
+	cpuCFSQuota           bool
+	cpuCFSQuotaPeriod     time.Duration
+	serializeImagePulls   bool
+	maxParallelImagePulls int32
+	runtimeRequestTimeout time.Duration
+	imageEndpoint         string
+	seccompDefault        bool
+	allowedUnsafeSysctls  []string
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -95,7 +104,7 @@ func (f *daemonFlags) sections() []flagSection {
 	var s []flagSection
 	fs := newSection(&s, "Manifest")
 	fs.StringVar(&f.manifestPath, "pod-manifest-path", "/etc/kubernetes/manifests", "directory of static pod manifests, or a single manifest file")
-	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file (as kubeadm writes it): staticPodPath, containerRuntimeEndpoint, podLogsDir, fileCheckFrequency, syncFrequency, healthzBindAddress and healthzPort, containerLogMaxSize, containerLogMaxFiles, cgroupDriver, resolvConf, crashLoopBackOff.maxContainerRestartPeriod, clusterDNS and clusterDomain are honoured (0s means the default); flags win")
+	fs.StringVar(&f.config, "config", "", "a KubeletConfiguration file (as kubeadm writes it): staticPodPath, containerRuntimeEndpoint, podLogsDir, fileCheckFrequency, syncFrequency, healthzBindAddress and healthzPort, containerLogMaxSize, containerLogMaxFiles, cgroupDriver, resolvConf, crashLoopBackOff.maxContainerRestartPeriod, clusterDNS, clusterDomain, podPidsLimit, cpuCFSQuota, cpuCFSQuotaPeriod, serializeImagePulls, maxParallelImagePulls, runtimeRequestTimeout, imageServiceEndpoint, seccompDefault and allowedUnsafeSysctls are honoured (0s means the default); flags win")
 	fs.StringVar(&f.node, "hostname-override", "", "node name (default: the hostname)")
 	fs.DurationVar(&f.fileCheck, "file-check-frequency", 20*time.Second, "period of the full rescan of the manifest directory")
 	fs.DurationVar(&f.fileEventSettle, "file-event-settle", 5*time.Millisecond, "quiet time after a file event before the directory is read")
@@ -109,6 +118,15 @@ func (f *daemonFlags) sections() []flagSection {
 	fs.DurationVar(&f.relistPeriod, "container-relist-period", time.Second, "period of the container relist when the runtime has no event stream (containerd 1.6 without its task events)")
 	fs.StringVar(&f.seccompRoot, "seccomp-profile-root", runtime.DefaultSeccompProfileRoot, "directory of Localhost seccomp profiles")
 	fs.StringVar(&f.imagePreloadDir, "image-preload-dir", "", "directory of image tarballs (*.tar: docker-archive or OCI layout) imported into the runtime before the first sync and whenever one is added or changed (empty: none)")
+	fs.StringVar(&f.imageEndpoint, "image-service-endpoint", "", "CRI image service socket; bosun needs it to be the runtime's (empty: --container-runtime-endpoint)")
+	fs.DurationVar(&f.runtimeRequestTimeout, "runtime-request-timeout", 0, "deadline of each CRI call, twice that for RunPodSandbox (0: bosun's own, 30s for a call, 2m to create a sandbox or container, 10m to pull)")
+	fs.BoolVar(&f.serializeImagePulls, "serialize-image-pulls", false, "pull one image at a time (the kubelet's default is true; bosun's pulls go in parallel with its pod creations)")
+	fs.Int32Var(&f.maxParallelImagePulls, "max-parallel-image-pulls", 0, "most image pulls in flight when not --serialize-image-pulls (0: as many as pod creations)")
+	fs.Int64Var(&f.podPidsLimit, "pod-max-pids", -1, "most processes in each pod's cgroup (pids.max; -1: no limit; cgroupfs driver)")
+	fs.BoolVar(&f.cpuCFSQuota, "cpu-cfs-quota", true, "enforce CPU limits with a CFS quota")
+	fs.DurationVar(&f.cpuCFSQuotaPeriod, "cpu-cfs-quota-period", 100*time.Millisecond, "CFS period of CPU limits (1ms to 1s)")
+	fs.BoolVar(&f.seccompDefault, "seccomp-default", true, "run containers without a seccomp profile with RuntimeDefault; false: Unconfined, as the kubelet's default")
+	fs.StringSliceVar(&f.allowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated unsafe sysctls or prefixes ending in * that pods may set (safe sysctls are always allowed)")
 	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
 
 	fs = newSection(&s, "Restart")
@@ -180,7 +198,7 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	}
 
 	metrics := endpoints.NewMetrics(version)
-	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI))
+	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI), runtime.WithRequestTimeout(f.runtimeRequestTimeout))
 	if err != nil {
 		return err
 	}
@@ -210,13 +228,14 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	notifier := systemd.FromEnv()
 	var loop *sync.Loop
 	src := manifest.NewSource(manifest.SourceConfig{
-		Path:          f.manifestPath,
-		Node:          f.node,
-		AllowSymlinks: f.allowSymlinks,
-		Period:        f.fileCheck,
-		Settle:        f.fileEventSettle,
-		Log:           log,
-		Notify:        func() { loop.Wake() },
+		Path:                 f.manifestPath,
+		Node:                 f.node,
+		AllowSymlinks:        f.allowSymlinks,
+		Period:               f.fileCheck,
+		Settle:               f.fileEventSettle,
+		Log:                  log,
+		Notify:               func() { loop.Wake() },
+		AllowedUnsafeSysctls: f.allowedUnsafeSysctls,
 	})
 	ro, err := rollout.New(rollout.Config{Source: src, RootDir: f.rootDir, All: f.rollbackOnFailure, Log: log,
 		OnRollback: func(r rollout.Reason) { metrics.ObserveRollback(string(r)) }})
@@ -238,12 +257,15 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 			Memory: runtime.DetectCgroupMemory(podcgroup.Root, "/proc/self/cgroup"), SELinux: runtime.SELinuxEnabled(),
 			ClusterDNS: parsed.clusterDNS, ClusterDomain: f.clusterDomain, SeccompProfileRoot: f.seccompRoot,
 			CPUs: host.CPUs(), MemoryBytes: host.MemoryBytes(),
+			SeccompUnconfined: !f.seccompDefault, CPUCFSQuotaOff: !f.cpuCFSQuota, CPUCFSQuotaPeriod: f.cpuCFSQuotaPeriod,
+			PodPidsLimit: max(f.podPidsLimit, 0),
 		},
-		OnSync:      metrics.ObserveSync,
-		LogMaxSize:  parsed.logMaxSize,
-		LogMaxFiles: f.logMaxFiles,
-		LogLinksDir: f.logLinksDir,
-		TakeOver:    f.takeOver,
+		MaxParallelImagePulls: parsed.maxParallelImagePulls,
+		OnSync:                metrics.ObserveSync,
+		LogMaxSize:            parsed.logMaxSize,
+		LogMaxFiles:           f.logMaxFiles,
+		LogLinksDir:           f.logLinksDir,
+		TakeOver:              f.takeOver,
 		OnFirstSync: func() {
 			if err := notifier.Notify("READY=1"); err != nil {
 				log.Warn("systemd notify", "err", err)
@@ -336,8 +358,9 @@ func canonicalDirs(log *slog.Logger, f *daemonFlags) error {
 
 // parsedFlags are the values of bosun run's flags that take parsing.
 type parsedFlags struct {
-	logMaxSize int64
-	clusterDNS []string
+	logMaxSize            int64
+	clusterDNS            []string
+	maxParallelImagePulls int
 }
 
 // parse checks the flags of bosun run, --config applied, and parses those
@@ -367,10 +390,50 @@ func (f *daemonFlags) parse() (parsedFlags, error) {
 		}
 		p.clusterDNS = append(p.clusterDNS, ip)
 	}
+	if err := f.parseNodeConfig(&p); err != nil {
+		return p, err
+	}
 	if f.logMaxFiles < 2 {
 		return p, &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
 	}
 	return p, nil
+}
+
+// parseNodeConfig checks the flags of the kubelet's node settings that
+// bosun honours: image pulls, CFS, pids, the image service and sysctls.
+func (f *daemonFlags) parseNodeConfig(p *parsedFlags) error {
+	if f.imageEndpoint != "" {
+		img, err := runtime.SocketPath(f.imageEndpoint)
+		if err != nil {
+			return &usageError{fmt.Sprintf("--image-service-endpoint: %v", err)}
+		}
+		if rt, err := runtime.SocketPath(f.endpoint); err == nil && filepath.Clean(img) != filepath.Clean(rt) {
+			return &usageError{fmt.Sprintf("--image-service-endpoint %s: bosun talks to one runtime socket: an image service on another socket than --container-runtime-endpoint %s is not supported", f.imageEndpoint, f.endpoint)}
+		}
+	}
+	if f.runtimeRequestTimeout < 0 {
+		return &usageError{fmt.Sprintf("--runtime-request-timeout %v: must not be negative", f.runtimeRequestTimeout)}
+	}
+	if f.cpuCFSQuotaPeriod < time.Millisecond || f.cpuCFSQuotaPeriod > time.Second {
+		return &usageError{fmt.Sprintf("--cpu-cfs-quota-period %v: must be between 1ms and 1s", f.cpuCFSQuotaPeriod)}
+	}
+	if f.podPidsLimit < -1 {
+		return &usageError{fmt.Sprintf("--pod-max-pids %d: must be a number of processes, or -1 for no limit", f.podPidsLimit)}
+	}
+	switch {
+	case f.maxParallelImagePulls < 0:
+		return &usageError{fmt.Sprintf("--max-parallel-image-pulls %d: must not be negative", f.maxParallelImagePulls)}
+	case f.serializeImagePulls && f.maxParallelImagePulls > 1:
+		return &usageError{fmt.Sprintf("--max-parallel-image-pulls %d needs --serialize-image-pulls=false", f.maxParallelImagePulls)}
+	case f.serializeImagePulls:
+		p.maxParallelImagePulls = 1
+	default:
+		p.maxParallelImagePulls = int(f.maxParallelImagePulls)
+	}
+	if err := manifest.CheckSysctlPatterns(f.allowedUnsafeSysctls); err != nil {
+		return &usageError{fmt.Sprintf("--allowed-unsafe-sysctls: %v", err)}
+	}
+	return nil
 }
 
 // applyConfig takes the honoured fields of --config for every flag not
@@ -409,6 +472,15 @@ func applyConfig(fs *pflag.FlagSet, f *daemonFlags) error {
 			f.backoffInitial = min(f.backoffInitial, f.backoffMax)
 		}
 	})
+	take("pod-max-pids", c.PodPidsLimit > 0, func() { f.podPidsLimit = c.PodPidsLimit })
+	take("cpu-cfs-quota", c.CPUCFSQuota != nil, func() { f.cpuCFSQuota = *c.CPUCFSQuota })
+	take("cpu-cfs-quota-period", c.CPUCFSQuotaPeriod > 0, func() { f.cpuCFSQuotaPeriod = c.CPUCFSQuotaPeriod })
+	take("serialize-image-pulls", c.SerializeImagePulls != nil, func() { f.serializeImagePulls = *c.SerializeImagePulls })
+	take("max-parallel-image-pulls", c.MaxParallelImagePulls > 0, func() { f.maxParallelImagePulls = c.MaxParallelImagePulls })
+	take("runtime-request-timeout", c.RuntimeRequestTimeout > 0, func() { f.runtimeRequestTimeout = c.RuntimeRequestTimeout })
+	take("image-service-endpoint", c.ImageServiceEndpoint != "", func() { f.imageEndpoint = c.ImageServiceEndpoint })
+	take("seccomp-default", c.SeccompDefault != nil, func() { f.seccompDefault = *c.SeccompDefault })
+	take("allowed-unsafe-sysctls", len(c.AllowedUnsafeSysctls) > 0, func() { f.allowedUnsafeSysctls = c.AllowedUnsafeSysctls })
 	f.configIgnored = c.Ignored
 	return nil
 }

@@ -49,6 +49,27 @@ type Config struct {
 	MaxContainerRestartPeriod time.Duration
 	ClusterDNS                []string
 	ClusterDomain             string
+	// PodPidsLimit is podPidsLimit, the pids.max of each pod's cgroup;
+	// 0 (and the kubelet's -1) mean no limit.
+	PodPidsLimit int64
+	// CPUCFSQuota is cpuCFSQuota, nil when the file does not set it;
+	// CPUCFSQuotaPeriod is cpuCFSQuotaPeriod (1ms to 1s).
+	CPUCFSQuota       *bool
+	CPUCFSQuotaPeriod time.Duration
+	// SerializeImagePulls is serializeImagePulls, nil when the file does not
+	// set it; MaxParallelImagePulls is maxParallelImagePulls (0: not set).
+	SerializeImagePulls   *bool
+	MaxParallelImagePulls int32
+	// RuntimeRequestTimeout is runtimeRequestTimeout, the deadline of each
+	// CRI call.
+	RuntimeRequestTimeout time.Duration
+	// ImageServiceEndpoint is imageServiceEndpoint.
+	ImageServiceEndpoint string
+	// SeccompDefault is seccompDefault, nil when the file does not set it.
+	SeccompDefault *bool
+	// AllowedUnsafeSysctls is allowedUnsafeSysctls: names and prefixes
+	// ending in "*".
+	AllowedUnsafeSysctls []string
 	// Ignored lists, sorted, the fields the file sets to something other than
 	// a zero value that bosun has no use for.
 	Ignored []string
@@ -155,6 +176,39 @@ var fields = map[string]field{
 		}
 		return nil
 	},
+	"podPidsLimit": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.PodPidsLimit); err != nil || c.PodPidsLimit < -1 {
+			return fmt.Errorf("%s: must be a number of processes, or -1 for no limit", raw)
+		}
+		c.PodPidsLimit = max(c.PodPidsLimit, 0)
+		return nil
+	},
+	"cpuCFSQuota": boolean(func(c *Config) **bool { return &c.CPUCFSQuota }),
+	"cpuCFSQuotaPeriod": func(c *Config, raw json.RawMessage) error {
+		if err := dur(func(c *Config) *time.Duration { return &c.CPUCFSQuotaPeriod })(c, raw); err != nil {
+			return err
+		}
+		if d := c.CPUCFSQuotaPeriod; d != 0 && (d < time.Millisecond || d > time.Second) {
+			return fmt.Errorf("%v is not between 1ms and 1s", d)
+		}
+		return nil
+	},
+	"serializeImagePulls": boolean(func(c *Config) **bool { return &c.SerializeImagePulls }),
+	"maxParallelImagePulls": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.MaxParallelImagePulls); err != nil || c.MaxParallelImagePulls < 0 {
+			return fmt.Errorf("%s: must be a positive number", raw)
+		}
+		return nil
+	},
+	"runtimeRequestTimeout": dur(func(c *Config) *time.Duration { return &c.RuntimeRequestTimeout }),
+	"imageServiceEndpoint":  str(func(c *Config) *string { return &c.ImageServiceEndpoint }),
+	"seccompDefault":        boolean(func(c *Config) **bool { return &c.SeccompDefault }),
+	"allowedUnsafeSysctls": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.AllowedUnsafeSysctls); err != nil {
+			return errWant("a list of sysctl names or prefixes ending in *")
+		}
+		return nil
+	},
 	"crashLoopBackOff": func(c *Config, raw json.RawMessage) error {
 		var b map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -184,6 +238,16 @@ func str(dst func(*Config) *string) field {
 	return func(c *Config, raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, dst(c)); err != nil {
 			return errWant("a string")
+		}
+		return nil
+	}
+}
+
+// boolean decodes a boolean that may be left out; null leaves it nil.
+func boolean(dst func(*Config) **bool) field {
+	return func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, dst(c)); err != nil {
+			return errWant("true or false")
 		}
 		return nil
 	}
@@ -283,6 +347,9 @@ func Load(path string) (Config, error) {
 		}
 	}
 	c.healthz(top)
+	if c.SerializeImagePulls != nil && *c.SerializeImagePulls && c.MaxParallelImagePulls > 1 {
+		return Config{}, fmt.Errorf("config %s: maxParallelImagePulls: %d needs serializeImagePulls false", path, c.MaxParallelImagePulls)
+	}
 	sort.Strings(c.Ignored)
 	return c, nil
 }
