@@ -10,11 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // keepLog opens a container's log file, so that a test can read what the
@@ -133,37 +131,6 @@ func TestRemovedAndReplacedPodsTakeTheirLogsAlong(t *testing.T) {
 	})
 	if _, err := os.Stat(e.podLogDir("edit", e.pod("edit").ready().Metadata.Uid)); err != nil {
 		t.Errorf("the log directory of the pod that runs: %v", err)
-	}
-}
-
-func TestNeverPodThatRanIsNotRunAgainWhenItsSandboxDies(t *testing.T) {
-	e := newEnv(t)
-	e.startBosun()
-	e.write("once.yaml", onePod("once", "Never", 1, "sh", "-c", "echo done"))
-	eventually(t, time.Minute, "the container exited 0", func() bool {
-		c := e.pod("once").container("main")
-		return c != nil && c.State == runtimeapi.ContainerState_CONTAINER_EXITED
-	})
-	sb := e.pod("once").ready()
-	mark := len(e.log())
-	if err := syscall.Kill(containerPID(t, sb.Id), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, time.Minute, "the sandbox seen dead", func() bool {
-		return e.pod("once").ready() == nil && strings.Contains(e.logSince(mark), "no new sandbox")
-	})
-	e.waitRelists(len(e.log()), 3)
-	p := e.pod("once")
-	if len(p.sandboxes) != 1 || p.sandboxes[0].Id != sb.Id {
-		t.Errorf("sandboxes %v, want only the dead one %s", p.sandboxes, sb.Id)
-	}
-	for _, call := range mutatingCalls(e.logSince(mark)) {
-		if call != "StopPodSandbox" {
-			t.Errorf("after the sandbox died bosun made a %s call", call)
-		}
-	}
-	if got := e.psPods()[e.podName("once")].Phase; got != "Succeeded" {
-		t.Errorf("phase %q, want Succeeded", got)
 	}
 }
 
