@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // keepLog opens a container's log file, so that a test can read what the

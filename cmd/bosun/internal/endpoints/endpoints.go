@@ -33,6 +33,9 @@ type Metrics struct {
 	sync      prometheus.Histogram
 	cri       *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
+	// imagesRemoved and imageBytesFreed count the image collector's work.
+	imagesRemoved   *prometheus.CounterVec
+	imageBytesFreed prometheus.Counter
 }
 
 // NewMetrics registers bosun's metrics; Watch adds those read from the loop.
@@ -50,16 +53,25 @@ func NewMetrics(version string) *Metrics {
 		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bosun_rollbacks_total", Help: "Pods rolled back to their last Ready version, by reason.",
 		}, []string{"reason"}),
+		imagesRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bosun_images_removed_total", Help: "Unused images removed by the image garbage collector, by reason (DiskPressure, MaxAge).",
+		}, []string{"reason"}),
+		imageBytesFreed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bosun_image_bytes_freed_total", Help: "Bytes of the images removed by the image garbage collector, as the runtime sizes them.",
+		}),
 	}
 	for _, reason := range []string{"ProgressDeadlineExceeded", "CrashLoopBackOff"} {
 		m.rollbacks.WithLabelValues(reason)
+	}
+	for _, reason := range []string{"DiskPressure", "MaxAge"} {
+		m.imagesRemoved.WithLabelValues(reason)
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "bosun_build_info", Help: "bosun's version and Go version; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	m.registry.MustRegister(m.sync, m.cri, m.rollbacks, build,
+	m.registry.MustRegister(m.sync, m.cri, m.rollbacks, m.imagesRemoved, m.imageBytesFreed, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +87,12 @@ func (m *Metrics) ObserveSync(d time.Duration) { m.sync.Observe(d.Seconds()) }
 
 // ObserveRollback counts one rollback.
 func (m *Metrics) ObserveRollback(reason string) { m.rollbacks.WithLabelValues(reason).Inc() }
+
+// ObserveImageRemoved counts one image removed for reason and its bytes.
+func (m *Metrics) ObserveImageRemoved(reason string, bytes uint64) {
+	m.imagesRemoved.WithLabelValues(reason).Inc()
+	m.imageBytesFreed.Add(float64(bytes))
+}
 
 // ObserveCRI records one CRI call.
 func (m *Metrics) ObserveCRI(method, code string, d time.Duration) {

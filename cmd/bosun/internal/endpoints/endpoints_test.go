@@ -13,3 +13,30 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestImageRemovalsAreCountedWithTheirBytes(t *testing.T) {
+	m := NewMetrics("test")
+	m.ObserveImageRemoved("DiskPressure", 1000)
+	m.ObserveImageRemoved("MaxAge", 24)
+	families, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, metric := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range metric.GetLabel() {
+				name += " " + l.GetValue()
+			}
+			got[name] = metric.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"bosun_images_removed_total DiskPressure": 1, "bosun_images_removed_total MaxAge": 1, "bosun_image_bytes_freed_total": 1024,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+}

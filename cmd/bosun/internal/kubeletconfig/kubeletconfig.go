@@ -70,6 +70,15 @@ type Config struct {
 	// AllowedUnsafeSysctls is allowedUnsafeSysctls: names and prefixes
 	// ending in "*".
 	AllowedUnsafeSysctls []string
+	// ImageGCHighThresholdPercent and ImageGCLowThresholdPercent are
+	// imageGCHighThresholdPercent and imageGCLowThresholdPercent, nil when
+	// the file does not set them.
+	ImageGCHighThresholdPercent *int32
+	ImageGCLowThresholdPercent  *int32
+	// ImageMinimumGCAge and ImageMaximumGCAge are imageMinimumGCAge (0: the
+	// default) and imageMaximumGCAge (0: off).
+	ImageMinimumGCAge time.Duration
+	ImageMaximumGCAge time.Duration
 	// Ignored lists, sorted, the fields the file sets to something other than
 	// a zero value that bosun has no use for.
 	Ignored []string
@@ -209,6 +218,10 @@ var fields = map[string]field{
 		}
 		return nil
 	},
+	"imageGCHighThresholdPercent": percent(func(c *Config) **int32 { return &c.ImageGCHighThresholdPercent }),
+	"imageGCLowThresholdPercent":  percent(func(c *Config) **int32 { return &c.ImageGCLowThresholdPercent }),
+	"imageMinimumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMinimumGCAge }),
+	"imageMaximumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMaximumGCAge }),
 	"crashLoopBackOff": func(c *Config, raw json.RawMessage) error {
 		var b map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &b); err != nil {
@@ -248,6 +261,20 @@ func boolean(dst func(*Config) **bool) field {
 	return func(c *Config, raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, dst(c)); err != nil {
 			return errWant("true or false")
+		}
+		return nil
+	}
+}
+
+// percent decodes a percentage from 0 to 100 that may be left out; null
+// leaves it nil.
+func percent(dst func(*Config) **int32) field {
+	return func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, dst(c)); err != nil {
+			return errWant("a percentage from 0 to 100")
+		}
+		if p := *dst(c); p != nil && (*p < 0 || *p > 100) {
+			return fmt.Errorf("%d is not a percentage from 0 to 100", *p)
 		}
 		return nil
 	}

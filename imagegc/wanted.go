@@ -1,0 +1,24 @@
+package imagegc
+
+import "github.com/bosun-sh/bosun/manifest"
+
+// ManifestImages is the images the pods of the snapshots name, in their
+// init and regular containers, each once.
+func ManifestImages(snaps ...manifest.Snapshot) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, snap := range snaps {
+		for _, sp := range snap.Pods {
+			if sp == nil || sp.Pod == nil {
+				continue
+			}
+			for _, c := range append(sp.Pod.Spec.InitContainers, sp.Pod.Spec.Containers...) {
+				if c.Image != "" && !seen[c.Image] {
+					seen[c.Image] = true
+					out = append(out, c.Image)
+				}
+			}
+		}
+	}
+	return out
+}
