@@ -23,6 +23,8 @@ var SafeSysctls = []string{
 	"net.ipv4.tcp_keepalive_probes",
 	"net.ipv4.tcp_rmem",
 	"net.ipv4.tcp_wmem",
+	"net.ipv4.tcp_slow_start_after_idle",
+	"net.ipv4.tcp_notsent_lowat",
 }
 
 // sysctlNamespace is the kernel namespace a sysctl belongs to.
