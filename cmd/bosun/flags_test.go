@@ -132,3 +132,30 @@ func TestRunHelpIsInSections(t *testing.T) {
 		t.Errorf("bosun --help does not group the commands: %v\n%s", err, root)
 	}
 }
+
+func TestRunStartsWithAKubeadmFlagsFileAndNamesEachFlagItIgnoresInOneWarning(t *testing.T) {
+	dir := t.TempDir()
+	endpoint := "unix://" + dir + "/no-runtime.sock"
+	// A line as kubeadm writes it, with kubeletExtraArgs of a dual-stack
+	// node, as the kubeadm drop-in hands it to bosun run.
+	env := envFile(t, `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=`+endpoint+` --hostname-override=cp-1 --node-ip=192.0.2.10,2001:db8::10 --pod-infra-container-image=registry.k8s.io/pause:3.10 --register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule --node-labels=tier=control --cgroup-driver=systemd --container-runtime=remote --fail-swap-on=false --kubeconfig=/etc/kubernetes/kubelet.conf"`)
+	args := append([]string{"run"}, strings.Fields(env["KUBELET_KUBEADM_ARGS"])...)
+	args = append(args, "--root-dir", dir+"/root", "--pod-logs-dir", dir+"/logs", "--container-log-links-dir", "", "--api-socket", "")
+	_, errOut, err := runCLI(args...)
+	// It got as far as the runtime: the endpoint of the file, which is not there.
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "container runtime endpoint "+endpoint) {
+		t.Fatalf("bosun run %q: %v (exit %d), want it to fail dialing %s\n%s", args, err, exitCode(err), endpoint, errOut)
+	}
+	for _, w := range []struct{ msg, flags string }{
+		{"bosun does not register a Node", "--kubeconfig,--node-labels,--register-with-taints"},
+		{"set them in the runtime", "--container-runtime,--pod-infra-container-image"},
+		{"bosun has no use for", "--fail-swap-on"},
+	} {
+		if !strings.Contains(errOut, w.msg) || !strings.Contains(errOut, "flags="+w.flags+"\n") {
+			t.Errorf("no warning %q naming %s:\n%s", w.msg, w.flags, errOut)
+		}
+	}
+	if n := strings.Count(errOut, "level=WARN msg=\"kubelet flags"); n != 3 {
+		t.Errorf("%d warnings about kubelet flags, want 3:\n%s", n, errOut)
+	}
+}
