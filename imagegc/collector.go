@@ -187,11 +187,12 @@ func (c *Collector) observe(ctx context.Context) (map[string]bool, []Image, erro
 	inUse := map[string]bool{}
 	var refs []string
 	for _, ctr := range containers {
-		if ctr.ImageRef != "" {
-			inUse[ctr.ImageRef] = true
-		}
-		if ctr.GetImage().GetImage() != "" {
-			refs = append(refs, ctr.GetImage().GetImage())
+		// ImageId is the image's ID (what the kubelet's GC uses); ImageRef
+		// is the ID or a digested name, and Image the name it was made from.
+		for _, ref := range []string{ctr.ImageId, ctr.ImageRef, ctr.GetImage().GetImage()} {
+			if ref != "" {
+				refs = append(refs, ref)
+			}
 		}
 	}
 	refs = append(refs, wanted...)

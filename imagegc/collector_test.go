@@ -61,7 +61,7 @@ func newFake() *fakeRuntime {
 			img("sha256:old-apiserver", "registry.k8s.io/kube-apiserver:v1.29", false),
 		},
 		containers: []*runtimeapi.Container{
-			{Id: "c1", ImageRef: "sha256:running", State: runtimeapi.ContainerState_CONTAINER_RUNNING},
+			{Id: "c1", ImageId: "sha256:running", ImageRef: "registry.k8s.io/etcd@sha256:0123", State: runtimeapi.ContainerState_CONTAINER_RUNNING},
 			// An exited container whose runtime gives only the name it was made from.
 			{Id: "c2", Image: &runtimeapi.ImageSpec{Image: "registry.k8s.io/kube-apiserver:v1.30"}, State: runtimeapi.ContainerState_CONTAINER_EXITED},
 		},
