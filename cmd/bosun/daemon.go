@@ -21,6 +21,7 @@ import (
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/systemd"
+	"github.com/bosun-sh/bosun/imagegc"
 	"github.com/bosun-sh/bosun/manifest"
 	"github.com/bosun-sh/bosun/podcgroup"
 	bosunv1 "github.com/bosun-sh/bosun/proto/bosun/v1"
@@ -63,6 +64,8 @@ type daemonFlags struct {
 	clusterDomain   string
 	seccompRoot     string
 	imagePreloadDir string
+	// imageGC is the image garbage collector's policy.
+	imageGC imagegc.Policy
 	// rollbackOnFailure enables rollback for every pod.
 	rollbackOnFailure     bool
 	podPidsLimit          int64
@@ -128,6 +131,10 @@ func (f *daemonFlags) sections() []flagSection {
 	fs.DurationVar(&f.cpuCFSQuotaPeriod, "cpu-cfs-quota-period", 100*time.Millisecond, "CFS period of CPU limits (1ms to 1s)")
 	fs.BoolVar(&f.seccompDefault, "seccomp-default", true, "run containers without a seccomp profile with RuntimeDefault; false: Unconfined, as the kubelet's default")
 	fs.StringSliceVar(&f.allowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated unsafe sysctls or prefixes ending in * that pods may set (safe sysctls are always allowed)")
+	fs.IntVar(&f.imageGC.HighThresholdPercent, "image-gc-high-threshold", imagegc.DefaultPolicy.HighThresholdPercent, "percent of the image filesystem's space used at or above which unused images are removed, least recently used first (100: never)")
+	fs.IntVar(&f.imageGC.LowThresholdPercent, "image-gc-low-threshold", imagegc.DefaultPolicy.LowThresholdPercent, "percent of the image filesystem's space used that image garbage collection frees down to")
+	fs.DurationVar(&f.imageGC.MinAge, "minimum-image-gc-age", imagegc.DefaultPolicy.MinAge, "age below which an unused image is never removed")
+	fs.DurationVar(&f.imageGC.MaxAge, "maximum-image-gc-age", 0, "remove an image unused for longer than this, whatever the space used (0: never)")
 	fs.BoolVar(&f.takeOver, "take-over-kubelet-pods", false, "stop and remove a running kubelet static pod (made from a file) of the same name just before starting bosun's own, one pod at a time, etcd first")
 
 	fs = newSection(&s, "Restart")
@@ -302,6 +309,16 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 			}
 		}()
 	}
+	gc := imagegc.New(imagegc.Config{
+		Runtime: client, Policy: f.imageGC, Log: log,
+		Wanted: func() []string { return imagegc.ManifestImages(src.Snapshot(), ro.Snapshot()) },
+		Report: func(t imagegc.EventType, msg string) {
+			loop.History().Add(sync.Event{Time: time.Now(), Type: sync.EventType(t), Message: msg})
+		},
+		Removed: func(r imagegc.Reason, n uint64) { metrics.ObserveImageRemoved(string(r), n) },
+	})
+	wg.Add(1)
+	go func() { defer wg.Done(); gc.Run(ctx) }()
 	if wd := systemd.WatchdogInterval(); wd > 0 {
 		go notifier.Watchdog(ctx, wd, func() bool { return loop.Alive(f.syncFrequency + 2*wd) })
 	}
@@ -402,6 +419,9 @@ func (f *daemonFlags) parse() (parsedFlags, error) {
 	if f.logMaxFiles < 2 {
 		return p, &usageError{fmt.Sprintf("--container-log-max-files %d: must be at least 2", f.logMaxFiles)}
 	}
+	if err := f.imageGC.Validate(); err != nil {
+		return p, &usageError{fmt.Sprintf("image garbage collection (--image-gc-high-threshold, --image-gc-low-threshold, --minimum-image-gc-age, --maximum-image-gc-age): %v", err)}
+	}
 	return p, nil
 }
 
@@ -487,6 +507,10 @@ func applyConfig(fs *pflag.FlagSet, f *daemonFlags) error {
 	take("image-service-endpoint", c.ImageServiceEndpoint != "", func() { f.imageEndpoint = c.ImageServiceEndpoint })
 	take("seccomp-default", c.SeccompDefault != nil, func() { f.seccompDefault = *c.SeccompDefault })
 	take("allowed-unsafe-sysctls", len(c.AllowedUnsafeSysctls) > 0, func() { f.allowedUnsafeSysctls = c.AllowedUnsafeSysctls })
+	take("image-gc-high-threshold", c.ImageGCHighThresholdPercent != nil, func() { f.imageGC.HighThresholdPercent = int(*c.ImageGCHighThresholdPercent) })
+	take("image-gc-low-threshold", c.ImageGCLowThresholdPercent != nil, func() { f.imageGC.LowThresholdPercent = int(*c.ImageGCLowThresholdPercent) })
+	take("minimum-image-gc-age", c.ImageMinimumGCAge > 0, func() { f.imageGC.MinAge = c.ImageMinimumGCAge })
+	take("maximum-image-gc-age", c.ImageMaximumGCAge > 0, func() { f.imageGC.MaxAge = c.ImageMaximumGCAge })
 	f.configIgnored = c.Ignored
 	return nil
 }
