@@ -80,6 +80,9 @@ func newEnv(t *testing.T, flags ...string) *env {
 			// node IP: tests send traffic to loopback only, never to this
 			// machine's own address.
 			"--node-ip=127.0.0.1",
+			// The test images live in the one containerd all tests share:
+			// image GC must not remove them on a nearly full disk.
+			"--image-gc-high-threshold=100",
 		}, flags...),
 	}
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
