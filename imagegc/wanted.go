@@ -1,6 +1,10 @@
 package imagegc
 
-import "github.com/bosun-sh/bosun/manifest"
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/bosun-sh/bosun/manifest"
+)
 
 // ManifestImages is the images the pods of the snapshots name, in their
 // init and regular containers, each once.
@@ -12,10 +16,13 @@ func ManifestImages(snaps ...manifest.Snapshot) []string {
 			if sp == nil || sp.Pod == nil {
 				continue
 			}
-			for _, c := range append(sp.Pod.Spec.InitContainers, sp.Pod.Spec.Containers...) {
-				if c.Image != "" && !seen[c.Image] {
-					seen[c.Image] = true
-					out = append(out, c.Image)
+			// Two loops, not an append: the pods are shared and read-only.
+			for _, list := range [][]corev1.Container{sp.Pod.Spec.InitContainers, sp.Pod.Spec.Containers} {
+				for _, c := range list {
+					if c.Image != "" && !seen[c.Image] {
+						seen[c.Image] = true
+						out = append(out, c.Image)
+					}
 				}
 			}
 		}

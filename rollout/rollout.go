@@ -365,6 +365,22 @@ type Status struct {
 	Since time.Time
 }
 
+// Versions returns the last Ready version of each pod, the versions
+// Rollout may run instead of the files. It only reads: unlike Snapshot, it
+// decides nothing, so other readers (image garbage collection) cannot
+// take a decision the loop must see.
+func (r *Rollout) Versions() []*manifest.StaticPod {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*manifest.StaticPod, 0, len(r.recs))
+	for _, rec := range r.recs {
+		if rec.lastReady != nil {
+			out = append(out, rec.lastReady)
+		}
+	}
+	return out
+}
+
 // Status returns the rollout of the pod key ("namespace/name"), false
 // when Rollout has not seen its manifest.
 func (r *Rollout) Status(key string) (Status, bool) {

@@ -420,3 +420,37 @@ func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *t
 		t.Fatalf("runs %s, want v1 %s", got.Hash, v1.Hash)
 	}
 }
+
+// Versions is for readers beside the loop (image garbage collection): it
+// gives the last Ready versions and decides nothing, so a rollback due
+// meanwhile is still the loop's to take, with the loop woken for it.
+func TestVersionsDecidesNothingTheLoopMustSee(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, true)
+	v1 := version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
+	v2 := version(t, `"v2"`, true, AnnotationProgressDeadline, "10s")
+	w.src.set(v1)
+	r.Snapshot()
+	w.loop.set(running(v1, t0, "Running", false, 0))
+	r.Snapshot()
+	w.loop.set(running(v1, t0, "Running", true, 0))
+	w.runFor(r, 3*time.Second)
+	w.src.set(v2)
+	r.Snapshot()
+	w.loop.set(running(v2, w.clk.Now(), "Running", false, 0))
+	r.Snapshot()
+
+	// v2's deadline passes; a reader asks for the versions before the loop
+	// looks again.
+	w.clk.advance(11 * time.Second)
+	if vs := r.Versions(); len(vs) != 1 || vs[0].Hash != v1.Hash {
+		t.Fatalf("Versions = %v, want v1's last Ready version", vs)
+	}
+	if s, _ := r.Status(v1.Key()); s.Phase != PhaseProgressing {
+		t.Fatalf("after Versions the phase is %s: a reader took the loop's decision", s.Phase)
+	}
+	w.runFor(r, time.Second)
+	if got := only(t, r.Snapshot()); got.Hash != v1.Hash {
+		t.Fatalf("runs %s, want v1 %s rolled back to", got.Hash, v1.Hash)
+	}
+}

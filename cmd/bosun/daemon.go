@@ -311,7 +311,9 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	}
 	gc := imagegc.New(imagegc.Config{
 		Runtime: client, Policy: f.imageGC, Log: log,
-		Wanted: func() []string { return imagegc.ManifestImages(src.Snapshot(), ro.Snapshot()) },
+		Wanted: func() []string {
+			return imagegc.ManifestImages(src.Snapshot(), manifest.Snapshot{Pods: ro.Versions()})
+		},
 		Report: func(t imagegc.EventType, msg string) {
 			loop.History().Add(sync.Event{Time: time.Now(), Type: sync.EventType(t), Message: msg})
 		},
