@@ -324,11 +324,12 @@ func (c *Client) RemoveImage(ctx context.Context, image string) error {
 	return ignoreNotFound(mapError("RemoveImage "+image, err))
 }
 
-// PullImage pulls image for a sandbox.
-func (c *Client) PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error {
+// PullImage pulls image for a sandbox with auth's credentials (nil:
+// anonymously); auth is never logged.
+func (c *Client) PullImage(ctx context.Context, image string, auth *runtimeapi.AuthConfig, sandboxCfg *runtimeapi.PodSandboxConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, max(pullTimeout, c.timeout))
 	defer cancel()
-	_, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, SandboxConfig: sandboxCfg})
+	_, err := c.img.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: image}, Auth: auth, SandboxConfig: sandboxCfg})
 	return mapError("PullImage "+image, err)
 }
 

@@ -64,6 +64,9 @@ type Config struct {
 	// maxParallelImagePulls; 1 is its serializeImagePulls); 0 bounds them
 	// only by MaxCreations.
 	MaxParallelImagePulls int
+	// Credentials gives the credentials of image pulls (nil: every pull is
+	// anonymous).
+	Credentials Credentials
 	// pulls holds a slot per pull in flight when MaxParallelImagePulls is
 	// set; withDefaults makes it, so every copy of the Config shares it.
 	pulls pullSlots

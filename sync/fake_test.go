@@ -56,6 +56,10 @@ type fakeRuntime struct {
 	// failAfter makes the next call of a method take effect and then
 	// return the error, as a call whose answer is lost does (StartContainer).
 	failAfter map[string]error
+	// pullAuths records the credentials of each PullImage call (nil:
+	// anonymous); a pull whose password is pullPassword succeeds.
+	pullAuths    []*runtimeapi.AuthConfig
+	pullPassword string
 }
 
 // around runs the before hook of method and returns its after hook.
@@ -238,11 +242,16 @@ func (f *fakeRuntime) ImageStatus(_ context.Context, image string) (*runtimeapi.
 	return &runtimeapi.Image{Id: "sha256:" + image, Uid: &runtimeapi.Int64Value{Value: f.imageUID}}, nil
 }
 
-func (f *fakeRuntime) PullImage(_ context.Context, image string, _ *runtimeapi.PodSandboxConfig) error {
+func (f *fakeRuntime) PullImage(_ context.Context, image string, auth *runtimeapi.AuthConfig, _ *runtimeapi.PodSandboxConfig) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.pullAuths = append(f.pullAuths, auth)
 	if err := f.call("PullImage"); err != nil {
 		return err
+	}
+	if f.pullPassword != "" && auth.GetPassword() == f.pullPassword {
+		f.images[image] = true
+		return nil
 	}
 	return fmt.Errorf("PullImage %s: no registry reachable", image)
 }

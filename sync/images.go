@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/bosun-sh/bosun/credentials"
 )
 
 // Reasons of an image that is not there, as the kubelet shows them: a pull
@@ -74,16 +77,24 @@ func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg 
 				err: fmt.Errorf("image %s is not present and imagePullPolicy is Never", c.Image)}
 		}
 	}
+	var creds []credentials.Credential
+	if l.cfg.Credentials != nil {
+		creds = l.cfg.Credentials.Lookup(ctx, c.Image)
+	}
 	if err := l.cfg.pulls.acquire(ctx); err != nil {
 		return nil, fmt.Errorf("image %s: waiting for a pull slot (maxParallelImagePulls %d): %w", c.Image, cap(l.cfg.pulls), err)
 	}
 	start := l.clk.Now()
-	err := l.rt.PullImage(ctx, c.Image, sandboxCfg)
+	used, err := l.pull(ctx, c.Image, creds, sandboxCfg)
 	l.cfg.pulls.release()
 	if err != nil {
 		return nil, &imageError{container: c.Name, image: c.Image, reason: reasonErrImagePull, err: err}
 	}
-	l.log.Info("image pulled", "image", c.Image, "duration", l.clk.Since(start))
+	if used != nil {
+		l.log.Info("image pulled", "image", c.Image, "duration", l.clk.Since(start), "credential", *used)
+	} else {
+		l.log.Info("image pulled", "image", c.Image, "duration", l.clk.Since(start))
+	}
 	img, err := l.rt.ImageStatus(ctx, c.Image)
 	if err != nil {
 		return nil, err
@@ -93,6 +104,42 @@ func (l *Loop) ensureImage(ctx context.Context, c *corev1.Container, sandboxCfg 
 	}
 	return img, nil
 }
+
+// pull pulls image with each of creds in turn until one works, as the
+// kubelet does, or anonymously when there are none. It returns the
+// credential that worked (nil: anonymous), or every attempt's error, each
+// naming its credential by source and key, never by its secrets.
+func (l *Loop) pull(ctx context.Context, image string, creds []credentials.Credential, sandboxCfg *runtimeapi.PodSandboxConfig) (*credentials.Credential, error) {
+	if len(creds) == 0 {
+		return nil, l.rt.PullImage(ctx, image, nil, sandboxCfg)
+	}
+	var errs pullErrors
+	for i := range creds {
+		c := &creds[i]
+		err := l.rt.PullImage(ctx, image, &runtimeapi.AuthConfig{Username: c.Username, Password: c.Password}, sandboxCfg)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, fmt.Errorf("with the credentials of %s: %w", c, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errs
+}
+
+// pullErrors are the errors of a pull tried with several credentials.
+type pullErrors []error
+
+func (e pullErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (e pullErrors) Unwrap() []error { return e }
 
 // ImagesArrived tells the loop that images were just imported (by
 // --image-preload-dir): every pod whose last sync failed for want of an

@@ -6,6 +6,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-sh/bosun/credentials"
 	"github.com/bosun-sh/bosun/manifest"
 	"github.com/bosun-sh/bosun/runtime"
 )
@@ -27,11 +28,20 @@ type Runtime interface {
 	ReopenContainerLog(ctx context.Context, id string) error
 	// ImageStatus returns the image, nil when the runtime does not have it.
 	ImageStatus(ctx context.Context, image string) (*runtimeapi.Image, error)
-	PullImage(ctx context.Context, image string, sandboxCfg *runtimeapi.PodSandboxConfig) error
+	// PullImage pulls image with auth's credentials (nil: anonymously).
+	PullImage(ctx context.Context, image string, auth *runtimeapi.AuthConfig, sandboxCfg *runtimeapi.PodSandboxConfig) error
 	// ContainerEvents opens the runtime's event stream; the returned function
 	// blocks until the next event or an error.
 	ContainerEvents(ctx context.Context) (func() error, error)
 }
+
+// Credentials gives the registry credentials to try, in order, for a pull of
+// image; none means an anonymous pull.
+type Credentials interface {
+	Lookup(ctx context.Context, image string) []credentials.Credential
+}
+
+var _ Credentials = (*credentials.Provider)(nil)
 
 // Source gives the desired set of static pods.
 type Source interface {

@@ -21,6 +21,7 @@ import (
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/systemd"
+	"github.com/bosun-sh/bosun/credentials"
 	"github.com/bosun-sh/bosun/imagegc"
 	"github.com/bosun-sh/bosun/manifest"
 	"github.com/bosun-sh/bosun/podcgroup"
@@ -77,6 +78,10 @@ type daemonFlags struct {
 	imageEndpoint         string
 	seccompDefault        bool
 	allowedUnsafeSysctls  []string
+	// credentialProviderConfig and credentialProviderBinDir configure the
+	// credential provider plugins of image pulls.
+	credentialProviderConfig string
+	credentialProviderBinDir string
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -130,6 +135,8 @@ func (f *daemonFlags) sections() []flagSection {
 	fs.BoolVar(&f.cpuCFSQuota, "cpu-cfs-quota", true, "enforce CPU limits with a CFS quota")
 	fs.DurationVar(&f.cpuCFSQuotaPeriod, "cpu-cfs-quota-period", 100*time.Millisecond, "CFS period of CPU limits (1ms to 1s)")
 	fs.BoolVar(&f.seccompDefault, "seccomp-default", true, "run containers without a seccomp profile with RuntimeDefault; false: Unconfined, as the kubelet's default")
+	fs.StringVar(&f.credentialProviderConfig, "image-credential-provider-config", "", "credential provider plugin config file (JSON or YAML CredentialProviderConfig), or a directory of such files merged in lexical order, as the kubelet's; image pulls also use the Docker config.json in --root-dir, /var/lib/kubelet, the working dir, $HOME/.docker and /.docker (the first found)")
+	fs.StringVar(&f.credentialProviderBinDir, "image-credential-provider-bin-dir", "", "directory of the credential provider plugins' executables")
 	fs.StringSliceVar(&f.allowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated unsafe sysctls or prefixes ending in * that pods may set (safe sysctls are always allowed)")
 	fs.IntVar(&f.imageGC.HighThresholdPercent, "image-gc-high-threshold", imagegc.DefaultPolicy.HighThresholdPercent, "percent of the image filesystem's space used at or above which unused images are removed, least recently used first (100: never)")
 	fs.IntVar(&f.imageGC.LowThresholdPercent, "image-gc-low-threshold", imagegc.DefaultPolicy.LowThresholdPercent, "percent of the image filesystem's space used that image garbage collection frees down to")
@@ -206,6 +213,13 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		return fmt.Errorf("run: %w", err)
 	}
 
+	home, _ := os.UserHomeDir()
+	creds, err := credentials.New(credentials.Config{RootDir: f.rootDir, Home: home, Log: log,
+		PluginConfig: f.credentialProviderConfig, PluginBinDir: f.credentialProviderBinDir})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+
 	metrics := endpoints.NewMetrics(version)
 	client, info, err := runtime.Dial(ctx, f.endpoint, log, runtime.WithObserver(metrics.ObserveCRI), runtime.WithRequestTimeout(f.runtimeRequestTimeout))
 	if err != nil {
@@ -270,6 +284,7 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 			PodPidsLimit: max(f.podPidsLimit, 0),
 		},
 		MaxParallelImagePulls: parsed.maxParallelImagePulls,
+		Credentials:           creds,
 		OnSync:                metrics.ObserveSync,
 		LogMaxSize:            parsed.logMaxSize,
 		LogMaxFiles:           f.logMaxFiles,

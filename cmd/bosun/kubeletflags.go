@@ -41,7 +41,8 @@ type kubeletFlag struct {
 // --hostname-override, --node-ip, --container-runtime-endpoint,
 // --cgroup-driver, --root-dir, --resolv-conf, --cluster-dns,
 // --cluster-domain, --container-log-max-size, --container-log-max-files,
-// --healthz-bind-address and -v; a flag bosun defines itself is never
+// --healthz-bind-address, --image-credential-provider-config,
+// --image-credential-provider-bin-dir and -v; a flag bosun defines itself is never
 // taken from this table.
 var kubeletFlags = kubeletFlagTable(map[kubeletFlagUse]string{
 	nodeRegistration: `kubeconfig bootstrap-kubeconfig node-labels register-with-taints register-node?
