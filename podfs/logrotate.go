@@ -165,14 +165,17 @@ func (d logDir) names(keep func(string) bool) ([]string, error) {
 // or a second name of another file planted as name is removed
 // uncompressed, its content never read.
 func (d logDir) compress(name string) (retErr error) {
-	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ELOOP) {
-		return d.remove(name)
-	}
+	pfd, err := unix.Openat(d.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &fs.PathError{Op: "openat", Path: d.path(name), Err: err}
 	}
-	in := os.NewFile(uintptr(fd), d.path(name))
+	in, err := reopenRegular(pfd, d.path(name), unix.O_RDONLY)
+	if errors.Is(err, errNotRegular) {
+		return d.remove(name) // a link, FIFO or device: never opened
+	}
+	if err != nil {
+		return err
+	}
 	defer in.Close()
 	fi, err := in.Stat()
 	if err != nil {

@@ -289,8 +289,15 @@ func openLogNoLinks(path string, depth int, flag int) (*os.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: base, Err: err}
 	}
 	defer unix.Close(dir)
+	open := flag | unix.O_NONBLOCK
+	if flag&unix.O_DIRECTORY == 0 {
+		// Opening a device runs its driver, whatever is read after: the
+		// file is first reached by O_PATH, which opens nothing (openat2
+		// takes no other flag with it).
+		open = unix.O_PATH
+	}
 	how := &unix.OpenHow{
-		Flags:   uint64(flag | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC),
+		Flags:   uint64(open | unix.O_NOFOLLOW | unix.O_CLOEXEC),
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {
@@ -301,6 +308,35 @@ func openLogNoLinks(path string, depth int, flag int) (*os.File, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "openat2", Path: clean, Err: err}
 		}
-		return os.NewFile(uintptr(fd), clean), nil
+		if open != unix.O_PATH {
+			return os.NewFile(uintptr(fd), clean), nil
+		}
+		return reopenRegular(fd, clean, flag)
 	}
 }
+
+// reopenRegular opens the file that the O_PATH descriptor fd holds with
+// flag, when it is a regular file, and closes fd. Anything else (a device,
+// a FIFO, a socket planted in a directory a container may write) is never
+// opened: opening a device runs its driver on the host (a watchdog reboots
+// the machine when it is closed), and a FIFO may block.
+func reopenRegular(fd int, name string, flag int) (*os.File, error) {
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	// The same inode, through the descriptor: no name is resolved again.
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), flag|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(rfd), name), nil
+}
+
+// errNotRegular is the error of a file that bosun reads only when it is a
+// regular file.
+var errNotRegular = errors.New("not a regular file")
