@@ -112,6 +112,9 @@ type Container struct {
 	Grace int64
 	// PreStop is the container's preStop hook, nil if none.
 	PreStop *corev1.LifecycleHandler
+	// Ports are the container's ports, by which a preStop hook may name
+	// its port (nil when not recorded, as by a bosun before 9264c8c).
+	Ports   []corev1.ContainerPort
 	Managed bool
 }
 
@@ -135,6 +138,12 @@ func ContainerOf(c *runtimeapi.Container) Container {
 		var h corev1.LifecycleHandler
 		if err := json.Unmarshal([]byte(raw), &h); err == nil {
 			out.PreStop = &h
+		}
+	}
+	if raw := ann[AnnotationContainerPorts]; raw != "" {
+		var ports []corev1.ContainerPort
+		if err := json.Unmarshal([]byte(raw), &ports); err == nil {
+			out.Ports = ports
 		}
 	}
 	return out

@@ -469,3 +469,21 @@ func TestSandboxConfigReadsResolvConfForEveryNewSandbox(t *testing.T) {
 		})
 	}
 }
+
+func TestAContainerReadsBackItsPortsForItsPreStopHook(t *testing.T) {
+	sp := staticPod(t, `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    ports: [{name: http, containerPort: 8080}]
+    lifecycle: {preStop: {httpGet: {port: http, path: /drain}}}
+`)
+	cfg := ContainerConfig(sp, &sp.Pod.Spec.Containers[0], 0, Node{Name: "n"}, ContainerExtras{})
+	got := ContainerOf(&runtimeapi.Container{Annotations: cfg.GetAnnotations(), Metadata: cfg.GetMetadata()})
+	if len(got.Ports) != 1 || got.Ports[0].Name != "http" || got.Ports[0].ContainerPort != 8080 || got.PreStop == nil {
+		t.Errorf("read back ports %v, preStop %v; want http:8080 and the hook, so that its named port resolves after the manifest is gone", got.Ports, got.PreStop)
+	}
+}
