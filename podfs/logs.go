@@ -156,6 +156,21 @@ func (l *Logs) SyncLinks(known []LinkedContainer) {
 // directory may be writable by a log-shipping pod: it is opened through no
 // link and its entries are unlinked relative to it (a link as itself).
 func (l *Logs) Prune(p PodRef, container string, keep map[uint32]bool) {
+	l.prune(p, container, func(count uint32) bool { return !keep[count] })
+}
+
+// PruneCounts removes the log files (rotated ones included) of a container
+// of a pod whose restart counts drop holds, and no other, as Prune does.
+func (l *Logs) PruneCounts(p PodRef, container string, drop map[uint32]bool) {
+	if len(drop) == 0 {
+		return
+	}
+	l.prune(p, container, func(count uint32) bool { return drop[count] })
+}
+
+// prune removes the log files of a container of a pod whose restart count
+// doomed reports, as Prune describes.
+func (l *Logs) prune(p PodRef, container string, doomed func(count uint32) bool) {
 	dir := l.PodDir(p)
 	if dir == "" || Component(container) != nil {
 		return
@@ -172,7 +187,7 @@ func (l *Logs) Prune(p PodRef, container string, keep map[uint32]bool) {
 	d := logDir{f: f, fd: int(f.Fd())}
 	names, err := d.names(func(name string) bool {
 		count, ok := logCount(name)
-		return ok && !keep[count]
+		return ok && doomed(count)
 	})
 	if err != nil {
 		return

@@ -55,13 +55,17 @@ type podTarget struct {
 
 // execute runs a plan's steps in order. The old sandboxes of a replacement
 // are stopped while the new sandbox is made and removed after its
-// containers started (killSandboxes).
+// containers started (killSandboxes). The kept dead sandbox is stopped
+// before a new one is made (keepDead).
 func (l *Loop) execute(ctx context.Context, p podPlan) error {
 	if err := l.takeOver(ctx, p); err != nil {
 		return err
 	}
 	old, err := l.killSandboxes(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := l.keepDead(ctx, p); err != nil {
 		return err
 	}
 	if p.finish != nil {

@@ -7,8 +7,8 @@ import (
 )
 
 // lookUpIPs asks the runtime once for the IP of every new ready sandbox of
-// a pod-network pod, and forgets the IPs and finished marks of sandboxes
-// that are gone.
+// a pod-network pod, and forgets the IPs, finished and kept marks of
+// sandboxes that are gone.
 func (l *Loop) lookUpIPs(ctx context.Context, desired map[string]*manifest.StaticPod, observed map[string]*observedPod) {
 	live := map[string]bool{}
 	for key, p := range observed {
@@ -46,6 +46,11 @@ func (l *Loop) lookUpIPs(ctx context.Context, desired map[string]*manifest.Stati
 		for id := range s.finished {
 			if !live[id] {
 				delete(s.finished, id)
+			}
+		}
+		for id := range s.keptDead {
+			if !live[id] {
+				delete(s.keptDead, id)
 			}
 		}
 	}

@@ -83,13 +83,12 @@ func (l *Loop) syncLogLinks() {
 	l.logs.SyncLinks(known)
 }
 
-// pruneLogs removes the log links of the containers of sandbox s that are
-// gone, and, for each container name with one gone, the log files (rotated
-// ones included) of every restart count but the newest and the one before,
-// which `bosun logs --previous` reads. started holds the restart counts of
-// instances just started in s, which s.containers does not list yet. With
-// started nil, s itself is gone and a new sandbox continues the counts:
-// only the newest files stay, the previous ones of the next instance.
+// pruneLogs removes the log links of the containers of the current sandbox
+// s that are gone, and, for each container name with one gone, the log
+// files (rotated ones included) of every restart count but the newest and
+// the one before, which `bosun logs --previous` reads. started holds the
+// restart counts of instances just started in s, which s.containers does
+// not list yet.
 func (l *Loop) pruneLogs(s *observedSandbox, gone map[string]bool, started map[string]uint32) {
 	ref := podRefOf(s)
 	keep := map[string]map[uint32]bool{}
@@ -112,6 +111,59 @@ func (l *Loop) pruneLogs(s *observedSandbox, gone map[string]bool, started map[s
 	}
 	for name := range touched {
 		l.logs.Prune(ref, name, keep[name])
+	}
+}
+
+// pruneRemoved removes the log links of the removed instances gone of pod
+// ref (from a dead sandbox) and the log files (rotated ones included) of
+// their restart counts, and no other: the instances that stay in the pod's
+// sandboxes in stay keep theirs, and so, for each container name, does the
+// newest count of all (the log `bosun logs --previous` of the next instance
+// reads) and, while the newest instance may run, the one before it.
+func (l *Loop) pruneRemoved(ref podfs.PodRef, gone []*observedContainer, stay []*observedSandbox) {
+	type top struct {
+		count  uint32
+		mayRun bool
+	}
+	newest := map[string]top{}
+	note := func(c *observedContainer, mayRun bool) {
+		if t, ok := newest[c.Name]; !ok || c.RestartCount > t.count {
+			newest[c.Name] = top{c.RestartCount, mayRun}
+		}
+	}
+	removed := map[string]bool{}
+	drop := map[string]map[uint32]bool{}
+	for _, c := range gone {
+		l.logs.Unlink(ref, c.Name, c.ID)
+		removed[c.ID] = true
+		note(c, false)
+		if drop[c.Name] == nil {
+			drop[c.Name] = map[uint32]bool{}
+		}
+		drop[c.Name][c.RestartCount] = true
+	}
+	var live []*observedContainer
+	for _, s := range stay {
+		if s.UID != ref.UID {
+			continue // another uid's logs are in another directory
+		}
+		for _, c := range s.containers {
+			if !removed[c.ID] {
+				live = append(live, c)
+				note(c, s.Ready && !c.Exited())
+			}
+		}
+	}
+	for _, c := range live {
+		delete(drop[c.Name], c.RestartCount)
+	}
+	for name, counts := range drop {
+		t := newest[name]
+		delete(counts, t.count)
+		if t.mayRun && t.count > 0 {
+			delete(counts, t.count-1)
+		}
+		l.logs.PruneCounts(ref, name, counts)
 	}
 }
 

@@ -12,14 +12,25 @@ import (
 )
 
 // podPlan is what one sync of a pod does, in this order: take over a
-// kubelet's sandboxes, kill the old sandboxes, finish a pod that is done
-// (then nothing else), create a sandbox if needed, stop (deadline) or kill
-// (probe) containers, start containers, collect garbage.
+// kubelet's sandboxes, kill the old sandboxes, keep the newest dead one,
+// finish a pod that is done (then nothing else), create a sandbox if
+// needed, stop (deadline) or kill (probe) containers, start containers,
+// collect garbage.
 type podPlan struct {
 	key     string
 	desired *manifest.StaticPod
 	// kill lists sandboxes to stop and remove with their containers.
 	kill []*observedSandbox
+	// kept is the newest dead sandbox of the desired version that is not
+	// the current one: as the kubelet's garbage collection keeps the newest
+	// dead sandbox of a pod that exists (evictSandboxes), it stays until a
+	// newer one dies or the pod goes. keepStop asks to stop it (its
+	// containers, then the sandbox, which releases its network) once: the
+	// runtime does not say whether a dead sandbox was stopped. keepRemoves
+	// are its old instances to remove, all but the newest of each name.
+	kept        *observedSandbox
+	keepStop    bool
+	keepRemoves []*observedContainer
 	// takeOver lists a kubelet's sandboxes of the pod to stop and remove
 	// before bosun creates its own.
 	takeOver []*observedSandbox
@@ -76,13 +87,25 @@ type probeKill struct {
 // empty reports whether the plan does nothing now.
 func (p *podPlan) empty() bool {
 	return len(p.kill) == 0 && !p.create && len(p.starts) == 0 && len(p.startCreated) == 0 && len(p.removes) == 0 &&
-		len(p.stop) == 0 && p.finish == nil && len(p.takeOver) == 0 && len(p.kills) == 0
+		len(p.stop) == 0 && p.finish == nil && len(p.takeOver) == 0 && len(p.kills) == 0 && !p.keepStop && len(p.keepRemoves) == 0
 }
 
 // creation reports whether the plan makes a new pod and kills nothing:
 // those are bounded in flight (Config.MaxCreations), replacements are not.
 func (p *podPlan) creation() bool {
-	return p.create && len(p.kill) == 0 && len(p.takeOver) == 0
+	return p.create && len(p.kill) == 0 && len(p.takeOver) == 0 && p.kept == nil
+}
+
+// survivors are the sandboxes of the pod that stay after the plan's kills:
+// the current one, the kept dead one, the finished one.
+func (p *podPlan) survivors() []*observedSandbox {
+	var out []*observedSandbox
+	for _, s := range []*observedSandbox{p.sandbox, p.kept, p.finish} {
+		if s != nil && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // carriedContainer is what a dead sandbox left of one container: its last
@@ -134,15 +157,23 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 		return p
 	}
 	current := keeper(sandboxes, desired)
-	dead, maxAttempt, sameUID := p.sortSandboxes(sandboxes, current, desired)
-	if current == nil && dead != nil && doneAfterDeath(desired, dead, env) {
+	kept, maxAttempt, sameUID := p.sortSandboxes(sandboxes, current, desired)
+	var dead *observedSandbox // the sandbox a new one replaces
+	if current == nil {
+		dead = kept
+	}
+	p.kept = kept
+	if dead != nil && doneAfterDeath(desired, dead, env) {
 		// The kubelet creates no new sandbox for a pod that is done, and
 		// its activeDeadlineSeconds no longer counts.
-		p.kill = slices.DeleteFunc(p.kill, func(s *observedSandbox) bool { return s == dead })
 		if !env.state.finished[dead.ID] {
 			p.finish = dead
 		}
 		return p
+	}
+	if kept != nil {
+		p.keepStop = !env.state.keptDead[kept.ID] && !env.state.finished[kept.ID]
+		p.keepRemoves = keptGarbage(kept, current)
 	}
 	if end, ok := deadline(desired, env.state.start); ok {
 		if !env.now.Before(end) {
@@ -170,16 +201,43 @@ func plan(key string, desired *manifest.StaticPod, obs *observedPod, protected b
 	p.sandbox = current
 	if done := planContainers(&p, desired, current, env); done {
 		// The kubelet kills a pod that is done: its sidecars and its
-		// sandbox stop, nothing starts again (computePodActions).
-		return podPlan{key: key, desired: desired, kill: p.kill, finish: current, initFailed: p.initFailed}
+		// sandbox stop, nothing starts again (computePodActions); the
+		// sandbox stopped is then the newest dead one, the only one kept.
+		kill := p.kill
+		if kept != nil {
+			kill = append(kill, kept)
+		}
+		return podPlan{key: key, desired: desired, kill: kill, finish: current, initFailed: p.initFailed}
 	}
 	return p
 }
 
-// sortSandboxes puts every sandbox but current to kill and returns the
-// newest dead sandbox of the desired version (when none is current), the
+// keptGarbage returns the instances of the kept dead sandbox s to remove,
+// as the kubelet's container garbage collection keeps one dead instance per
+// container: all but the newest of each name, and that one too once the
+// current sandbox (nil: none) has an exited instance of the name.
+func keptGarbage(s, current *observedSandbox) []*observedContainer {
+	newer := map[string]bool{}
+	for _, c := range containersOf(current) {
+		if c.Exited() {
+			newer[c.Name] = true
+		}
+	}
+	var out []*observedContainer
+	seen := map[string]bool{}
+	for _, c := range s.containers { // newest first
+		if seen[c.Name] || newer[c.Name] {
+			out = append(out, c)
+		}
+		seen[c.Name] = true
+	}
+	return out
+}
+
+// sortSandboxes puts every sandbox to kill but current and the newest dead
+// sandbox of the desired version, and returns that one (nil: none), the
 // highest attempt of the desired uid, and whether the uid has one.
-func (p *podPlan) sortSandboxes(sandboxes []*observedSandbox, current *observedSandbox, desired *manifest.StaticPod) (dead *observedSandbox, maxAttempt uint32, sameUID bool) {
+func (p *podPlan) sortSandboxes(sandboxes []*observedSandbox, current *observedSandbox, desired *manifest.StaticPod) (kept *observedSandbox, maxAttempt uint32, sameUID bool) {
 	for _, s := range sandboxes {
 		if s.UID == desired.UID {
 			if !sameUID || s.Attempt > maxAttempt {
@@ -191,14 +249,13 @@ func (p *podPlan) sortSandboxes(sandboxes []*observedSandbox, current *observedS
 		case s.UID != desired.UID || s.Hash != desired.Hash:
 			p.kill = append(p.kill, s)
 		case s == current:
-		case current == nil && dead == nil:
-			dead = s
-			p.kill = append(p.kill, s)
+		case !s.Ready && kept == nil:
+			kept = s
 		default:
 			p.kill = append(p.kill, s)
 		}
 	}
-	return dead, maxAttempt, sameUID
+	return kept, maxAttempt, sameUID
 }
 
 // planCreate plans a new sandbox after dead (nil: there was none) and the

@@ -20,6 +20,12 @@ func summary(p podPlan, now time.Time) string {
 	for _, s := range p.kill {
 		add("kill %s", s.ID)
 	}
+	if p.keepStop {
+		add("stop and keep %s", p.kept.ID)
+	}
+	for _, c := range p.keepRemoves {
+		add("remove kept %s", c.ID)
+	}
 	if p.finish != nil {
 		add("finish %s", p.finish.ID)
 	}
@@ -195,10 +201,39 @@ func TestPlanRules(t *testing.T) {
 			protected: true, sandboxes: func(*manifest.StaticPod) []*observedSandbox {
 				return []*observedSandbox{readySandbox("u", "h", 0, instance{"a", 0, "running"})}
 			}, want: ""},
-		{name: "dead sandbox: a new one with attempt + 1, counts going on",
+		{name: "dead sandbox: stopped and kept, a new one with attempt + 1, counts going on",
 			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
 				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 2, instance{"a", 4, 1}, instance{"b", 0, "running"})}
-			}, want: "kill sb-2; create attempt 3; start a#5; start b#1"},
+			}, want: "stop and keep sb-2; create attempt 3; start a#5; start b#1"},
+		{name: "dead sandbox: the kept one gets nothing more beside the running one",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 1, instance{"a", 1, "running"}, instance{"b", 1, "running"}),
+					deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137}, instance{"b", 0, 137})}
+			}, memo: func(*manifest.StaticPod) podMemo { return podMemo{keptDead: map[string]bool{"sb-0": true}} }, want: ""},
+		{name: "dead sandbox: the kept one adopted by a restarted bosun is stopped again",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 1, instance{"a", 1, "running"}, instance{"b", 1, "running"}),
+					deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137}, instance{"b", 0, 137})}
+			}, want: "stop and keep sb-0"},
+		{name: "dead sandbox: a second death removes the older dead one and keeps the newer",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 1, instance{"a", 1, "running"}, instance{"b", 1, "running"}),
+					deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137}, instance{"b", 0, 137})}
+			}, memo: func(*manifest.StaticPod) podMemo { return podMemo{keptDead: map[string]bool{"sb-0": true}} },
+			want: "kill sb-0; stop and keep sb-1; create attempt 2; start a#2; start b#2"},
+		{name: "dead sandbox: the kept one holds the newest instance of each container, no older one",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 1, "running"}, instance{"a", 0, 1}, instance{"b", 0, "running"})}
+			}, want: "stop and keep sb-0; remove kept a-0; create attempt 1; start a#2; start b#1"},
+		{name: "dead sandbox: the kept one's instance goes once the running sandbox has an exited one of the container",
+			desired: twoApps("Always"), sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(sp.UID, sp.Hash, 1, instance{"a", 2, "running"}, instance{"a", 1, 1}, instance{"b", 1, "running"}),
+					deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137}, instance{"b", 0, 137})}
+			}, memo: func(*manifest.StaticPod) podMemo { return podMemo{keptDead: map[string]bool{"sb-0": true}} }, want: "remove kept a-0"},
+		{name: "dead sandbox: the kept one goes with its version when the pod is replaced",
+			desired: twoApps("Always"), sandboxes: func(*manifest.StaticPod) []*observedSandbox {
+				return []*observedSandbox{readySandbox(other.UID, other.Hash, 1, instance{"a", 1, "running"}), deadSandbox(other.UID, other.Hash, 0, instance{"a", 0, 137})}
+			}, want: "kill sb-1; kill sb-0; create attempt 0; start a#0; start b#0"},
 		{name: "init order: only the first init container starts with the sandbox",
 			desired: initPod("Always", false), want: "create attempt 0; start first#0"},
 		{name: "init order: the next one waits while one runs",
@@ -240,10 +275,10 @@ func TestPlanRules(t *testing.T) {
 				s.Created = now.Add(-time.Second)
 				return []*observedSandbox{s}
 			}, memo: startedAgo(61 * time.Second), want: "stop a-3"},
-		{name: "deadline: past it, a dead sandbox gets no new one",
+		{name: "deadline: past it, a dead sandbox gets no new one; it is stopped and kept",
 			desired: withDeadline, sandboxes: func(sp *manifest.StaticPod) []*observedSandbox {
 				return []*observedSandbox{deadSandbox(sp.UID, sp.Hash, 0, instance{"a", 0, 137})}
-			}, memo: startedAgo(61 * time.Second), want: "kill sb-0"},
+			}, memo: startedAgo(61 * time.Second), want: "stop and keep sb-0"},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {

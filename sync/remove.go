@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	stdsync "sync"
@@ -12,23 +13,36 @@ import (
 )
 
 // killSandbox stops a sandbox's containers, then stops and removes the
-// sandbox (removeSandbox). App (and init) containers stop first, in
-// parallel, each after its preStop hook and within the grace period
-// recorded on it; sidecars stop after them. It is idempotent: what is
+// sandbox (removeSandbox, stay being the pod's sandboxes that remain). App
+// (and init) containers stop first, in parallel, each after its preStop
+// hook and within the grace period recorded on it; sidecars stop after
+// them. A dead sandbox that keepDead stopped is only removed, as the
+// kubelet's garbage collection removes one. It is idempotent: what is
 // already gone is not an error.
-func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
-	if err := l.stopSandbox(ctx, describe(s), s); err != nil {
-		return err
+func (l *Loop) killSandbox(ctx context.Context, s *observedSandbox, reason killReason, stay []*observedSandbox) error {
+	if !l.keptStopped(s) {
+		if err := l.stopSandbox(ctx, describe(s), s); err != nil {
+			return err
+		}
 	}
-	return l.removeSandbox(ctx, s, reason)
+	return l.removeSandbox(ctx, s, reason, stay)
+}
+
+// keptStopped reports whether s is a kept dead sandbox that keepDead
+// stopped.
+func (l *Loop) keptStopped(s *observedSandbox) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.pods[podKey(describe(s))]
+	return st != nil && st.keptDead[s.ID]
 }
 
 // removeSandbox removes a stopped sandbox and forgets its containers. A pod
 // gone for good (removed or replaced) loses its pod and log directories and
-// its cgroup; a dead sandbox keeps the log of each container's last
-// instance, which `bosun logs --previous` reads once the container runs
-// again. It is idempotent.
-func (l *Loop) removeSandbox(ctx context.Context, s *observedSandbox, reason killReason) error {
+// its cgroup; a dead sandbox of a pod that lives on loses the log files of
+// its containers only, but those the sandboxes in stay still need
+// (pruneRemoved). It is idempotent.
+func (l *Loop) removeSandbox(ctx context.Context, s *observedSandbox, reason killReason, stay []*observedSandbox) error {
 	key := describe(s)
 	if err := l.rt.RemovePodSandbox(ctx, s.ID); err != nil {
 		return fmt.Errorf("pod %s: %w", key, err)
@@ -36,22 +50,55 @@ func (l *Loop) removeSandbox(ctx context.Context, s *observedSandbox, reason kil
 	l.mu.Lock()
 	l.state(podKey(key)).forgetContainers(s.UID, reason == reasonDied)
 	l.mu.Unlock()
-	if reason == reasonDied {
-		gone := map[string]bool{}
-		for _, c := range s.containers {
-			gone[c.ID] = true
-		}
-		l.pruneLogs(s, gone, nil)
-	} else {
-		l.removePodFiles(key, s)
-	}
 	l.log.Info("sandbox removed", "pod", key, "sandbox", s.ID, "attempt", s.Attempt, "reason", reason.String(), "file", s.Manifest)
-	typ := EventPodRemoved
 	if reason == reasonDied {
-		typ = EventSandboxDied
+		// A dead one's death was reported when it was kept (keepDead).
+		l.pruneRemoved(podRefOf(s), s.containers, stay)
+		return nil
 	}
-	l.event(Event{Type: typ, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.ID), s.Attempt, reason)})
+	l.removePodFiles(key, s)
+	l.event(Event{Type: EventPodRemoved, Pod: key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d %s", short(s.ID), s.Attempt, reason)})
 	return nil
+}
+
+// keepDead stops the kept dead sandbox of plan p once (keepStop: its
+// running containers, then the sandbox, which releases its network) and
+// marks it kept, then removes its old instances with their logs
+// (keepRemoves). Its death is an event when a new sandbox replaces it; a
+// kept sandbox stopped again (bosun restarted) is only logged.
+func (l *Loop) keepDead(ctx context.Context, p podPlan) error {
+	s := p.kept
+	if s == nil {
+		return nil
+	}
+	if p.keepStop {
+		if err := l.stopSandbox(ctx, p.key, s); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.state(podKey(p.key)).keptDead[s.ID] = true
+		l.mu.Unlock()
+		attrs := []any{"pod", p.key, "sandbox", s.ID, "attempt", s.Attempt, "file", s.Manifest}
+		if p.create {
+			l.log.Info("sandbox died: stopped and kept; a new one replaces it", attrs...)
+			l.event(Event{Type: EventSandboxDied, Pod: p.key, File: s.Manifest, Message: fmt.Sprintf("sandbox %s attempt %d died; stopped and kept, a new one replaces it", short(s.ID), s.Attempt)})
+		} else {
+			l.log.Info("dead sandbox stopped and kept", attrs...)
+		}
+	}
+	var errs []error
+	var gone []*observedContainer
+	for _, c := range p.keepRemoves {
+		if err := l.rt.RemoveContainer(ctx, c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("pod %s: %w", p.key, err))
+			continue
+		}
+		gone = append(gone, c)
+	}
+	if len(gone) > 0 {
+		l.pruneRemoved(podRefOf(s), gone, p.survivors())
+	}
+	return errors.Join(errs...)
 }
 
 // removePodFiles removes what a pod gone for good leaves: its directory,

@@ -20,8 +20,10 @@ const (
 	// reasonReplaced: the pod's manifest changed; the old version is gone
 	// for good.
 	reasonReplaced
-	// reasonDied: the sandbox died; the same version of the pod lives on
-	// (in a new sandbox, or done), so its directories and logs stay.
+	// reasonDied: the sandbox died and a newer one is kept (or it is a
+	// second ready one); the same version of the pod lives on (in a new
+	// sandbox, or done), so its directories and the logs of the sandboxes
+	// that stay remain.
 	reasonDied
 )
 
@@ -32,7 +34,7 @@ func (r killReason) String() string {
 	case reasonReplaced:
 		return "replaced"
 	}
-	return "sandbox died"
+	return "dead sandbox collected"
 }
 
 // reasonFor is why sandbox s of a pod is killed when desired (nil: no
@@ -69,7 +71,7 @@ func (l *Loop) killSandboxes(ctx context.Context, p podPlan) ([]*observedSandbox
 			old = append(old, s)
 			continue
 		}
-		if err := l.killSandbox(ctx, s, reason); err != nil {
+		if err := l.killSandbox(ctx, s, reason, p.survivors()); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +119,7 @@ func (l *Loop) createBeside(ctx context.Context, p podPlan, old []*observedSandb
 // their directories, logs and cgroups, and reports the replacement.
 func (l *Loop) removeReplaced(ctx context.Context, p podPlan, old []*observedSandbox) error {
 	for _, s := range old {
-		if err := l.removeSandbox(ctx, s, reasonReplaced); err != nil {
+		if err := l.removeSandbox(ctx, s, reasonReplaced, nil); err != nil {
 			return err
 		}
 	}

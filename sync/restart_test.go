@@ -111,11 +111,11 @@ func TestDeadSandboxIsRecreatedWithNextAttemptAndRestartCount(t *testing.T) {
 	if c.Metadata.Attempt != 2 {
 		t.Errorf("container attempt %d, want 2 (the count goes on)", c.Metadata.Attempt)
 	}
-	if len(h.rt.sandboxes) != 1 {
-		t.Fatalf("%d sandboxes, want 1", len(h.rt.sandboxes))
+	if len(h.rt.sandboxes) != 2 {
+		t.Fatalf("%d sandboxes, want 2 (the dead one kept)", len(h.rt.sandboxes))
 	}
 	for id, s := range h.rt.sandboxes {
-		if id == sb || s.Metadata.Attempt != 1 {
+		if id != sb && s.Metadata.Attempt != 1 {
 			t.Errorf("sandbox %s attempt %d, want a new one with attempt 1", id, s.Metadata.Attempt)
 		}
 	}

@@ -40,6 +40,9 @@ type podState struct {
 	// finished holds the IDs of dead sandboxes of a pod that is done, that
 	// were stopped and are kept.
 	finished map[string]bool
+	// keptDead holds the IDs of the dead sandboxes of a pod that lives on
+	// that were stopped and are kept (podPlan.kept).
+	keptDead map[string]bool
 	// exits holds how each exited container ended, by container ID: an
 	// exited container does not change, so it is asked for once.
 	exits map[string]*exitRecord
@@ -90,7 +93,7 @@ type exitRecord struct {
 func newPodState() *podState {
 	return &podState{
 		delays: map[containerRef]time.Duration{}, carried: map[containerRef]carriedContainer{},
-		ips: map[string]string{}, finished: map[string]bool{}, exits: map[string]*exitRecord{}, fetching: map[string]bool{},
+		ips: map[string]string{}, finished: map[string]bool{}, keptDead: map[string]bool{}, exits: map[string]*exitRecord{}, fetching: map[string]bool{},
 		watches: map[string]watch{},
 	}
 }
@@ -119,6 +122,7 @@ type podMemo struct {
 	carried   map[containerRef]carriedContainer
 	ips       map[string]string
 	finished  map[string]bool
+	keptDead  map[string]bool
 	// start is when the pod's desired version first started (zero: not
 	// yet).
 	start time.Time
@@ -131,7 +135,7 @@ func (s *podState) memo() podMemo {
 	}
 	return podMemo{busy: s.busy, appliedAt: s.appliedAt, syncErr: s.syncErr, retry: s.retry,
 		delays: maps.Clone(s.delays), carried: maps.Clone(s.carried), ips: maps.Clone(s.ips), finished: maps.Clone(s.finished),
-		start: s.start.at}
+		keptDead: maps.Clone(s.keptDead), start: s.start.at}
 }
 
 // noteStarts keeps, for each desired pod, when its version first started.
