@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,11 +18,14 @@ import (
 
 // TestKilledPauseProcessGetsNewSandbox: the pause process of a running pod
 // dies; bosun replaces the dead sandbox with attempt+1 and runs the
-// containers again, continuing their restart counts.
+// containers again, continuing their restart counts. The dead sandbox is
+// stopped and kept, as the kubelet's garbage collection keeps the newest
+// dead one; when the new one dies too, the older dead one goes, and the
+// log of the previous instance stays for `bosun logs --previous`.
 func TestKilledPauseProcessGetsNewSandbox(t *testing.T) {
 	e := newEnv(t)
 	e.startBosun()
-	e.write("pause.yaml", sleeperPod("pause", "Always"))
+	e.write("pause.yaml", onePod("pause", "Always", 1, "sh", "-c", "echo run; exec sleep 3600"))
 	c := e.waitRunning("pause", "main")
 	old := e.pod("pause").ready()
 
@@ -41,9 +45,28 @@ func TestKilledPauseProcessGetsNewSandbox(t *testing.T) {
 	if got.Id == c.Id || got.Metadata.Attempt != c.Metadata.Attempt+1 {
 		t.Errorf("container in the new sandbox: %s attempt %d, want a new one with attempt %d", got.Id, got.Metadata.Attempt, c.Metadata.Attempt+1)
 	}
-	eventually(t, time.Minute, "the dead sandbox removed", func() bool {
-		return len(e.pod("pause").sandboxes) == 1
+	e.waitRelists(len(e.log()), 3)
+	if p := e.pod("pause"); len(p.sandboxes) != 2 || !slices.ContainsFunc(p.sandboxes, func(s *runtimeapi.PodSandbox) bool {
+		return s.Id == old.Id && s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+	}) {
+		t.Fatalf("sandboxes %v, want the new one and the dead one %s, kept", p.sandboxes, old.Id)
+	}
+
+	if err := syscall.Kill(containerPID(t, sb.Id), syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the pause process of %s: %v", sb.Id, err)
+	}
+	eventually(t, time.Minute, "a third sandbox running main, the first dead one removed, the second kept", func() bool {
+		p := e.pod("pause")
+		third := p.ready()
+		ids := []string{}
+		for _, s := range p.sandboxes {
+			ids = append(ids, s.Id)
+		}
+		return third != nil && third.Id != sb.Id && p.running("main") != nil && len(ids) == 2 && slices.Contains(ids, sb.Id)
 	})
+	if out, err := e.cliErr("logs", "pause", "--previous"); err != nil || out != "run\n" {
+		t.Errorf("bosun logs --previous after the second death: %q, %v; want the previous instance's log", out, err)
+	}
 }
 
 // TestRemovedContainerIsRecreatedInTheSameSandbox: an app container stopped
