@@ -203,7 +203,8 @@ func (l *Loop) stopContainers(ctx context.Context, key string, cs []*observedCon
 		go func() {
 			defer wg.Done()
 			// A hostNetwork sandbox has no IP of its own: the node's is used.
-			target := prober.Target{ContainerID: c.ID, Host: l.probeHost(false, podIP)}
+			// Its ports come from the container itself: its manifest may be gone.
+			target := prober.Target{ContainerID: c.ID, Host: l.probeHost(false, podIP), Ports: c.Ports}
 			errs[i] = l.kill(ctx, containerKill{pod: key, name: c.Name, id: c.ID, preStop: c.PreStop, target: target, deadline: deadline})
 		}()
 	}
