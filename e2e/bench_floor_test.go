@@ -158,7 +158,7 @@ func (f *floorEnv) fullPod(name string, p *floorPod) (*runtimeapi.PodSandboxConf
 		return nil, nil, "", err
 	}
 	p.cgroup = bosunruntime.CgroupParent(f.node.CgroupDriver, sp.UID)
-	if err := podcgroup.Write(podcgroup.Root, p.cgroup, podcgroup.ForPod(sp.Pod)); err != nil {
+	if err := podcgroup.Write(podcgroup.Root, p.cgroup, podcgroup.ForPod(sp.Pod, f.node)); err != nil {
 		return nil, nil, "", err
 	}
 	c := &sp.Pod.Spec.Containers[0]
