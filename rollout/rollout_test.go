@@ -391,11 +391,12 @@ func TestAProbedVersionIsCompleteSoonAfterTheStatusShowsItReadyNotAtItsDeadline(
 	}
 }
 
-func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *testing.T) {
-	w := newWorld(t)
-	r := w.start(t, true)
-	v1 := version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
-	v2 := version(t, `"v2"`, true, AnnotationProgressDeadline, "10s")
+// readyThenNeverReady runs v1 until it is Ready for 3 s, then edits the
+// file to v2 (deadline 10 s), which starts and never gets Ready.
+func readyThenNeverReady(t *testing.T, w *world, r *Rollout) (v1, v2 *manifest.StaticPod) {
+	t.Helper()
+	v1 = version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
+	v2 = version(t, `"v2"`, true, AnnotationProgressDeadline, "10s")
 	w.src.set(v1)
 	r.Snapshot()
 	w.loop.set(running(v1, t0, "Running", false, 0))
@@ -403,14 +404,20 @@ func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *t
 	w.loop.set(running(v1, t0, "Running", true, 0))
 	w.runFor(r, 3*time.Second)
 
-	// The edit: the sync it wakes still sees v1 run, then v2 starts and
-	// never gets Ready.
+	// The edit: the sync it wakes still sees v1 run, then v2 starts.
 	w.src.set(v2)
 	if got := only(t, r.Snapshot()); got != v2 {
 		t.Fatalf("the edit runs %s, want %s", got.Hash, v2.Hash)
 	}
 	w.loop.set(running(v2, w.clk.Now(), "Running", false, 0))
 	r.Snapshot()
+	return v1, v2
+}
+
+func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *testing.T) {
+	w := newWorld(t)
+	r := w.start(t, true)
+	v1, v2 := readyThenNeverReady(t, w, r)
 	w.runFor(r, 10*time.Second)
 	s, _ := r.Status(v1.Key())
 	if s.Phase != PhaseRolledBack || s.Reason != ReasonDeadline || s.LastReadyHash != v1.Hash || s.FileHash != v2.Hash {
@@ -427,18 +434,7 @@ func TestAVersionReadyForSecondsIsRolledBackToWhenTheNextEditNeverGetsReady(t *t
 func TestVersionsDecidesNothingTheLoopMustSee(t *testing.T) {
 	w := newWorld(t)
 	r := w.start(t, true)
-	v1 := version(t, `"v1"`, true, AnnotationProgressDeadline, "10s")
-	v2 := version(t, `"v2"`, true, AnnotationProgressDeadline, "10s")
-	w.src.set(v1)
-	r.Snapshot()
-	w.loop.set(running(v1, t0, "Running", false, 0))
-	r.Snapshot()
-	w.loop.set(running(v1, t0, "Running", true, 0))
-	w.runFor(r, 3*time.Second)
-	w.src.set(v2)
-	r.Snapshot()
-	w.loop.set(running(v2, w.clk.Now(), "Running", false, 0))
-	r.Snapshot()
+	v1, _ := readyThenNeverReady(t, w, r)
 
 	// v2's deadline passes; a reader asks for the versions before the loop
 	// looks again.
