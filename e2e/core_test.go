@@ -200,7 +200,7 @@ func TestRestartPolicies(t *testing.T) {
 	// its newest exited instance.
 	attempt := func(podName, name string) (uint32, int32) {
 		p := e.pod(podName)
-		c := p.container(name)
+		c := p.newest(name) // the Never pod, done, has its sandbox stopped
 		if c == nil {
 			t.Fatalf("pod %s has no container %s", podName, name)
 		}

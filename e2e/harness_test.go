@@ -285,6 +285,28 @@ func (p pod) container(name string) *runtimeapi.Container {
 	return best
 }
 
+// newest returns the newest instance of a container in the pod's newest
+// sandbox, ready or not (a pod that is done has its sandbox stopped), or
+// nil.
+func (p pod) newest(name string) *runtimeapi.Container {
+	var sb *runtimeapi.PodSandbox
+	for _, s := range p.sandboxes {
+		if sb == nil || s.Metadata.Attempt > sb.Metadata.Attempt || (s.Metadata.Attempt == sb.Metadata.Attempt && s.CreatedAt > sb.CreatedAt) {
+			sb = s
+		}
+	}
+	if sb == nil {
+		return nil
+	}
+	var best *runtimeapi.Container
+	for _, c := range p.containers {
+		if c.PodSandboxId == sb.Id && c.Metadata.Name == name && (best == nil || c.Metadata.Attempt > best.Metadata.Attempt) {
+			best = c
+		}
+	}
+	return best
+}
+
 // running returns the running instance of a container, or nil.
 func (p pod) running(name string) *runtimeapi.Container {
 	c := p.container(name)

@@ -339,11 +339,12 @@ spec:
 	if p := pods[e.podName("never")]; p.Phase != "Failed" || p.Reason != "Init:Error" {
 		t.Errorf("never: phase %s reason %s, want Failed Init:Error", p.Phase, p.Reason)
 	}
-	if c := e.pod("never").container("setup"); c == nil || c.Metadata.Attempt != 0 {
+	// The Never pod is done: its sandbox is stopped, its containers kept.
+	if c := e.pod("never").newest("setup"); c == nil || c.Metadata.Attempt != 0 {
 		t.Errorf("an init container of a Never pod was retried: %v", c)
 	}
 	for _, n := range []string{"retry", "never"} {
-		if e.pod(n).container("main") != nil {
+		if e.pod(n).newest("main") != nil {
 			t.Errorf("%s: main started although its init container failed", n)
 		}
 	}
