@@ -3,9 +3,11 @@ package podfs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,6 +199,47 @@ func (l *Logs) prune(p PodRef, container string, doomed func(count uint32) bool)
 			l.Log.Warn("remove container log", "pod", p.key(), "container", container, "file", name, "err", err)
 		}
 	}
+}
+
+// maxLogNames bounds the names NextRestartCount reads in a container's log
+// directory, which a log-shipping pod may fill: a directory bosun keeps
+// holds a few (the newest logs, their rotations).
+const maxLogNames = 4096
+
+// NextRestartCount is one more than the highest restart count the log
+// files of a container of p name (<n>.log, rotated ones included), 0 if
+// none, as the kubelet's calcRestartCountByLogDir. The directory is opened
+// through no link; at most maxLogNames names are read (an error says the
+// rest was not); counts past math.MaxInt32 (the API's restartCount) are
+// ignored.
+func (l *Logs) NextRestartCount(p PodRef, container string) (uint32, error) {
+	dir := l.PodDir(p)
+	if dir == "" || Component(container) != nil {
+		return 0, nil
+	}
+	cdir := filepath.Join(dir, container)
+	f, err := openLogNoLinks(cdir, 2, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var next uint32
+	for read := 0; read < maxLogNames; {
+		names, err := f.Readdirnames(64)
+		for _, name := range names {
+			if n, ok := logCount(name); ok && n < math.MaxInt32 {
+				next = max(next, n+1)
+			}
+		}
+		read += len(names)
+		if errors.Is(err, io.EOF) {
+			return next, nil
+		}
+		if err != nil {
+			return next, fmt.Errorf("read %s: %w", cdir, err)
+		}
+	}
+	return next, fmt.Errorf("read %s: more than %d names; the rest not read", cdir, maxLogNames)
 }
 
 // RemovePod removes the log directory of a pod gone for good, through no

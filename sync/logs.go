@@ -3,16 +3,8 @@ package sync
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"math"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bosun-sh/bosun/podfs"
 )
@@ -167,82 +159,15 @@ func (l *Loop) pruneRemoved(ref podfs.PodRef, gone []*observedContainer, stay []
 	}
 }
 
-// maxLogNames bounds the names restartCountFromLogs reads in a container's
-// log directory, which a log-shipping pod may fill: a directory bosun
-// keeps holds a few (the newest logs, their rotations).
-const maxLogNames = 4096
-
 // restartCountFromLogs is the restart count of a container of pod ref that
 // has no earlier instance the runtime or the loop knows of, as the
-// kubelet's calcRestartCountByLogDir: one more than the highest <n>.log
-// (rotated ones included) in its log directory, 0 if there is none. The
+// kubelet's calcRestartCountByLogDir (podfs.Logs.NextRestartCount): the
 // count of a pod whose runtime lost its state then goes on, and its new
-// log does not overwrite an old one. The directory is opened through no
-// link; what cannot be read counts as empty.
+// log does not overwrite an old one. What cannot be read counts as empty.
 func (l *Loop) restartCountFromLogs(ref podfs.PodRef, container string) uint32 {
-	if podfs.Component(container) != nil {
-		return 0
-	}
-	dir := filepath.Dir(l.logs.ContainerLog(ref, container, 0))
-	n, err := highestLogCount(dir)
+	n, err := l.logs.NextRestartCount(ref, container)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		l.log.Warn("read container log directory for its restart count", "pod", ref.Namespace+"/"+ref.Name, "container", container, "file", dir, "err", err)
+		l.log.Warn("read container log directory for its restart count", "pod", ref.Namespace+"/"+ref.Name, "container", container, "err", err)
 	}
 	return n
-}
-
-// highestLogCount reads the names in dir, opened below its pod logs dir
-// through no link, and returns one more than the highest restart count
-// they name, 0 if none; counts past math.MaxInt32 (the API's restartCount)
-// are ignored.
-func highestLogCount(dir string) (uint32, error) {
-	base := filepath.Dir(filepath.Dir(dir))
-	rel, err := filepath.Rel(base, dir)
-	if err != nil {
-		return 0, err
-	}
-	root, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: base, Err: err}
-	}
-	defer unix.Close(root)
-	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(root, rel, how)
-	for errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
-		fd, err = unix.Openat2(root, rel, how)
-	}
-	if err != nil {
-		return 0, &os.PathError{Op: "openat2", Path: dir, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), dir)
-	defer f.Close()
-	var next uint32
-	for read := 0; read < maxLogNames; {
-		names, err := f.Readdirnames(64)
-		for _, name := range names {
-			if n, ok := logCountOf(name); ok && n < math.MaxInt32 {
-				next = max(next, n+1)
-			}
-		}
-		read += len(names)
-		if errors.Is(err, io.EOF) {
-			return next, nil
-		}
-		if err != nil {
-			return next, fmt.Errorf("read %s: %w", dir, err)
-		}
-	}
-	return next, fmt.Errorf("read %s: more than %d names; the rest not read", dir, maxLogNames)
-}
-
-// logCountOf is the restart count a container log file name carries:
-// <n>.log, or a rotated <n>.log.<suffix>.
-func logCountOf(name string) (uint32, bool) {
-	num, rest, ok := strings.Cut(name, ".log")
-	if !ok || num == "" || (rest != "" && !strings.HasPrefix(rest, ".")) {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(num, 10, 32)
-	return uint32(n), err == nil
 }
