@@ -11,6 +11,9 @@
 # replaces each k8s.io/<staging> module that k8s.io/kubernetes's go.mod lists
 # (as v0.0.0, served from ./staging in its own repository) with the published
 # v0.<minor>.<patch>. `hack/kube/build.sh mod` regenerates it for KUBE_VERSION.
+# Another KUBE_VERSION (the upgrade test's older release) is built from a
+# module generated the same way in bin/kube-$KUBE_VERSION.mod, so that the
+# committed go.mod stays as it is.
 # hack/kube/etcd is a second module (etcd's server has its own dependency
 # versions): a main around etcdmain.Main.
 set -euo pipefail
@@ -49,7 +52,10 @@ gen_mod() {
 # $KUBE_BIN, through a temporary directory so that a failed build leaves
 # nothing half-written there.
 go_build_kube() {
-	grep -q "k8s.io/kubernetes $KUBE_VERSION" go.mod || gen_mod
+	if ! grep -q "k8s.io/kubernetes $KUBE_VERSION" go.mod; then
+		mkdir -p "$KUBE_BIN.mod" && cd "$KUBE_BIN.mod"
+		grep -qs "k8s.io/kubernetes $KUBE_VERSION" go.mod || gen_mod
+	fi
 	local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
 	local pkg=k8s.io/component-base/version
 	local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
