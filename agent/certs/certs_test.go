@@ -15,8 +15,10 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/clientcmd"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -345,7 +347,7 @@ func TestAnEmbeddedCertificateIsRotatedAndTheReturnedConfigPicksUpTheNewOne(t *t
 	api.approve()
 	issued := firstCert(t, api.createdCSRs()[0].Status.Certificate)
 	eventually(t, "the returned config to present the new certificate", func() bool {
-		return bytes.Equal(presented(t, tc).Raw, issued.Raw)
+		return presents(tc, issued)
 	})
 	if issued.Subject.CommonName != "system:node:"+testNode {
 		t.Errorf("rotated certificate for %q", issued.Subject.CommonName)
@@ -353,7 +355,9 @@ func TestAnEmbeddedCertificateIsRotatedAndTheReturnedConfigPicksUpTheNewOne(t *t
 	if got := api.createdCSRs()[0].Spec.SignerName; got != certificatesv1.KubeAPIServerClientKubeletSignerName {
 		t.Errorf("rotation signerName %q", got)
 	}
+	api.mu.Lock()
 	last := api.configs[len(api.configs)-1]
+	api.mu.Unlock()
 	if !bytes.Equal(firstCert(t, last.CertData).Raw, embedded.Raw) {
 		t.Errorf("the rotation CSR was not made with the current certificate")
 	}
@@ -381,7 +385,7 @@ func TestAShortLivedBootstrappedCertificateIsRenewed(t *testing.T) {
 	eventually(t, "a renewal CSR", func() bool { return len(api.createdCSRs()) >= 2 })
 	renewed := firstCert(t, api.createdCSRs()[1].Status.Certificate)
 	eventually(t, "the returned config to present the renewed certificate", func() bool {
-		return bytes.Equal(presented(t, tc).Raw, renewed.Raw)
+		return presents(tc, renewed)
 	})
 	kc, err := clientcmd.LoadFromFile(p.kubeconfig)
 	if err != nil {
@@ -389,6 +393,26 @@ func TestAShortLivedBootstrappedCertificateIsRenewed(t *testing.T) {
 	}
 	if auth := kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]; auth.ClientCertificate != p.current {
 		t.Errorf("kubeconfig holds %q, want %q", auth.ClientCertificate, p.current)
+	}
+}
+
+func TestAnExpiredBootstrapTokenIsACredentialsErrorNamingTheBootstrapKubeconfig(t *testing.T) {
+	ca := newTestCA(t)
+	api := newFakeAPI(t, ca)
+	api.client.PrependReactor("create", "certificatesigningrequests", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewUnauthorized("Unauthorized")
+	})
+	p := newPaths(t)
+	writeBootstrapKubeconfig(t, p.bootstrap, ca)
+
+	_, err := start(t.Context(), testConfig(p), api.newClient)
+
+	var ce *CredentialsError
+	if !errors.As(err, &ce) || ce.Code != 401 || ce.File != p.bootstrap {
+		t.Fatalf("error %v, want a 401 *CredentialsError for %s", err, p.bootstrap)
+	}
+	if _, err := os.Lstat(p.kubeconfig); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("kubeconfig written without a certificate: %v", err)
 	}
 }
 

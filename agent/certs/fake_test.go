@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -291,18 +293,30 @@ func writeEmbeddedKubeconfig(t *testing.T, path string, ca *testCA, certPEM, key
 // presented returns the certificate the config's TLS would present in a handshake now.
 func presented(t *testing.T, tc *tls.Config) *x509.Certificate {
 	t.Helper()
-	c, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{})
-	if err != nil {
-		t.Fatalf("client certificate: %v", err)
-	}
-	if len(c.Certificate) == 0 {
-		t.Fatal("no client certificate presented")
-	}
-	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	leaf, err := presentedNow(tc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return leaf
+}
+
+// presentedNow is presented for polls: the FileStore rewrites a pair file in place when two updates
+// fall in the same second, so a read may see it half written.
+func presentedNow(tc *tls.Config) (*x509.Certificate, error) {
+	c, err := tc.GetClientCertificate(&tls.CertificateRequestInfo{})
+	if err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
+	}
+	if len(c.Certificate) == 0 {
+		return nil, errors.New("no client certificate presented")
+	}
+	return x509.ParseCertificate(c.Certificate[0])
+}
+
+// presents reports whether tc presents want now.
+func presents(tc *tls.Config, want *x509.Certificate) bool {
+	leaf, err := presentedNow(tc)
+	return err == nil && bytes.Equal(leaf.Raw, want.Raw)
 }
 
 // eventually polls cond every 50ms until it holds or a generous deadline passes.
