@@ -153,7 +153,6 @@ func MirrorRef(pod *corev1.Pod) *corev1.ObjectReference {
 	return &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: uid}
 }
 
-
 // poster turns bosun events into postings and hands them to the recorder,
 // keeping those whose mirror pod does not exist yet.
 type poster struct {

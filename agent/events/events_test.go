@@ -11,9 +11,11 @@ import (
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/bosun-sh/bosun/sync"
@@ -199,7 +201,7 @@ func TestANodeWideEventGoesOnTheNodeAsTheKubeletPostsIt(t *testing.T) {
 	if ev.Namespace != metav1.NamespaceDefault || ev.InvolvedObject != want {
 		t.Errorf("event in %q on %+v, want default on %+v", ev.Namespace, ev.InvolvedObject, want)
 	}
-	if ev.Type != corev1.EventTypeWarning || ev.Reason != "ManifestRejected" || ev.Message != "manifest /etc/kubernetes/manifests/bad.yaml: spec.containers: required" {
+	if ev.Type != corev1.EventTypeWarning || ev.Reason != "ManifestRejected" || ev.Message != "/etc/kubernetes/manifests/bad.yaml: spec.containers: required" {
 		t.Errorf("event %s %s %q", ev.Type, ev.Reason, ev.Message)
 	}
 }
@@ -325,7 +327,9 @@ func TestTheNodeWideRateLimitDropsBeyondItsBurstWithOneLogLine(t *testing.T) {
 // recorded is a recorder that keeps what it is given.
 type recorded struct{ messages []string }
 
-func (r *recorded) Event(_ runtime.Object, _, _, message string) { r.messages = append(r.messages, message) }
+func (r *recorded) Event(_ runtime.Object, _, _, message string) {
+	r.messages = append(r.messages, message)
+}
 func (r *recorded) Eventf(o runtime.Object, t, reason, f string, args ...any) {
 	r.Event(o, t, reason, fmt.Sprintf(f, args...))
 }
@@ -354,4 +358,33 @@ func TestTheWaitingQueueKeepsTheNewestWithinItsBound(t *testing.T) {
 	if p.waiting.len() != 0 || len(p.waiting.perPod) != 0 {
 		t.Errorf("%d still waiting, %d pods counted", p.waiting.len(), len(p.waiting.perPod))
 	}
+}
+
+func TestAnAPIFailureIsLoggedOnceAndTheRecoveryOnce(t *testing.T) {
+	h := start(t, nil)
+	var mu stdsync.Mutex
+	failing, tries := true, 0
+	h.client.PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		tries++
+		if failing {
+			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+		}
+		return false, nil, nil
+	})
+	for _, typ := range []sync.EventType{sync.EventRuntimeUnavailable, sync.EventManifestsUnreadable, sync.EventRuntimeAvailable} {
+		h.send(t, sync.Event{Type: typ, Message: "x"})
+	}
+	eventually(t, "three tries to post", func() bool { mu.Lock(); defer mu.Unlock(); return tries == 3 })
+	const failed = "events not posted: the API server rejects them or is unreachable; client-go retries a few times, then drops them"
+	if n := h.logs.count(failed); n != 1 {
+		t.Errorf("%d log lines for three failures of one kind, want 1", n)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	h.send(t, sync.Event{Type: sync.EventRuntimeUnavailable, Message: "again"})
+	h.waitEvents(t, 1)
+	eventually(t, "the recovery logged", func() bool { return h.logs.count("events posted again") == 1 })
 }

@@ -176,12 +176,12 @@ func join(head, tail string) string {
 	return head + ": " + tail
 }
 
-// withFile is m prefixed with the manifest file unless m names it already.
+// withFile is m prefixed with the file it is about unless m names it already.
 func withFile(file, m string) string {
 	if file == "" || strings.Contains(m, filepath.Base(file)) {
 		return m
 	}
-	return join("manifest "+file, m)
+	return join(file, m)
 }
 
 // capitalize is s with its first letter in upper case.
