@@ -93,7 +93,7 @@ func newHarness(t *testing.T, objects ...runtime.Object) *harness {
 		NodeName:           testNode,
 		Hostname:           testNode,
 		NodeIP:             "10.0.0.7",
-		Labels:             map[string]string{"node-role.kubernetes.io/bosun": "", "example.com/rack": "r1"},
+		Labels:             map[string]string{"node.kubernetes.io/bosun": "", "example.com/rack": "r1"},
 		Taints:             []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}},
 		Runtime:            h.runtime,
 		RuntimeVersion:     "containerd://1.6.20",

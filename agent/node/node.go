@@ -169,6 +169,9 @@ func (c *Controller) Run(ctx context.Context) {
 	}()
 	defer func() { <-leaseDone }()
 
+	if c.cfg.NodeIP != "" && len(addresses(c.cfg.NodeIP, "")) == 0 {
+		c.log.Warn("node IP is not a usable IP; the node reports no InternalIP", "node", c.cfg.NodeName, "ip", c.cfg.NodeIP)
+	}
 	backoff := retry
 	for ctx.Err() == nil {
 		if err := c.syncOnce(ctx); err != nil {

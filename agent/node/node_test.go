@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"runtime"
+	"strings"
+	stdsync "sync"
 	"testing"
 	"time"
 
@@ -21,13 +23,13 @@ func TestRegistrationCreatesTheNodeAsTheKubeletDoesButWithRoomForNoPods(t *testi
 	n := h.registered()
 
 	wantLabels := map[string]string{
-		"kubernetes.io/hostname":        testNode,
-		"kubernetes.io/os":              "linux",
-		"kubernetes.io/arch":            runtime.GOARCH,
-		"beta.kubernetes.io/os":         "linux",
-		"beta.kubernetes.io/arch":       runtime.GOARCH,
-		"node-role.kubernetes.io/bosun": "",
-		"example.com/rack":              "r1",
+		"kubernetes.io/hostname":   testNode,
+		"kubernetes.io/os":         "linux",
+		"kubernetes.io/arch":       runtime.GOARCH,
+		"beta.kubernetes.io/os":    "linux",
+		"beta.kubernetes.io/arch":  runtime.GOARCH,
+		"node.kubernetes.io/bosun": "",
+		"example.com/rack":         "r1",
 	}
 	for k, v := range wantLabels {
 		if got, ok := n.Labels[k]; !ok || got != v {
@@ -335,5 +337,38 @@ func TestTheLeaseIsNotCreatedBeforeTheNodeIsRegistered(t *testing.T) {
 		if a.GetResource().Resource == "leases" && a.GetVerb() == "create" {
 			t.Fatalf("a lease was created without its owner Node: %v", a)
 		}
+	}
+}
+
+func TestAFailedStatusPatchIsLoggedOnceWithTheAPIAnswerNotThePatch(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.registered()
+	failing := true
+	var mu stdsync.Mutex
+	h.client.PrependReactor("patch", "nodes", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !failing {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+	})
+	h.runtime.ready.Store(false)
+	for range 5 {
+		h.step(8 * time.Second)
+	}
+	if got := h.logs.count("etcd is down"); got != 1 {
+		t.Fatalf("the failed patch was logged %d times, want once:\n%s", got, h.logs)
+	}
+	if strings.Contains(h.logs.String(), "conditions") {
+		t.Fatalf("the log quotes the patch:\n%s", h.logs)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	h.step(8 * time.Second)
+	if readyStatus(&h.node().Status) != corev1.ConditionFalse {
+		t.Fatal("the not-ready status was not reported once the API answered")
 	}
 }
