@@ -11,4 +11,5 @@ import (
 	_ "k8s.io/client-go/util/certificate/csr"
 	_ "k8s.io/client-go/util/keyutil"
 	_ "k8s.io/component-helpers/apimachinery/lease"
+	_ "k8s.io/kubelet/pkg/apis"
 )

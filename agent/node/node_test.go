@@ -39,6 +39,9 @@ func TestRegistrationCreatesTheNodeAsTheKubeletDoesButWithRoomForNoPods(t *testi
 	if got := n.Annotations["volumes.kubernetes.io/controller-managed-attach-detach"]; got != "true" {
 		t.Errorf("controller-managed-attach-detach annotation = %q, want true", got)
 	}
+	if !n.Spec.Unschedulable {
+		t.Errorf("the Node registers schedulable; bosun takes no pods from the API")
+	}
 	if len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != "node-role.kubernetes.io/control-plane" {
 		t.Errorf("taints = %+v, want the control-plane taint", n.Spec.Taints)
 	}

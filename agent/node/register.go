@@ -11,7 +11,11 @@ import (
 
 // initialNode returns the Node bosun registers: its labels, the
 // controller-managed attach/detach annotation, the taints of
-// --register-with-taints and its status.
+// --register-with-taints, its status, and unschedulable (cordoned): bosun
+// runs only its manifests, so the Node says at once that it takes no pods
+// (with its capacity of 0 pods), and kubeadm upgrade's health check does not
+// wait for a Job to run here. Set at registration only: an administrator's
+// uncordon stands.
 func (c *Controller) initialNode(in statusInput) *corev1.Node {
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -19,6 +23,7 @@ func (c *Controller) initialNode(in statusInput) *corev1.Node {
 			Labels:      nodeLabels(c.cfg.Hostname, c.cfg.Labels),
 			Annotations: map[string]string{annotationControllerManagedAttach: "true"},
 		},
+		Spec: corev1.NodeSpec{Unschedulable: true},
 	}
 	if len(c.cfg.Taints) > 0 {
 		n.Spec.Taints = append([]corev1.Taint(nil), c.cfg.Taints...)

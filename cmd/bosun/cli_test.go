@@ -116,6 +116,8 @@ healthzBindAddress: 127.0.0.1
 healthzPort: 10300
 crashLoopBackOff: {maxContainerRestartPeriod: 5s}
 rotateCertificates: true
+staticPodURL: ""
+serverTLSBootstrap: true
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +137,9 @@ rotateCertificates: true
 		t.Errorf("flags after --config: %+v (the command line must win)", f)
 	}
 	if f.healthzAddr != "127.0.0.1:10300" || f.backoffMax != 5*time.Second || f.backoffInitial != 5*time.Second ||
-		strings.Join(f.configIgnored, ",") != "rotateCertificates" {
-		t.Errorf("healthz %q, backoff %v..%v, ignored %v: want the file's healthz address and backoff maximum (the start no larger)",
-			f.healthzAddr, f.backoffInitial, f.backoffMax, f.configIgnored)
+		strings.Join(f.configIgnored, ",") != "serverTLSBootstrap" || !f.api.rotateCertificates {
+		t.Errorf("healthz %q, backoff %v..%v, ignored %v, rotate certificates %v: want the file's healthz address, backoff maximum (the start no larger) and rotateCertificates",
+			f.healthzAddr, f.backoffInitial, f.backoffMax, f.configIgnored, f.api.rotateCertificates)
 	}
 
 	// The flag wins over the file's healthz address.

@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/klog/v2"
 
+	"github.com/bosun-sh/bosun/agent"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/endpoints"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/host"
 	"github.com/bosun-sh/bosun/cmd/bosun/internal/kubeletconfig"
@@ -82,6 +84,8 @@ type daemonFlags struct {
 	// credential provider plugins of image pulls.
 	credentialProviderConfig string
 	credentialProviderBinDir string
+	// api configures the API side (--kubeconfig and the Node's flags).
+	api apiSideFlags
 	// configIgnored lists the fields of --config that bosun has no use for.
 	configIgnored []string
 }
@@ -169,10 +173,28 @@ func (f *daemonFlags) sections() []flagSection {
 	fs.BoolVar(&f.profiling, "profiling", false, "serve /debug/pprof on the metrics address (a loopback address unless --allow-remote-profiling)")
 	fs.BoolVar(&f.remoteProfiling, "allow-remote-profiling", false, "allow --profiling on a metrics address that is not loopback")
 
+	fs = newSection(&s, "Kubernetes API server (the Node, its Lease, mirror pods, events)")
+	f.api.addFlags(fs)
+
 	fs = newSection(&s, "Logging")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.IntVarP(&f.verbosity, "v", "v", 0, "log verbosity: 0 info, 1 and more debug (every CRI call)")
 	return s
+}
+
+// runtimeVersion is the runtime as nodeInfo.containerRuntimeVersion says
+// it: "containerd://1.6.20".
+func runtimeVersion(name, version string) string {
+	return name + "://" + strings.TrimPrefix(version, "v")
+}
+
+// mirrorPods tells bosun's API where each pod's mirror pod stands; nil
+// without an API side.
+func mirrorPods(a *agent.Agent) func(key string) string {
+	if a == nil {
+		return nil
+	}
+	return a.MirrorPod
 }
 
 // runDaemon runs bosun until ctx ends; fs holds the flags parsed into f.
@@ -192,6 +214,10 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		log.Warn("config fields bosun has no use for are ignored", "file", f.config, "fields", strings.Join(f.configIgnored, ","))
 	}
 	warnKubeletFlags(log, fs)
+	apiSide, err := f.api.agentConfig(fs)
+	if err != nil {
+		return err
+	}
 	if f.node == "" {
 		f.node = defaultNodeName()
 	}
@@ -339,6 +365,21 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 	if wd := systemd.WatchdogInterval(); wd > 0 {
 		go notifier.Watchdog(ctx, wd, func() bool { return loop.Alive(f.syncFrequency + 2*wd) })
 	}
+	var apiAgent *agent.Agent
+	if apiSide != nil {
+		apiSide.NodeName, apiSide.Hostname, apiSide.NodeIP = f.node, f.node, f.nodeIP
+		apiSide.RuntimeVersion = runtimeVersion(info.RuntimeName, info.RuntimeVersion)
+		apiSide.RootDir = f.rootDir
+		apiSide.Loop, apiSide.Desired, apiSide.Events = loop, ro, loop.History()
+		apiSide.Log = log.With("component", "api-side")
+		// client-go's own messages (its certificate manager, lease
+		// controller and event broadcaster) go to bosun's log.
+		klog.SetSlogLogger(apiSide.Log.With("part", "client-go"))
+		apiAgent = agent.New(*apiSide)
+		wg.Add(1)
+		go func() { defer wg.Done(); apiAgent.Run(ctx) }()
+	}
+	logAPISide(log, apiSide)
 	if api != nil {
 		info := &bosunv1.Info{
 			Version: version, Node: f.node, RuntimeEndpoint: f.endpoint, RuntimeName: info.RuntimeName,
@@ -348,7 +389,7 @@ func runDaemon(ctx context.Context, fs *pflag.FlagSet, f *daemonFlags, stderr io
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[1] = server.Serve(ctx, api, server.New(loop, info, server.WithRollouts(ro)))
+			errs[1] = server.Serve(ctx, api, server.New(loop, info, server.WithRollouts(ro), server.WithMirrorPods(mirrorPods(apiAgent))))
 		}()
 		log.Info("api serving", "socket", f.apiSocket)
 	}
@@ -528,6 +569,17 @@ func applyConfig(fs *pflag.FlagSet, f *daemonFlags) error {
 	take("image-gc-low-threshold", c.ImageGCLowThresholdPercent != nil, func() { f.imageGC.LowThresholdPercent = int(*c.ImageGCLowThresholdPercent) })
 	take("minimum-image-gc-age", c.ImageMinimumGCAge > 0, func() { f.imageGC.MinAge = c.ImageMinimumGCAge })
 	take("maximum-image-gc-age", c.ImageMaximumGCAge > 0, func() { f.imageGC.MaxAge = c.ImageMaximumGCAge })
+	take("rotate-certificates", c.RotateCertificates != nil, func() { f.api.rotateCertificates = *c.RotateCertificates })
+	take("register-with-taints", c.RegisterWithTaints != nil, func() { f.api.taints = c.RegisterWithTaints })
+	take("node-status-update-frequency", c.NodeStatusUpdateFrequency > 0, func() { f.api.statusUpdateFrequency = c.NodeStatusUpdateFrequency })
+	take("kube-api-qps", c.KubeAPIQPS > 0, func() { f.api.qps = c.KubeAPIQPS })
+	take("kube-api-burst", c.KubeAPIBurst > 0, func() { f.api.burst = c.KubeAPIBurst })
+	if c.NodeStatusReportFrequency > 0 {
+		f.api.statusReportFrequency = c.NodeStatusReportFrequency
+	}
+	if c.NodeLeaseDuration > 0 {
+		f.api.leaseDuration = c.NodeLeaseDuration
+	}
 	f.configIgnored = c.Ignored
 	return nil
 }

@@ -138,7 +138,7 @@ func TestRunStartsWithAKubeadmFlagsFileAndNamesEachFlagItIgnoresInOneWarning(t *
 	endpoint := "unix://" + dir + "/no-runtime.sock"
 	// A line as kubeadm writes it, with kubeletExtraArgs of a dual-stack
 	// node, as the kubeadm drop-in hands it to bosun run.
-	env := envFile(t, `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=`+endpoint+` --hostname-override=cp-1 --node-ip=192.0.2.10,2001:db8::10 --pod-infra-container-image=registry.k8s.io/pause:3.10 --register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule --node-labels=tier=control --cgroup-driver=systemd --container-runtime=remote --fail-swap-on=false --kubeconfig=/etc/kubernetes/kubelet.conf"`)
+	env := envFile(t, `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=`+endpoint+` --hostname-override=cp-1 --node-ip=192.0.2.10,2001:db8::10 --pod-infra-container-image=registry.k8s.io/pause:3.10 --register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule --node-labels=tier=control --cgroup-driver=systemd --container-runtime=remote --fail-swap-on=false --kubeconfig=/etc/kubernetes/kubelet.conf --register-node=true --max-pods=110"`)
 	args := append([]string{"run"}, strings.Fields(env["KUBELET_KUBEADM_ARGS"])...)
 	args = append(args, "--root-dir", dir+"/root", "--pod-logs-dir", dir+"/logs", "--container-log-links-dir", "", "--api-socket", "")
 	_, errOut, err := runCLI(args...)
@@ -147,7 +147,7 @@ func TestRunStartsWithAKubeadmFlagsFileAndNamesEachFlagItIgnoresInOneWarning(t *
 		t.Fatalf("bosun run %q: %v (exit %d), want it to fail dialing %s\n%s", args, err, exitCode(err), endpoint, errOut)
 	}
 	for _, w := range []struct{ msg, flags string }{
-		{"bosun does not register a Node", "--kubeconfig,--node-labels,--register-with-taints"},
+		{"its Node takes no pods", "--max-pods,--register-node"},
 		{"set them in the runtime", "--container-runtime,--pod-infra-container-image"},
 		{"bosun has no use for", "--fail-swap-on"},
 	} {
@@ -157,5 +157,22 @@ func TestRunStartsWithAKubeadmFlagsFileAndNamesEachFlagItIgnoresInOneWarning(t *
 	}
 	if n := strings.Count(errOut, "level=WARN msg=\"kubelet flags"); n != 3 {
 		t.Errorf("%d warnings about kubelet flags, want 3:\n%s", n, errOut)
+	}
+}
+
+func TestAPISideFlagsWithoutAKubeconfigAreAUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"--node-labels", "tier=control"},
+		{"--bootstrap-kubeconfig", "/etc/kubernetes/bootstrap-kubelet.conf"},
+		{"--register-with-taints", "a:NoSchedule"},
+	} {
+		_, errOut, err := runCLI(append([]string{"run", "--api-socket", ""}, args...)...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), args[0]+" needs --kubeconfig") {
+			t.Errorf("bosun run %v: %v (exit %d), want a usage error naming %s\n%s", args, err, exitCode(err), args[0], errOut)
+		}
+	}
+	_, errOut, err := runCLI("run", "--api-socket", "", "--kubeconfig", "/k", "--node-labels", "node-role.kubernetes.io/control-plane=")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "node-role.kubernetes.io/control-plane") {
+		t.Errorf("a label the node may not set on itself: %v (exit %d)\n%s", err, exitCode(err), errOut)
 	}
 }

@@ -130,6 +130,7 @@ func writePod(w io.Writer, p *bosunv1.Pod) {
 	kv("", "Sandbox", fmt.Sprintf("%s attempt %d", p.GetSandboxId(), p.GetAttempt()))
 	kv("", "Created", timeOf(p.GetCreatedUnixNano()))
 	kv("", "Sync error", p.GetSyncError())
+	kv("", "Mirror pod", p.GetMirrorPod())
 	if e := p.GetManifestError(); e != "" {
 		fmt.Fprintf(w, "%-16s %s\n", "Manifest error:", strings.ReplaceAll(termsafe.Block(e), "\n", "\n"+strings.Repeat(" ", 17)))
 		fmt.Fprintf(w, "%17s(the pod runs from the last good version of its manifest)\n", "")

@@ -18,8 +18,9 @@ type kubeletFlagUse int
 const (
 	// kubeletOnly is a flag of a kubelet feature bosun does not have.
 	kubeletOnly kubeletFlagUse = iota
-	// nodeRegistration configures the Node the kubelet registers and its API
-	// client; bosun registers no Node yet.
+	// nodeRegistration configures a part of the kubelet's Node or API client
+	// that bosun's Node does not have (it takes no pods from the API and
+	// serves no kubelet API).
 	nodeRegistration
 	// runtimeSetting is set in the container runtime's own configuration.
 	runtimeSetting
@@ -42,13 +43,15 @@ type kubeletFlag struct {
 // --cgroup-driver, --root-dir, --resolv-conf, --cluster-dns,
 // --cluster-domain, --container-log-max-size, --container-log-max-files,
 // --healthz-bind-address, --image-credential-provider-config,
-// --image-credential-provider-bin-dir and -v; a flag bosun defines itself is never
+// --image-credential-provider-bin-dir, -v, and those of the API side:
+// --kubeconfig, --bootstrap-kubeconfig, --cert-dir, --rotate-certificates,
+// --node-labels, --register-with-taints, --node-status-update-frequency,
+// --kube-api-qps and --kube-api-burst; a flag bosun defines itself is never
 // taken from this table.
 var kubeletFlags = kubeletFlagTable(map[kubeletFlagUse]string{
-	nodeRegistration: `kubeconfig bootstrap-kubeconfig node-labels register-with-taints register-node?
-		cert-dir rotate-certificates? rotate-server-certificates? node-status-update-frequency
-		node-status-max-images kube-api-content-type kube-api-qps kube-api-burst event-qps event-burst
-		provider-id cloud-provider pod-cidr max-pods pods-per-core enable-controller-attach-detach?`,
+	nodeRegistration: `register-node? rotate-server-certificates? node-status-max-images kube-api-content-type
+		event-qps event-burst provider-id cloud-provider pod-cidr max-pods pods-per-core
+		enable-controller-attach-detach?`,
 	runtimeSetting: `pod-infra-container-image container-runtime network-plugin cni-bin-dir cni-conf-dir
 		cni-cache-dir image-service-endpoint runtime-cgroups`,
 	kubeletOnly: `address port read-only-port enable-server? anonymous-auth? authentication-token-webhook?
@@ -158,7 +161,7 @@ func warnKubeletFlags(log *slog.Logger, fs *pflag.FlagSet) {
 		use kubeletFlagUse
 		msg string
 	}{
-		{nodeRegistration, "kubelet flags for the Node and the API server are ignored: bosun does not register a Node yet"},
+		{nodeRegistration, "kubelet flags of Node features bosun does not have are ignored: its Node takes no pods from the API server and serves no kubelet API"},
 		{runtimeSetting, "kubelet flags of the container runtime's settings are ignored: set them in the runtime (containerd's sandbox image and CNI configuration)"},
 		{kubeletOnly, "kubelet flags bosun has no use for are ignored"},
 	} {

@@ -46,6 +46,8 @@ type Server struct {
 	info     *bosunv1.Info
 	node     string
 	rollouts Rollouts
+	// mirrorPods says where a pod's mirror pod stands (nil: no API side).
+	mirrorPods func(key string) string
 	// watchers holds a token per following WatchEvents stream.
 	watchers chan struct{}
 }
@@ -60,6 +62,10 @@ type Option func(*Server)
 
 // WithRollouts adds each pod's rollout to what the server says of it.
 func WithRollouts(r Rollouts) Option { return func(s *Server) { s.rollouts = r } }
+
+// WithMirrorPods adds where each pod's mirror pod stands in the Kubernetes
+// API (nil: bosun has no API side) to what the server says of it.
+func WithMirrorPods(f func(key string) string) Option { return func(s *Server) { s.mirrorPods = f } }
 
 // New returns a server over state; info describes the daemon.
 func New(state State, info *bosunv1.Info, opts ...Option) *Server {
@@ -191,6 +197,9 @@ func unixNano(t time.Time) int64 {
 // version runs shows RolledBack as its reason.
 func (s *Server) pod(p sync.PodStatus) *bosunv1.Pod {
 	out := podToProto(p)
+	if s.mirrorPods != nil {
+		out.MirrorPod = s.mirrorPods(p.Key())
+	}
 	if s.rollouts == nil {
 		return out
 	}

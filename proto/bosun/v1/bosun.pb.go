@@ -642,7 +642,11 @@ type Pod struct {
 	ManifestError   string       `protobuf:"bytes,15,opt,name=manifest_error,json=manifestError,proto3" json:"manifest_error,omitempty"`
 	// rollout says where the pod's latest manifest version stands; unset
 	// before bosun has seen the pod's manifest.
-	Rollout       *Rollout `protobuf:"bytes,16,opt,name=rollout,proto3" json:"rollout,omitempty"`
+	Rollout *Rollout `protobuf:"bytes,16,opt,name=rollout,proto3" json:"rollout,omitempty"`
+	// mirror_pod says where the pod's mirror pod stands in the Kubernetes
+	// API: namespace/name and uid, "refused: " and the API server's answer,
+	// or "none: " and why; empty when bosun runs without --kubeconfig.
+	MirrorPod     string `protobuf:"bytes,17,opt,name=mirror_pod,json=mirrorPod,proto3" json:"mirror_pod,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -787,6 +791,13 @@ func (x *Pod) GetRollout() *Rollout {
 		return x.Rollout
 	}
 	return nil
+}
+
+func (x *Pod) GetMirrorPod() string {
+	if x != nil {
+		return x.MirrorPod
+	}
+	return ""
 }
 
 // Rollout is where a pod's latest manifest version stands: progressing
@@ -1422,7 +1433,7 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"#\n" +
 	"\rGetPodRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xdf\x03\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xfe\x03\n" +
 	"\x03Pod\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -1444,7 +1455,9 @@ const file_bosun_v1_bosun_proto_rawDesc = "" +
 	"\n" +
 	"sync_error\x18\x0e \x01(\tR\tsyncError\x12%\n" +
 	"\x0emanifest_error\x18\x0f \x01(\tR\rmanifestError\x12+\n" +
-	"\arollout\x18\x10 \x01(\v2\x11.bosun.v1.RolloutR\arollout\"\xa2\x03\n" +
+	"\arollout\x18\x10 \x01(\v2\x11.bosun.v1.RolloutR\arollout\x12\x1d\n" +
+	"\n" +
+	"mirror_pod\x18\x11 \x01(\tR\tmirrorPod\"\xa2\x03\n" +
 	"\aRollout\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
@@ -79,6 +80,21 @@ type Config struct {
 	// default) and imageMaximumGCAge (0: off).
 	ImageMinimumGCAge time.Duration
 	ImageMaximumGCAge time.Duration
+	// RotateCertificates is rotateCertificates, nil when the file does not
+	// set it.
+	RotateCertificates *bool
+	// RegisterWithTaints is registerWithTaints, nil when the file does not
+	// set it.
+	RegisterWithTaints []corev1.Taint
+	// NodeStatusUpdateFrequency, NodeStatusReportFrequency and
+	// NodeLeaseDuration (nodeLeaseDurationSeconds) pace the Node's status
+	// and Lease; 0: the default.
+	NodeStatusUpdateFrequency time.Duration
+	NodeStatusReportFrequency time.Duration
+	NodeLeaseDuration         time.Duration
+	// KubeAPIQPS and KubeAPIBurst bound the API client; 0: the default.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// Ignored lists, sorted, the fields the file sets to something other than
 	// a zero value that bosun has no use for.
 	Ignored []string
@@ -222,6 +238,45 @@ var fields = map[string]field{
 	"imageGCLowThresholdPercent":  percent(func(c *Config) **int32 { return &c.ImageGCLowThresholdPercent }),
 	"imageMinimumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMinimumGCAge }),
 	"imageMaximumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMaximumGCAge }),
+	"rotateCertificates": boolean(func(c *Config) **bool { return &c.RotateCertificates }),
+	"registerWithTaints": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.RegisterWithTaints); err != nil {
+			return errWant("a list of taints (key, value, effect)")
+		}
+		for _, t := range c.RegisterWithTaints {
+			switch t.Effect {
+			case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+			default:
+				return fmt.Errorf("taint %q: effect %q must be NoSchedule, PreferNoSchedule or NoExecute", t.Key, t.Effect)
+			}
+		}
+		if c.RegisterWithTaints == nil {
+			c.RegisterWithTaints = []corev1.Taint{}
+		}
+		return nil
+	},
+	"nodeStatusUpdateFrequency": dur(func(c *Config) *time.Duration { return &c.NodeStatusUpdateFrequency }),
+	"nodeStatusReportFrequency": dur(func(c *Config) *time.Duration { return &c.NodeStatusReportFrequency }),
+	"nodeLeaseDurationSeconds": func(c *Config, raw json.RawMessage) error {
+		var s int32
+		if err := json.Unmarshal(raw, &s); err != nil || s < 0 {
+			return errWant("a number of seconds")
+		}
+		c.NodeLeaseDuration = time.Duration(s) * time.Second
+		return nil
+	},
+	"kubeAPIQPS": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.KubeAPIQPS); err != nil || c.KubeAPIQPS < 0 {
+			return errWant("a positive number")
+		}
+		return nil
+	},
+	"kubeAPIBurst": func(c *Config, raw json.RawMessage) error {
+		if err := json.Unmarshal(raw, &c.KubeAPIBurst); err != nil || c.KubeAPIBurst < 0 {
+			return errWant("a positive number")
+		}
+		return nil
+	},
 	"crashLoopBackOff": func(c *Config, raw json.RawMessage) error {
 		var b map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &b); err != nil {

@@ -32,10 +32,11 @@ func TestLoadKubeadmConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rotate := true
 	want := Config{StaticPodPath: "/etc/kubernetes/manifests", ContainerRuntimeEndpoint: "unix:///var/run/containerd/containerd.sock",
 		HealthzSet: true, HealthzAddress: "127.0.0.1:10248", CgroupDriver: "systemd", ResolvConf: "/run/systemd/resolve/resolv.conf",
-		ClusterDNS: []string{"10.96.0.10"}, ClusterDomain: "cluster.local",
-		Ignored: []string{"authentication", "authorization", "rotateCertificates"}}
+		ClusterDNS: []string{"10.96.0.10"}, ClusterDomain: "cluster.local", RotateCertificates: &rotate,
+		Ignored: []string{"authentication", "authorization"}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -115,5 +116,31 @@ func TestLoadErrorsNameFileAndField(t *testing.T) {
 		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
 			t.Errorf("%q: %v, want %q naming the file", body, err, want)
 		}
+	}
+}
+
+func TestLoadReadsTheNodesFieldsOfTheAPISide(t *testing.T) {
+	c, err := Load(write(t, header+`rotateCertificates: false
+registerWithTaints:
+- key: node-role.kubernetes.io/control-plane
+  effect: NoSchedule
+nodeStatusUpdateFrequency: 4s
+nodeStatusReportFrequency: 1m
+nodeLeaseDurationSeconds: 20
+kubeAPIQPS: 7
+kubeAPIBurst: 9
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RotateCertificates == nil || *c.RotateCertificates || len(c.RegisterWithTaints) != 1 ||
+		c.RegisterWithTaints[0].Key != "node-role.kubernetes.io/control-plane" || c.RegisterWithTaints[0].Effect != "NoSchedule" ||
+		c.NodeStatusUpdateFrequency != 4*time.Second || c.NodeStatusReportFrequency != time.Minute ||
+		c.NodeLeaseDuration != 20*time.Second || c.KubeAPIQPS != 7 || c.KubeAPIBurst != 9 || len(c.Ignored) != 0 {
+		t.Errorf("got %+v", c)
+	}
+	if _, err := Load(write(t, header+"registerWithTaints:\n- key: a\n  effect: Sometimes\n")); err == nil ||
+		!strings.Contains(err.Error(), "registerWithTaints") || !strings.Contains(err.Error(), "Sometimes") {
+		t.Errorf("a taint with an unknown effect: %v", err)
 	}
 }
