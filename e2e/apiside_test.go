@@ -57,7 +57,7 @@ func TestAnAPIServerThatIsAbsentOrHangsHoldsUpNoPod(t *testing.T) {
 			e := newEnv(t, "--kubeconfig", c.kubeconfig)
 			e.write("web.yaml", sleeperPod("web", "Always"))
 			e.startBosun()
-			e.waitRunning(e.podName("web"), "main")
+			e.waitRunning("web", "main")
 			addr := e.httpAddr()
 			for _, path := range []string{"/healthz", "/readyz"} {
 				if body, err := getAnswer("http://" + addr + path); err != nil || body != "ok\n" {
