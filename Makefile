@@ -92,17 +92,20 @@ e2e-containerd2: $(CONTAINERD2_BIN)/containerd ## the e2e tests again against co
 	CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 20m .
 
 # kubeadm's control plane, built from the Go module proxy by hack/kube/build.sh
-# into bin/kube-$(KUBE_VERSION) and bin/etcd-$(ETCD_VERSION) (about 10 minutes
-# on 2 cores the first time; skipped when the binaries are there).
+# into bin/kube-$(KUBE_VERSION), bin/kube-$(KUBE_OLD_VERSION) (the release the
+# upgrade test starts from) and bin/etcd-$(ETCD_VERSION) (about 10 minutes per
+# release on 2 cores the first time; skipped when the binaries are there).
 KUBE_VERSION := v1.37.2
+KUBE_OLD_VERSION := v1.36.3
 ETCD_VERSION := v3.7.0
-CONTROLPLANE_ENV := KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION)
+CONTROLPLANE_ENV := KUBE_VERSION=$(KUBE_VERSION) KUBE_OLD_VERSION=$(KUBE_OLD_VERSION) ETCD_VERSION=$(ETCD_VERSION)
 
-e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm's control plane under bosun, faults included, on containerd 1.6 and 2.x (root)
+e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm init, faults and kubeadm upgrade apply under bosun, on containerd 1.6 and 2.x (root)
 	$(CONTROLPLANE_ENV) hack/kube/build.sh
+	KUBE_VERSION=$(KUBE_OLD_VERSION) hack/kube/build.sh kube
 	hack/containerd.sh install
-	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
-	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 15m ./controlplane/
+	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
+	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
 
 test: unit package-test fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 

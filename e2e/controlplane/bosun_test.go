@@ -17,29 +17,38 @@ import (
 )
 
 // runner is bosun as a user runs it for kubeadm: the KubeletConfiguration
-// kubeadm wrote, kubeadm's manifest directory, in the test's network
-// namespace.
+// kubeadm wrote, kubeadm's manifest directory and kubeconfigs, in the test's
+// network namespace.
 type runner struct {
 	t       *testing.T
+	dir     string // bosun's own files: state, logs, API socket
 	logFile string
 	apiSock string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 }
 
-func newRunner(t *testing.T) *runner {
-	return &runner{t: t, logFile: filepath.Join(work, "bosun.log"), apiSock: filepath.Join(work, "run", "bosun.sock")}
+// newRunner is a runner whose files are in the test's directory, in node-NAME.
+func newRunner(t *testing.T, name string) *runner {
+	dir := filepath.Join(work, "node-"+name)
+	return &runner{t: t, dir: dir, logFile: filepath.Join(dir, "bosun.log"), apiSock: filepath.Join(dir, "run", "bosun.sock")}
 }
 
 // start starts bosun and waits for its first sync. No flag says where
 // /healthz is or which runtime to use: the KubeletConfiguration kubeadm
 // wrote decides (healthzBindAddress 127.0.0.1 and healthzPort 10248, where
 // kubeadm's wait-control-plane looks; containerRuntimeEndpoint, kubeadm's
-// criSocket). The other flags keep the test's files in its own directory.
+// criSocket). --kubeconfig and --bootstrap-kubeconfig are the kubelet's, as
+// kubeadm's systemd drop-in passes them: kubeadm init writes kubelet.conf,
+// kubeadm join the bootstrap one. The other flags keep the test's files in
+// its own directory.
 func (r *runner) start() {
 	r.t.Helper()
 	if r.cmd != nil {
 		r.t.Fatal("bosun already running")
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		r.t.Fatal(err)
 	}
 	log, err := os.OpenFile(r.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -50,11 +59,12 @@ func (r *runner) start() {
 	args := []string{"run",
 		"--config", "/var/lib/kubelet/config.yaml",
 		"--pod-manifest-path", "/etc/kubernetes/manifests",
+		"--kubeconfig", "/etc/kubernetes/kubelet.conf",
+		"--bootstrap-kubeconfig", "/etc/kubernetes/bootstrap-kubelet.conf",
 		"--hostname-override", nodeName,
-		"--root-dir", filepath.Join(work, "root"),
-		"--pod-logs-dir", filepath.Join(work, "pods"),
-		"--container-log-links-dir", filepath.Join(work, "containers"),
-		"--container-log-links-dir", filepath.Join(work, "containers"),
+		"--root-dir", filepath.Join(r.dir, "root"),
+		"--pod-logs-dir", filepath.Join(r.dir, "pods"),
+		"--container-log-links-dir", filepath.Join(r.dir, "containers"),
 		"--api-socket", r.apiSock,
 		"--metrics-bind-address", "127.0.0.1:0",
 		"-v", "1",

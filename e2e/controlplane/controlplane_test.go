@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -20,55 +23,20 @@ const apiserverManifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 // bosun is killed.
 const settle = 30 * time.Second
 
-// kubeadmConfig is what a user gives kubeadm for a node run by bosun: the
-// node's address and name, the CRI socket, and a kubelet configuration whose
-// cgroup driver matches the runtime's (the test's containerd uses cgroupfs).
-func kubeadmConfig() string {
-	return fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: %s
-  bindPort: 6443
-nodeRegistration:
-  name: %s
-  criSocket: %s
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: %s
----
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-cgroupDriver: cgroupfs
-`, nodeIP, nodeName, endpoint, kubeVersion)
-}
-
-// kubeadm runs kubeadm init phase ARGS with the test's configuration (where
-// the phase takes one) in the network namespace.
-func kubeadm(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := append([]string{"init", "phase"}, args...)
-	if args[0] != "wait-control-plane" { // it has no --config flag
-		full = append(full, "--config", filepath.Join(work, "kubeadm.yaml"))
-	}
-	start := time.Now()
-	out, err := netnsCommand(ctx, kubeBin+"/kubeadm", full...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kubeadm %s: %v\n%s", strings.Join(full, " "), err, out)
-	}
-	t.Logf("kubeadm init phase %s: ok in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	return string(out)
-}
-
 // measured collects the numbers of the control-plane table in one run.
-type measured struct{ rows [][2]string }
+type measured struct {
+	title string // what was measured; kubeadm's release by default
+	rows  [][2]string
+}
 
 func (m *measured) add(what string, v any) { m.rows = append(m.rows, [2]string{what, fmt.Sprint(v)}) }
 
 func (m *measured) print() {
-	fmt.Printf("\ncontrol plane under bosun, %s, kubeadm %s:\n| measured in one run | bosun |\n|---|---|\n", criVersion, kubeVersion)
+	title := m.title
+	if title == "" {
+		title = "kubeadm " + kubeVersion
+	}
+	fmt.Printf("\ncontrol plane under bosun, %s, %s:\n| measured in one run | bosun |\n|---|---|\n", criVersion, title)
 	for _, r := range m.rows {
 		fmt.Printf("| %s | %s |\n", r[0], r[1])
 	}
@@ -77,74 +45,42 @@ func (m *measured) print() {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
-// TestControlPlane bootstraps kubeadm's control plane under bosun, checks a
-// client can write and read an object, then breaks it in the ways a node
-// breaks and checks the API stays up (or comes back as fast as it can).
+// TestControlPlane bootstraps kubeadm's control plane under bosun with
+// `kubeadm init`, checks the cluster sees bosun's node and pods (the Node,
+// the mirror pods and their status), checks a client can write and read an
+// object, then breaks it in the ways a node breaks and checks the API stays
+// up (or comes back as fast as it can) and the mirror pods follow.
 func TestControlPlane(t *testing.T) {
 	var m measured
 	defer m.print()
-	if err := os.WriteFile(filepath.Join(work, "kubeadm.yaml"), []byte(kubeadmConfig()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, phase := range [][]string{{"certs", "all"}, {"kubeconfig", "all"}, {"etcd", "local"}, {"control-plane", "all"}} {
-		kubeadm(t, phase...)
-	}
-	// kubelet-start writes the KubeletConfiguration bosun reads; it cannot
-	// start a kubelet here and says so without failing.
-	kubeadm(t, "kubelet-start")
-	cfg, err := os.ReadFile("/var/lib/kubelet/config.yaml")
+	cp := kubeadmInit(t, &m, "bosun", kubeBin, kubeVersion)
+	defer resetNode(t)
+	defer cp.stop(t)
+	cfg, err := os.ReadFile(kubeletConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("/var/lib/kubelet/config.yaml (as kubeadm wrote it):\n%s", cfg)
-
-	r := newRunner(t)
-	defer func() {
-		r.t = t // the subtests lent it to themselves
-		if t.Failed() {
-			t.Logf("bosun log (tail):\n%s", tail(r.log(), 100))
-			if ps, err := r.cliErr("ps"); err == nil {
-				t.Logf("bosun ps:\n%s", ps)
-			}
-		}
-		r.kill(syscall.SIGTERM)
-	}()
-	api, err := newAPIClient("/etc/kubernetes/admin.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	r.start()
-	eventually(t, 3*time.Minute, "kube-apiserver /readyz", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := api.do(ctx, "GET", "/readyz", nil)
-		return err == nil
-	})
-	m.add("runner start → kube-apiserver `/readyz` ok", secs(time.Since(start)))
-
-	for _, phase := range [][]string{{"wait-control-plane"}, {"upload-config", "all"}, {"bootstrap-token"}, {"addon", "all"}} {
-		kubeadm(t, phase...)
-	}
-	m.add("`kubeadm init phase wait-control-plane`, `upload-config all`, `bootstrap-token`, `addon all`", "pass")
+	t.Logf("%s (as kubeadm wrote it):\n%s", kubeletConfigFile, cfg)
 
 	ctx := context.Background()
 	want := map[string]string{"written": time.Now().UTC().Format(time.RFC3339Nano)}
-	if err := api.putConfigMap(ctx, "bosun-e2e", want); err != nil {
+	if err := cp.api.putConfigMap(ctx, "bosun-e2e", want); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := api.getConfigMap(ctx, "bosun-e2e"); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, err := cp.api.getConfigMap(ctx, "bosun-e2e"); err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("configmap bosun-e2e read back %v, %v; want %v", got, err, want)
 	}
 	t.Logf("configmap bosun-e2e written and read back: %v", want)
-	t.Logf("bosun ps:\n%s", r.cli("ps"))
+	t.Logf("bosun ps:\n%s", cp.r.cli("ps"))
 
-	f := faults{t: t, r: r, api: api, m: &m, object: "bosun-e2e", want: want}
+	f := faults{t: t, r: cp.r, api: cp.api, kc: cp.kc, m: &m, object: "bosun-e2e", want: want}
+	t.Run("MirrorPodDeleted", f.mirrorPodDeleted)
 	t.Run("BosunKilled", f.bosunKilled)
 	t.Run("ContainerdRestarted", f.containerdRestarted)
 	t.Run("EtcdKilled", f.etcdKilled)
 	t.Run("ApiserverUpgrade", f.apiserverUpgrade)
 	t.Run("BosunKilledMidUpgrade", f.bosunKilledMidUpgrade)
+	t.Run("ApiserverStopped", f.apiserverStopped)
 }
 
 // faults are the ways the test breaks the running control plane; each keeps
@@ -153,20 +89,34 @@ type faults struct {
 	t      *testing.T
 	r      *runner
 	api    *apiClient
+	kc     kubernetes.Interface
 	m      *measured
 	object string
 	want   map[string]string
+	// mirrorBefore is the kube-apiserver mirror pod before its manifest is
+	// edited.
+	mirrorBefore *corev1.Pod
 }
 
 // bosunKilled: bosun kill -9 and restart; the control plane does not notice.
+//
+// The cluster does not notice either: the restarted bosun finds the mirror
+// pods and the Node as they are and writes nothing (the same UIDs and
+// resourceVersions, the same Node labels).
 func (f *faults) bosunKilled(t *testing.T) {
 	f.r.t = t
+	waitMirrors(t, f.kc, f.r, time.Minute, "before bosun is killed")
+	versions := objectVersions(t, f.kc)
+	labels := nodeLabels(t, f.kc)
 	before := containers(t)
 	p := f.api.startProber(f.object, f.want)
 	f.r.kill(syscall.SIGKILL)
 	mark := len(f.r.log())
+	started := time.Now()
 	f.r.start()
-	time.Sleep(3 * time.Second) // the probes and events of the new bosun settle
+	// The probes and events of the new bosun settle, and its API side lists
+	// what the API has and compares.
+	time.Sleep(time.Until(started.Add(10 * time.Second)))
 	samples := p.finish()
 	n, first := failures(samples)
 	if n > 0 {
@@ -181,8 +131,72 @@ func (f *faults) bosunKilled(t *testing.T) {
 	if len(calls) > 0 {
 		t.Errorf("the restarted bosun made mutating CRI calls: %v", calls)
 	}
-	f.m.add("runner `kill -9` + restart: failed requests, containers, mutating CRI calls",
-		fmt.Sprintf("%d of %d, %s, %d", n, len(samples), kept, len(calls)))
+	mirrors := "unchanged"
+	if after := objectVersions(t, f.kc); fmt.Sprint(after) != fmt.Sprint(versions) {
+		t.Errorf("the restarted bosun changed mirror pods:\nbefore %v\nafter  %v", versions, after)
+		mirrors = "changed"
+	}
+	if after := nodeLabels(t, f.kc); fmt.Sprint(after) != fmt.Sprint(labels) {
+		t.Errorf("the restarted bosun changed the Node's labels:\nbefore %v\nafter  %v", labels, after)
+		mirrors += ", Node labels changed"
+	}
+	waitMirrors(t, f.kc, f.r, time.Minute, "after bosun's restart")
+	f.m.add("runner `kill -9` + restart: failed requests, containers, mutating CRI calls, mirror pods (UIDs, resourceVersions)",
+		fmt.Sprintf("%d of %d, %s, %d, %s", n, len(samples), kept, len(calls), mirrors))
+}
+
+// nodeLabels are the Node's labels.
+func nodeLabels(t *testing.T, kc kubernetes.Interface) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := kc.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Labels
+}
+
+// mirrorPodDeleted: a user deletes a mirror pod (kubectl delete pod, with
+// its default grace period); it comes back as a new object (a new UID) for
+// the same static pod (the same config.hash), and the pod's container is
+// not touched (the kubelet's behaviour: a mirror pod is a view).
+func (f *faults) mirrorPodDeleted(t *testing.T) {
+	f.r.t = t
+	const c = "kube-scheduler"
+	waitMirrors(t, f.kc, f.r, time.Minute, "before the mirror pod is deleted")
+	before := containers(t)
+	ctx := context.Background()
+	old, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	if err := f.kc.CoreV1().Pods("kube-system").Delete(ctx, mirrorName(c), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var back time.Duration
+	eventually(t, 2*time.Minute, "the deleted mirror pod "+mirrorName(c)+" to come back", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
+		back = time.Since(deleted)
+		return err == nil && p.UID != old.UID && p.DeletionTimestamp == nil
+	})
+	p, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, oh := p.Annotations["kubernetes.io/config.hash"], old.Annotations["kubernetes.io/config.hash"]; h != oh {
+		t.Errorf("mirror pod %s came back with config.hash %q, was %q", p.Name, h, oh)
+	}
+	status := waitMirrors(t, f.kc, f.r, time.Minute, "after the mirror pod came back")
+	if err := sameContainers(before, containers(t)); err != nil {
+		t.Errorf("deleting a mirror pod touched a container: %v", err)
+	}
+	t.Logf("mirror pod %s deleted (uid %s) → back as uid %s in %v", p.Name, old.UID, p.UID, back.Round(time.Millisecond))
+	f.m.add("mirror pod deleted (`kubectl delete pod`) → back (new UID, same config.hash) / its status current",
+		secs(back)+" / "+secs(back+status))
 }
 
 // containerdRestarted: the runtime's daemon restarts (an upgrade of the
@@ -300,6 +314,7 @@ func writeInPlace(t *testing.T, b []byte) {
 // start and 0.5 s of API downtime.
 func (f *faults) apiserverUpgrade(t *testing.T) {
 	f.r.t = t
+	f.mirrorBefore, _ = f.kc.CoreV1().Pods("kube-system").Get(context.Background(), mirrorName("kube-apiserver"), metav1.GetOptions{})
 	old := running(t, "kube-apiserver")
 	upgraded := addFlag(t, "--profiling=false")
 
@@ -384,6 +399,38 @@ func (f *faults) apiserverUpgrade(t *testing.T) {
 	f.m.add("flag added to kube-apiserver.yaml → new apiserver ready / API down", secs(ready)+" / "+secs(down))
 	f.m.add("… of which: old apiserver's shutdown / old exited → new started / new started → serving",
 		secs(shutdown)+" / "+secs(gap)+" / "+secs(newStart))
+
+	// The cluster sees the edit: the kube-apiserver mirror pod has the new
+	// version's config.hash, its status names the new container, and
+	// kubectl describe shows what bosun did.
+	ctx := context.Background()
+	oldMirror := f.mirrorBefore
+	took := waitMirrors(t, f.kc, f.r, 2*time.Minute, "after the kube-apiserver manifest edit")
+	mirror, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName("kube-apiserver"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldMirror != nil && mirror.Annotations["kubernetes.io/config.hash"] == oldMirror.Annotations["kubernetes.io/config.hash"] {
+		t.Errorf("mirror pod %s: config.hash %s did not change with the manifest", mirror.Name, mirror.Annotations["kubernetes.io/config.hash"])
+	}
+	if want := "containerd://" + upgradedC.Id; len(mirror.Status.ContainerStatuses) != 1 || mirror.Status.ContainerStatuses[0].ContainerID != want {
+		t.Errorf("mirror pod %s: container statuses %+v, want the new container %s", mirror.Name, mirror.Status.ContainerStatuses, want)
+	}
+	f.m.add("… → kube-apiserver mirror pod's config.hash and status follow the new container", secs(ready+took))
+	for _, c := range []string{"kube-apiserver", "etcd"} {
+		var evs []corev1.Event
+		eventually(t, time.Minute, "events on the "+c+" mirror pod", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			p, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
+			evs, err = podEvents(ctx, f.kc, p)
+			return err == nil && len(evs) > 0
+		})
+		t.Logf("kubectl describe pod -n kube-system %s: events:\n%s", mirrorName(c), eventLines(evs))
+	}
 }
 
 // logMutating logs the mutating CRI calls in a piece of bosun's log, with
@@ -443,4 +490,64 @@ func (f *faults) bosunKilledMidUpgrade(t *testing.T) {
 	logMutating(t, "the next bosun", f.r.log()[mark:])
 	t.Logf("bosun killed mid-upgrade: new apiserver serving %v after the kill, API down %v", time.Since(killed).Round(time.Millisecond), down.Round(time.Millisecond))
 	f.m.add("runner `kill -9` between stopping the old apiserver and starting the new → the next one finishes: API down", secs(down))
+}
+
+// apiserverStopped: kube-apiserver stops answering for a minute without
+// bosun seeing a pod fail: its process is stopped with SIGSTOP and continued
+// with SIGCONT (an API server hung, or unreachable). Its liveness probe
+// (kubeadm's: 8 failures, one per 10 s at best, 15 s timeout each) does not
+// fail long enough for bosun to restart it, and nothing else bosun runs
+// depends on it to keep running, so etcd and kube-apiserver keep their
+// containers; kube-controller-manager and kube-scheduler exit by design when
+// they cannot renew their leader lease (as under the kubelet) and bosun
+// restarts them. The API side of bosun cannot write while it lasts and
+// catches up after: the Node is Ready again and the mirror pods' status is
+// current (Ready, the running containers, their restart counts).
+func (f *faults) apiserverStopped(t *testing.T) {
+	f.r.t = t
+	const outage = time.Minute
+	waitMirrors(t, f.kc, f.r, time.Minute, "before kube-apiserver is stopped")
+	before := containers(t)
+	api := running(t, "kube-apiserver")
+	pid := taskPID(t, api.Id)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	continued := false
+	defer func() {
+		if !continued {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
+	time.Sleep(outage)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	continued = true
+	resumed := time.Now()
+	eventually(t, 2*time.Minute, "kube-apiserver /readyz after SIGCONT", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := f.api.do(ctx, "GET", "/readyz", nil)
+		return err == nil
+	})
+	waitNode(t, f.kc, 2*time.Minute)
+	waitMirrors(t, f.kc, f.r, 3*time.Minute, "after kube-apiserver was continued")
+	after := containers(t)
+	for _, c := range []string{"etcd", "kube-apiserver"} {
+		if b, a := before[c], after[c]; a == nil || a.Id != b.Id {
+			t.Errorf("%s was restarted while kube-apiserver was stopped for %v", c, outage)
+		}
+	}
+	var restarted []string
+	for _, c := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if b, a := before[c], after[c]; a == nil || a.Id != b.Id {
+			restarted = append(restarted, c)
+		}
+	}
+	t.Logf("kube-apiserver stopped %v (from %s); after SIGCONT the Node and the mirror pods are current in %v; restarted (lost their leader lease): %v",
+		outage, stopped.Format("15:04:05"), time.Since(resumed).Round(time.Millisecond), restarted)
+	f.m.add("kube-apiserver stopped (SIGSTOP) for 1 min → etcd, kube-apiserver kept; after SIGCONT, Node Ready and mirror pods current in",
+		secs(time.Since(resumed)))
 }

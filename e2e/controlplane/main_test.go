@@ -42,19 +42,26 @@ var fixedPaths = []string{"/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet"
 
 // Set up once for the test.
 var (
-	kubeVersion   = envOr("KUBE_VERSION", "v1.37.2")
-	kubeBin       = envOr("KUBE_BIN", "../../bin/kube-"+kubeVersion)
-	etcdBin       = envOr("ETCD_BIN", "../../bin/etcd-"+envOr("ETCD_VERSION", "v3.7.0"))
-	work          string
-	bosunBin      string
-	containerdDir string
-	endpoint      string
-	netns         string // name; its path is /run/netns/NAME
-	cri           *runtime.Client
-	criVersion    string
+	kubeVersion = envOr("KUBE_VERSION", "v1.37.2")
+	kubeBin     = envOr("KUBE_BIN", "../../bin/kube-"+kubeVersion)
+	// The release TestUpgrade initialises and upgrades from to kubeVersion;
+	// TestUpgrade is skipped without it.
+	kubeOldVersion = os.Getenv("KUBE_OLD_VERSION")
+	oldKubeBin     = envOr("KUBE_OLD_BIN", "../../bin/kube-"+kubeOldVersion)
+	etcdBin        = envOr("ETCD_BIN", "../../bin/etcd-"+envOr("ETCD_VERSION", "v3.7.0"))
+	work           string
+	bosunBin       string
+	containerdDir  string
+	endpoint       string
+	netns          string // name; its path is /run/netns/NAME
+	cri            *runtime.Client
+	criVersion     string
 	// pauseImage is the sandbox image kubeadm names, set in containerd's
 	// configuration by hack/containerd.sh start and restart.
 	pauseImage string
+	// pauseBin is the pause binary, built once: the pause image and the
+	// placeholder images are made of it.
+	pauseBin string
 )
 
 func envOr(k, def string) string {
@@ -127,7 +134,7 @@ func setUp() error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build bosun: %w: %s", err, out)
 	}
-	images, err := kubeadmImages(ctx)
+	images, err := kubeadmImages(ctx, kubeBin, kubeVersion)
 	if err != nil {
 		return err
 	}
@@ -141,11 +148,7 @@ func setUp() error {
 	if out, err := containerdCommand(ctx, "start").CombinedOutput(); err != nil {
 		return fmt.Errorf("hack/containerd.sh start: %w: %s", err, out)
 	}
-	archives, err := buildImages(ctx, images)
-	if err != nil {
-		return err
-	}
-	if _, err := testimages.Import(ctx, filepath.Join(containerdDir, "containerd.sock"), archives); err != nil {
+	if err := importImages(ctx, images, kubeBin); err != nil {
 		return err
 	}
 	c, info, err := runtime.Dial(ctx, endpoint, slog.New(slog.DiscardHandler))
@@ -159,9 +162,9 @@ func setUp() error {
 }
 
 // kubeadmImages maps each image's short name (kube-apiserver, etcd, pause,
-// ...) to the reference kubeadm names for kubeVersion.
-func kubeadmImages(ctx context.Context) (map[string]string, error) {
-	out, err := exec.CommandContext(ctx, kubeBin+"/kubeadm", "config", "images", "list", "--kubernetes-version", kubeVersion).Output()
+// coredns, kube-proxy) to the reference the kubeadm in bin names for version.
+func kubeadmImages(ctx context.Context, bin, version string) (map[string]string, error) {
+	out, err := exec.CommandContext(ctx, bin+"/kubeadm", "config", "images", "list", "--kubernetes-version", version).Output()
 	if err != nil {
 		return nil, fmt.Errorf("kubeadm config images list: %w", err)
 	}
@@ -170,7 +173,7 @@ func kubeadmImages(ctx context.Context) (map[string]string, error) {
 		name := ref[strings.LastIndex(ref, "/")+1:]
 		images[name[:strings.Index(name, ":")]] = ref
 	}
-	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "pause"} {
+	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "pause", "coredns", "kube-proxy"} {
 		if images[want] == "" {
 			return nil, fmt.Errorf("kubeadm config images list names no %s image:\n%s", want, out)
 		}
@@ -178,32 +181,45 @@ func kubeadmImages(ctx context.Context) (map[string]string, error) {
 	return images, nil
 }
 
-// buildImages writes one single-binary image archive for each component
-// kubeadm runs, named as kubeadm names it, and the pause image.
-func buildImages(ctx context.Context, images map[string]string) ([]string, error) {
-	pause := filepath.Join(work, "pause")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", pause, ".")
-	cmd.Dir = "../../hack/pause"
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build pause: %w: %s", err, out)
+// importImages builds one single-binary image for each component kubeadm
+// runs, named as kubeadm names it, from the binaries in bin (etcd's from
+// etcdBin: the same etcd under each release's tag), and imports them into
+// the test's containerd. The pause binary stands in for the pause image and
+// for CoreDNS and kube-proxy: kubeadm's preflight pulls every image it names
+// (init and upgrade apply), and nothing runs the addons here (bosun runs
+// only static pods), so they need no more than to exist.
+func importImages(ctx context.Context, images map[string]string, bin string) error {
+	if pauseBin == "" {
+		pauseBin = filepath.Join(work, "pause")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", pauseBin, ".")
+		cmd.Dir = "../../hack/pause"
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build pause: %w: %s", err, out)
+		}
 	}
 	bins := map[string]string{
-		"kube-apiserver":          kubeBin + "/kube-apiserver",
-		"kube-controller-manager": kubeBin + "/kube-controller-manager",
-		"kube-scheduler":          kubeBin + "/kube-scheduler",
+		"kube-apiserver":          bin + "/kube-apiserver",
+		"kube-controller-manager": bin + "/kube-controller-manager",
+		"kube-scheduler":          bin + "/kube-scheduler",
 		"etcd":                    etcdBin + "/etcd",
-		"pause":                   pause,
+		"pause":                   pauseBin,
+		"coredns":                 pauseBin,
+		"kube-proxy":              pauseBin,
 	}
 	var archives []string
-	for name, bin := range bins {
-		a := filepath.Join(work, name+".tar")
-		if err := testimages.BuildBinary(a, images[name], bin); err != nil {
-			return nil, err
+	for name, b := range bins {
+		a := filepath.Join(work, strings.NewReplacer("/", "_", ":", "_").Replace(images[name])+".tar")
+		if err := testimages.BuildBinary(a, images[name], b); err != nil {
+			return err
 		}
 		archives = append(archives, a)
 	}
-	return archives, nil
+	_, err := testimages.Import(ctx, filepath.Join(containerdDir, "containerd.sock"), archives)
+	for _, a := range archives {
+		_ = os.Remove(a)
+	}
+	return err
 }
 
 func createNetns() error {
