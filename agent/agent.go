@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -174,10 +175,31 @@ func (a *Agent) Run(ctx context.Context) {
 	go func() { defer wg.Done(); m.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		events.Run(ctx, events.Config{Client: client, NodeName: a.cfg.NodeName, Source: a.cfg.Events, Refs: m,
+		events.Run(ctx, events.Config{Client: client, NodeName: a.cfg.NodeName, Source: a.cfg.Events, Refs: staticRefs{a.cfg.Desired, m},
 			Clock: a.cfg.Clock, Log: log.With("part", "events")})
 	}()
 	wg.Wait()
+}
+
+// staticRefs names the pod an event is about as the kubelet names a static
+// pod: its name and namespace, and its static UID, the value of the mirror
+// pod's kubernetes.io/config.mirror annotation, which is what kubectl
+// describe looks up for a mirror pod. So an event goes out at once, before
+// the mirror pod exists (the API server keeps it by name); a pod no longer
+// in the manifests is named by its mirror pod while that exists.
+type staticRefs struct {
+	desired Desired
+	mirror  events.Refs
+}
+
+func (r staticRefs) Ref(key string) (*corev1.ObjectReference, bool) {
+	snap := r.desired.Snapshot()
+	for _, sp := range snap.Pods {
+		if sp.Key() == key {
+			return &corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: sp.Namespace, Name: sp.Name, UID: types.UID(sp.UID)}, true
+		}
+	}
+	return r.mirror.Ref(key)
 }
 
 // credentials returns the node's API client configuration once certs has
