@@ -54,7 +54,9 @@ type NodeRef interface {
 type Config struct {
 	Client   kubernetes.Interface
 	NodeName string
-	// NodeIP is the pod's hostIP, and the podIP of hostNetwork pods.
+	// NodeIP is the pods' hostIP, and the podIP of hostNetwork pods: one
+	// IP, or two separated by a comma (dual stack, as the kubelet's
+	// --node-ip).
 	NodeIP  string
 	Desired Desired
 	Status  Status
@@ -110,6 +112,11 @@ func New(cfg Config) *Controller {
 // call.
 func (c *Controller) Run(ctx context.Context) {
 	c.factory.Start(ctx.Done())
+	go func() {
+		if cache.WaitForCacheSync(ctx.Done(), c.informer.HasSynced) {
+			c.poke() // the first list is in: act at once
+		}
+	}()
 	ticker := c.cfg.Clock.NewTicker(c.cfg.Period)
 	defer func() {
 		ticker.Stop()

@@ -145,8 +145,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.ctx = ctx
-	h.c = New(Config{Client: h.client, NodeName: testNode, NodeIP: testNodeIP, Desired: h.desired, Status: h.status, Node: h.node,
-		Clock: h.clock, Log: slog.New(h.logs)})
+	h.c = h.newController()
 	h.c.factory.Start(ctx.Done())
 	for !h.c.informer.HasSynced() {
 		time.Sleep(time.Millisecond)
@@ -157,6 +156,12 @@ func (h *harness) start() {
 		factory.Shutdown()
 	}
 	h.t.Cleanup(h.stop)
+}
+
+// newController is a Controller on h's fakes, not started.
+func (h *harness) newController() *Controller {
+	return New(Config{Client: h.client, NodeName: testNode, NodeIP: testNodeIP, Desired: h.desired, Status: h.status, Node: h.node,
+		Clock: h.clock, Log: slog.New(h.logs)})
 }
 
 // step runs one sync and waits for its calls.

@@ -26,10 +26,10 @@ func TestADesiredStaticPodGetsAMirrorPodWithTheKubeletsAnnotationsLabelsAndOwner
 	h.eventually("the mirror pod exists", func() bool { return h.get("kube-system", "etcd-cp-1") != nil })
 	p := h.get("kube-system", "etcd-cp-1")
 	want := map[string]string{
-		"kubernetes.io/config.hash":   sp.UID,
-		"kubernetes.io/config.mirror": sp.UID,
-		"kubernetes.io/config.source": "file",
-		"bosun.dev/spec-hash":         sp.Hash,
+		"kubernetes.io/config.hash":                        sp.UID,
+		"kubernetes.io/config.mirror":                      sp.UID,
+		"kubernetes.io/config.source":                      "file",
+		"bosun.dev/spec-hash":                              sp.Hash,
 		"kubeadm.kubernetes.io/etcd.advertise-client-urls": "https://10.0.0.1:2379",
 	}
 	for k, v := range want {
@@ -382,3 +382,35 @@ func hasCondition(st corev1.PodStatus, t corev1.PodConditionType, s corev1.Condi
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestRunCreatesTheMirrorPodsAndReturnsWhenItsContextEnds(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	c := h.newController()
+	h.desired.set(true, staticPod(t, "etcd", "etcd:1"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for h.get("kube-system", "etcd-cp-1") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Run made no mirror pod")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+func TestADualStackNodeIPGivesTwoHostIPs(t *testing.T) {
+	sp := staticPod(t, "etcd", "etcd:1")
+	pod := mirrorPod(sp, testNode, testNodeUID, time.Now())
+	ps := runningStatus(sp)
+	st := podStatus(statusInput{pod: pod, ps: &ps, hash: sp.Hash, nodeIP: "10.0.0.1,fd00::1", now: time.Now()})
+	if st.HostIP != "10.0.0.1" || len(st.HostIPs) != 2 || st.HostIPs[1].IP != "fd00::1" || len(st.PodIPs) != 2 || st.PodIP != "10.0.0.1" {
+		t.Errorf("hostIP %q hostIPs %v podIP %q podIPs %v, want both node IPs", st.HostIP, st.HostIPs, st.PodIP, st.PodIPs)
+	}
+}

@@ -3,6 +3,7 @@ package mirror
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,13 +64,26 @@ func podStatus(in statusInput) corev1.PodStatus {
 	if st.Phase == corev1.PodFailed && ps.Reason == "DeadlineExceeded" {
 		st.Reason, st.Message = "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
 	}
+	nodeIPs := splitIPs(in.nodeIP)
 	st.HostIP, st.HostIPs = "", nil
-	if in.nodeIP != "" {
-		st.HostIP, st.HostIPs = in.nodeIP, []corev1.HostIP{{IP: in.nodeIP}}
+	for _, ip := range nodeIPs {
+		st.HostIPs = append(st.HostIPs, corev1.HostIP{IP: ip})
 	}
-	st.PodIP, st.PodIPs = podIP(ps, spec, in.nodeIP), nil
-	if st.PodIP != "" {
-		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
+	if len(nodeIPs) > 0 {
+		st.HostIP = nodeIPs[0]
+	}
+	podIPs := []string{ps.IP}
+	if spec.HostNetwork {
+		podIPs = nodeIPs
+	}
+	st.PodIP, st.PodIPs = "", nil
+	for _, ip := range podIPs {
+		if ip != "" {
+			st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip})
+		}
+	}
+	if len(st.PodIPs) > 0 {
+		st.PodIP = st.PodIPs[0].IP
 	}
 	st.StartTime = nil
 	if !ps.Created.IsZero() {
@@ -107,12 +121,16 @@ func phase(p string) corev1.PodPhase {
 	return corev1.PodPending
 }
 
-// podIP is the pod's IP: the node's for a hostNetwork pod.
-func podIP(ps *sync.PodStatus, spec *corev1.PodSpec, nodeIP string) string {
-	if spec.HostNetwork {
-		return nodeIP
+// splitIPs is the node's IPs from a kubelet-style --node-ip value: one IP,
+// or two separated by a comma (dual stack).
+func splitIPs(s string) []string {
+	var out []string
+	for _, ip := range strings.Split(s, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			out = append(out, ip)
+		}
 	}
-	return ps.IP
+	return out
 }
 
 // containerStatuses are the init containers' statuses in spec order and the
