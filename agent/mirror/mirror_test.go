@@ -414,3 +414,17 @@ func TestADualStackNodeIPGivesTwoHostIPs(t *testing.T) {
 		t.Errorf("hostIP %q hostIPs %v podIP %q podIPs %v, want both node IPs", st.HostIP, st.HostIPs, st.PodIP, st.PodIPs)
 	}
 }
+
+func TestTheMirrorPodsWatchIsCutShortSoThatItNeverHoldsAnAPIServerThatShutsDown(t *testing.T) {
+	ten := int64(600)
+	watch := metav1.ListOptions{TimeoutSeconds: &ten}
+	tweak(&watch, "spec.nodeName=n1")
+	if watch.FieldSelector != "spec.nodeName=n1" || watch.TimeoutSeconds == nil || *watch.TimeoutSeconds != 2 {
+		t.Errorf("watch options %+v: want this node's pods for 2 s", watch)
+	}
+	list := metav1.ListOptions{}
+	tweak(&list, "spec.nodeName=n1")
+	if list.FieldSelector != "spec.nodeName=n1" || list.TimeoutSeconds != nil {
+		t.Errorf("list options %+v: want this node's pods, no timeout", list)
+	}
+}
