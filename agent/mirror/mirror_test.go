@@ -428,3 +428,43 @@ func TestTheMirrorPodsWatchIsCutShortSoThatItNeverHoldsAnAPIServerThatShutsDown(
 		t.Errorf("list options %+v: want this node's pods, no timeout", list)
 	}
 }
+
+func TestARestartedBosunWithoutProbeResultsYetDoesNotPostRunningContainersAsUnready(t *testing.T) {
+	h := newHarness(t)
+	sp := staticPod(t, "apiserver", "apiserver:1")
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+	sp.Pod.Spec.Containers[0].StartupProbe, sp.Pod.Spec.Containers[0].ReadinessProbe = probe, probe
+	probed := runningStatus(sp)
+	probed.Containers[0].Name = "apiserver"
+	last := time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+	probed.Containers[0].Probes = []sync.ProbeResult{{Kind: "startup", Success: true, Last: last}, {Kind: "readiness", Success: true, Last: last}}
+	h.desired.set(true, sp)
+	h.status.set(probed)
+	h.eventually("the mirror pod is ready", func() bool {
+		p := h.get("kube-system", "apiserver-cp-1")
+		return p != nil && hasCondition(p.Status, corev1.PodReady, corev1.ConditionTrue)
+	})
+	h.settle()
+	h.stop()
+	h.client.ClearActions()
+	// The restarted bosun adopts the running container and has probed
+	// nothing yet: the loop says it is not ready.
+	unknown := probed
+	unknown.Containers = append([]sync.ContainerStatus(nil), probed.Containers...)
+	unknown.Containers[0].Ready, unknown.Containers[0].Probes = false, nil
+	h.status.set(unknown)
+	h.start()
+	h.settle()
+	if w := h.writes(); len(w) != 0 {
+		t.Fatalf("a restarted bosun without probe results wrote %v, want nothing", w)
+	}
+	// A readiness probe that fails is posted.
+	failed := unknown
+	failed.Containers = append([]sync.ContainerStatus(nil), unknown.Containers...)
+	failed.Containers[0].Probes = []sync.ProbeResult{{Kind: "startup", Success: true, Last: last}, {Kind: "readiness", Success: false, Last: last.Add(time.Hour)}}
+	h.status.set(failed)
+	h.eventually("the failed readiness probe to be posted", func() bool {
+		p := h.get("kube-system", "apiserver-cp-1")
+		return p != nil && hasCondition(p.Status, corev1.PodReady, corev1.ConditionFalse) && !p.Status.ContainerStatuses[0].Ready
+	})
+}

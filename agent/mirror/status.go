@@ -95,7 +95,7 @@ func podStatus(in statusInput) corev1.PodStatus {
 	}
 	st.ObservedGeneration = in.pod.Generation
 	budget := maxTerminationMessages / max(1, len(spec.InitContainers)+len(spec.Containers))
-	st.InitContainerStatuses, st.ContainerStatuses = containerStatuses(ps, spec, budget)
+	st.InitContainerStatuses, st.ContainerStatuses = containerStatuses(ps, spec, budget, &in.base)
 	st.Conditions = conditions(in, ps, &st)
 	return normalize(st)
 }
@@ -135,17 +135,19 @@ func splitIPs(s string) []string {
 
 // containerStatuses are the init containers' statuses in spec order and the
 // app containers' sorted by name, as the kubelet orders them.
-func containerStatuses(ps *sync.PodStatus, spec *corev1.PodSpec, budget int) ([]corev1.ContainerStatus, []corev1.ContainerStatus) {
+func containerStatuses(ps *sync.PodStatus, spec *corev1.PodSpec, budget int, base *corev1.PodStatus) ([]corev1.ContainerStatus, []corev1.ContainerStatus) {
 	byName := map[string]*sync.ContainerStatus{}
 	for i := range ps.Containers {
 		byName[ps.Containers[i].Name] = &ps.Containers[i]
 	}
 	var initial, app []corev1.ContainerStatus
 	for i := range spec.InitContainers {
-		initial = append(initial, containerStatus(byName[spec.InitContainers[i].Name], &spec.InitContainers[i], true, budget))
+		c := &spec.InitContainers[i]
+		initial = append(initial, keepUnknown(containerStatus(byName[c.Name], c, true, budget), byName[c.Name], c, base.InitContainerStatuses))
 	}
 	for i := range spec.Containers {
-		app = append(app, containerStatus(byName[spec.Containers[i].Name], &spec.Containers[i], false, budget))
+		c := &spec.Containers[i]
+		app = append(app, keepUnknown(containerStatus(byName[c.Name], c, false, budget), byName[c.Name], c, base.ContainerStatuses))
 	}
 	sort.SliceStable(app, func(i, j int) bool { return app[i].Name < app[j].Name })
 	return initial, app
@@ -188,6 +190,47 @@ func containerStatus(c *sync.ContainerStatus, spec *corev1.Container, init bool,
 		out.Ready = c.State == "Terminated" && c.ExitCode == 0
 	}
 	return out
+}
+
+// keepUnknown keeps what the mirror pod already says of a running
+// container's started and ready when bosun has no probe result for it yet:
+// a restarted bosun probes the containers it adopts again, and until their
+// first startup and readiness probes, "not known yet" must not post them as
+// not started and not ready (kill -9 of bosun changes no mirror pod).
+func keepUnknown(out corev1.ContainerStatus, c *sync.ContainerStatus, spec *corev1.Container, prev []corev1.ContainerStatus) corev1.ContainerStatus {
+	if c == nil || c.State != "Running" || out.ContainerID == "" {
+		return out
+	}
+	var was *corev1.ContainerStatus
+	for i := range prev {
+		if prev[i].Name == out.Name && prev[i].ContainerID == out.ContainerID {
+			was = &prev[i]
+		}
+	}
+	if was == nil {
+		return out
+	}
+	if spec.StartupProbe != nil && !probed(c, "startup") && was.Started != nil {
+		started := *was.Started
+		out.Started = &started
+		if !started {
+			return out
+		}
+	}
+	if (spec.ReadinessProbe != nil && !probed(c, "readiness")) || (spec.StartupProbe != nil && !probed(c, "startup")) {
+		out.Ready = was.Ready
+	}
+	return out
+}
+
+// probed reports whether bosun has a result of container c's probe of kind.
+func probed(c *sync.ContainerStatus, kind string) bool {
+	for _, p := range c.Probes {
+		if p.Kind == kind && !p.Last.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // startupPassed reports whether container c has no startup probe or it
