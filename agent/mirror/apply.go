@@ -29,7 +29,7 @@ func (c *Controller) apply(ctx context.Context, o *op) {
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	c.finish(o, made, err)
+	c.finish(o, made, err) //nolint:contextcheck // finish only records the outcome, under the lock: no call to make
 	c.poke()
 }
 

@@ -134,7 +134,7 @@ func applyNodeInfo(info *corev1.NodeSystemInfo, in statusInput) {
 	set(&info.OSImage, in.machine.osImage)
 	info.ContainerRuntimeVersion = cleanInfo(in.runtimeVersion)
 	info.KubeletVersion = cleanInfo(in.kubeletVersion)
-	info.KubeProxyVersion = ""
+	info.KubeProxyVersion = "" //nolint:staticcheck // the kubelet empties the deprecated field too: bosun runs no kube-proxy
 	info.OperatingSystem = runtime.GOOS
 	info.Architecture = runtime.GOARCH
 }

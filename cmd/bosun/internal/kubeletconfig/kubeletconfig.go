@@ -238,7 +238,7 @@ var fields = map[string]field{
 	"imageGCLowThresholdPercent":  percent(func(c *Config) **int32 { return &c.ImageGCLowThresholdPercent }),
 	"imageMinimumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMinimumGCAge }),
 	"imageMaximumGCAge":           dur(func(c *Config) *time.Duration { return &c.ImageMaximumGCAge }),
-	"rotateCertificates": boolean(func(c *Config) **bool { return &c.RotateCertificates }),
+	"rotateCertificates":          boolean(func(c *Config) **bool { return &c.RotateCertificates }),
 	"registerWithTaints": func(c *Config, raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, &c.RegisterWithTaints); err != nil {
 			return errWant("a list of taints (key, value, effect)")
