@@ -106,7 +106,7 @@ type faults struct {
 func (f *faults) bosunKilled(t *testing.T) {
 	f.r.t = t
 	waitMirrors(t, f.kc, f.r, time.Minute, "before bosun is killed")
-	versions := objectVersions(t, f.kc)
+	versions, pods := objectVersions(t, f.kc)
 	labels := nodeLabels(t, f.kc)
 	before := containers(t)
 	p := f.api.startProber(f.object, f.want)
@@ -132,8 +132,13 @@ func (f *faults) bosunKilled(t *testing.T) {
 		t.Errorf("the restarted bosun made mutating CRI calls: %v", calls)
 	}
 	mirrors := "unchanged"
-	if after := objectVersions(t, f.kc); fmt.Sprint(after) != fmt.Sprint(versions) {
+	if after, afterPods := objectVersions(t, f.kc); fmt.Sprint(after) != fmt.Sprint(versions) {
 		t.Errorf("the restarted bosun changed mirror pods:\nbefore %v\nafter  %v", versions, after)
+		for c, b := range pods {
+			if a := afterPods[c]; a.ResourceVersion != b.ResourceVersion {
+				t.Logf("mirror pod %s, what changed:\n%s", a.Name, changes(b, a))
+			}
+		}
 		mirrors = "changed"
 	}
 	if after := nodeLabels(t, f.kc); fmt.Sprint(after) != fmt.Sprint(labels) {
@@ -227,7 +232,8 @@ func (f *faults) containerdRestarted(t *testing.T) {
 	f.m.add("containerd restarted: failed requests (restart took)", fmt.Sprintf("%d of %d (%s)", n, len(samples), secs(took)))
 }
 
-// etcdKilled: etcd's process dies; bosun restarts it and the data reads back.
+// etcdKilled: etcd's process dies; bosun restarts it and the data reads back;
+// kubectl describe shows bosun's events on etcd's mirror pod.
 func (f *faults) etcdKilled(t *testing.T) {
 	f.r.t = t
 	etcd := running(t, "etcd")
@@ -251,6 +257,7 @@ func (f *faults) etcdKilled(t *testing.T) {
 	})
 	samples := p.finish()
 	n, _ := failures(samples)
+	f.describeShowsEvents(t, "etcd")
 	t.Logf("etcd killed → configmap reads back in %v (%d of %d probe rounds failed)", back.Round(time.Millisecond), n, len(samples))
 	f.m.add("etcd's process killed → a ConfigMap reads back", secs(back))
 }
@@ -417,20 +424,44 @@ func (f *faults) apiserverUpgrade(t *testing.T) {
 		t.Errorf("mirror pod %s: container statuses %+v, want the new container %s", mirror.Name, mirror.Status.ContainerStatuses, want)
 	}
 	f.m.add("… → kube-apiserver mirror pod's config.hash and status follow the new container", secs(ready+took))
-	for _, c := range []string{"kube-apiserver", "etcd"} {
-		var evs []corev1.Event
-		eventually(t, time.Minute, "events on the "+c+" mirror pod", func() bool {
+	f.describeShowsEvents(t, "kube-apiserver")
+}
+
+// describeShowsEvents waits until kubectl describe pod would show events on
+// the component's mirror pod (podEvents) and logs them.
+func (f *faults) describeShowsEvents(t *testing.T, c string) {
+	t.Helper()
+	var evs []corev1.Event
+	var uid string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		p, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
+		if err == nil {
+			uid = p.Annotations[corev1.MirrorPodAnnotationKey]
+			evs, err = podEvents(ctx, f.kc, p)
+		}
+		cancel()
+		if err == nil && len(evs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			// What the API has about the pod, whatever the UID it names.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			p, err := f.kc.CoreV1().Pods("kube-system").Get(ctx, mirrorName(c), metav1.GetOptions{})
-			if err != nil {
-				return false
+			all, lerr := f.kc.CoreV1().Events("kube-system").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + mirrorName(c)})
+			var b strings.Builder
+			if lerr == nil {
+				for _, e := range all.Items {
+					fmt.Fprintf(&b, "  uid %s: %s", e.InvolvedObject.UID, eventLines([]corev1.Event{e}))
+				}
 			}
-			evs, err = podEvents(ctx, f.kc, p)
-			return err == nil && len(evs) > 0
-		})
-		t.Logf("kubectl describe pod -n kube-system %s: events:\n%s", mirrorName(c), eventLines(evs))
+			t.Fatalf("kubectl describe pod -n kube-system %s (config.mirror %s) shows no events after 1m (%v); the events on that name: %v\n%s",
+				mirrorName(c), uid, err, lerr, b.String())
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
+	t.Logf("kubectl describe pod -n kube-system %s: events:\n%s", mirrorName(c), eventLines(evs))
 }
 
 // logMutating logs the mutating CRI calls in a piece of bosun's log, with

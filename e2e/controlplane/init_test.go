@@ -145,7 +145,8 @@ func kubeadmInit(t *testing.T, m *measured, name, bin, version string) *controlP
 func (cp *controlPlane) stop(t *testing.T) {
 	cp.r.t = t
 	if t.Failed() {
-		t.Logf("bosun log (tail):\n%s", tail(cp.r.log(), 150))
+		t.Logf("bosun's API side, its log lines but debug:\n%s", tail(apiSideLines(cp.r.log()), 200))
+		t.Logf("bosun log (tail):\n%s", tail(cp.r.log(), 100))
 		if ps, err := cp.r.cliErr("ps"); err == nil {
 			t.Logf("bosun ps:\n%s", ps)
 		}
@@ -197,4 +198,15 @@ func netnsKubeadm(t *testing.T, bin string, timeout time.Duration, args ...strin
 	}
 	t.Logf("kubeadm %s: ok in %v\n%s", strings.Join(args, " "), took.Round(time.Millisecond), tail(string(out), 25))
 	return string(out), took
+}
+
+// apiSideLines are the lines of bosun's log from its API side, but debug.
+func apiSideLines(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "component=api-side") && !strings.Contains(l, "level=DEBUG") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

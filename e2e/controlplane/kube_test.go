@@ -268,13 +268,18 @@ func waitNode(t *testing.T, kc kubernetes.Interface, timeout time.Duration) *cor
 }
 
 // podEvents lists the events kubectl describe pod shows for p: those whose
-// involved object is p, by namespace, kind, name and UID.
+// involved object has p's namespace, name and UID, where a mirror pod's UID
+// is the static pod's, its kubernetes.io/config.mirror annotation (kubectl's
+// describe looks them up so, as the kubelet posts them).
 func podEvents(ctx context.Context, kc kubernetes.Interface, p *corev1.Pod) ([]corev1.Event, error) {
+	uid := string(p.UID)
+	if m, ok := p.Annotations[corev1.MirrorPodAnnotationKey]; ok {
+		uid = m
+	}
 	sel := fields.Set{
-		"involvedObject.kind":      "Pod",
 		"involvedObject.name":      p.Name,
 		"involvedObject.namespace": p.Namespace,
-		"involvedObject.uid":       string(p.UID),
+		"involvedObject.uid":       uid,
 	}.AsSelector().String()
 	l, err := kc.CoreV1().Events(p.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel})
 	if err != nil {
@@ -308,8 +313,9 @@ func eventTime(e corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// objectVersions maps each mirror pod's name to its UID and resourceVersion.
-func objectVersions(t *testing.T, kc kubernetes.Interface) map[string]string {
+// objectVersions maps each mirror pod's name to its UID and resourceVersion,
+// and keeps the pods to say what changed (changes).
+func objectVersions(t *testing.T, kc kubernetes.Interface) (map[string]string, map[string]*corev1.Pod) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -321,5 +327,40 @@ func objectVersions(t *testing.T, kc kubernetes.Interface) map[string]string {
 	for c, p := range ps {
 		out[mirrorName(c)] = fmt.Sprintf("uid %s resourceVersion %s", p.UID, p.ResourceVersion)
 	}
-	return out
+	return out, ps
+}
+
+// changes lists the lines of the two pods' metadata and status (as
+// indented JSON, without managedFields) that differ.
+func changes(before, after *corev1.Pod) string {
+	lines := func(p *corev1.Pod) []string {
+		v := struct {
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+			Status      corev1.PodStatus  `json:"status"`
+		}{p.Labels, p.Annotations, p.Status}
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return strings.Split(string(b), "\n")
+	}
+	count := func(ls []string) map[string]int {
+		m := map[string]int{}
+		for _, l := range ls {
+			m[l]++
+		}
+		return m
+	}
+	bl, al := lines(before), lines(after)
+	bc, ac := count(bl), count(al)
+	var out []string
+	for _, l := range bl {
+		if ac[l] < bc[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range al {
+		if bc[l] < ac[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
