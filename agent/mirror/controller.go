@@ -233,11 +233,18 @@ type record struct {
 	logged string
 }
 
-// newBackoff is the retry backoff of one pod: 1 s doubling to 1 min, with
-// jitter.
+// newBackoff is the retry backoff of one pod: 1 s doubling to MaxBackoff,
+// with jitter.
 func newBackoff() wait.Backoff {
-	return wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: 1 << 30, Cap: time.Minute}
+	return wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: 1 << 30, Cap: MaxBackoff}
 }
+
+// MaxBackoff is the longest wait between two tries of a failed call. The
+// API server is mostly away because bosun replaces it (an upgrade, a flag
+// added): its mirror pod must follow within seconds of its return, since
+// kubeadm upgrade waits for it. A call every 5 s per pod to an absent
+// server costs nothing.
+const MaxBackoff = 5 * time.Second
 
 // record returns the record of key, made on first use. c.mu must be held.
 func (c *Controller) record(key string) *record {

@@ -468,3 +468,14 @@ func TestARestartedBosunWithoutProbeResultsYetDoesNotPostRunningContainersAsUnre
 		return p != nil && hasCondition(p.Status, corev1.PodReady, corev1.ConditionFalse) && !p.Status.ContainerStatuses[0].Ready
 	})
 }
+
+func TestAFailingCallIsTriedAgainWithinSecondsOfTheAPIServersReturnHoweverLongItWasAway(t *testing.T) {
+	b := newBackoff()
+	var longest time.Duration
+	for range 40 { // 40 failures: minutes without an API server
+		longest = max(longest, b.Step())
+	}
+	if longest > MaxBackoff*6/5 || MaxBackoff > 5*time.Second {
+		t.Errorf("a failed mirror pod call waits up to %v before its next try, want at most 5 s (+20 %% jitter)", longest)
+	}
+}
