@@ -1,7 +1,9 @@
 // Package controlplane runs kubeadm's control plane (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler, built from the Go module proxy by
 // hack/kube/build.sh) under bosun on a private containerd, the way a user
-// bootstraps a node with kubeadm's phases, and breaks it on purpose.
+// makes one with `kubeadm init` and upgrades it with `kubeadm upgrade apply`,
+// checks the cluster sees bosun's Node and mirror pods, and breaks it on
+// purpose.
 //
 // Everything runs in a network namespace the test creates: kubeadm refuses a
 // loopback advertise address and needs a default route, and the test may not
