@@ -10,6 +10,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/bosun-sh/bosun/runtime"
 	"github.com/bosun-sh/bosun/sync"
 )
 
@@ -91,7 +92,7 @@ func podStatus(in statusInput) corev1.PodStatus {
 		st.StartTime = &t
 	}
 	if st.QOSClass == "" {
-		st.QOSClass = podQOS(spec)
+		st.QOSClass = runtime.QOSClass(in.pod) // the class bosun runs the pod with
 	}
 	st.ObservedGeneration = in.pod.Generation
 	budget := maxTerminationMessages / max(1, len(spec.InitContainers)+len(spec.Containers))
