@@ -15,9 +15,10 @@ func TestNodeLabelsAreReadAsTheKubeletReadsThem(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"tier":                                   `"tier" is not key=value`,
-		"node-role.kubernetes.io/control-plane=": "node-role.kubernetes.io/control-plane: a node may set on itself only",
-		"-bad=x":                                 `key "-bad"`,
-		"a=b c":                                  `value "b c" of a`,
+		"node-role.kubernetes.io/control-plane=": `"node-role.kubernetes.io/control-plane": a node may not set it on itself`,
+		"node-restriction.kubernetes.io/x=y":     `"node-restriction.kubernetes.io/x": a node may not set it on itself`,
+		"-bad=x":                                 `node label "-bad"`,
+		"a=b c":                                  `value "b c"`,
 	} {
 		if _, err := ParseNodeLabels(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseNodeLabels(%q) = %v, want an error with %q", in, err, want)
