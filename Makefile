@@ -14,7 +14,7 @@ E2E := $(GO) -C e2e
 
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: help build install install-files deb package-test unit fuzz e2e e2e-containerd2 e2e-controlplane test bench demo demo-stop lint fmt vet verify vulncheck generate clean
+.PHONY: help build install install-files deb package-test unit fuzz e2e e2e-containerd2 e2e-controlplane controlplane-vs-kubelet test bench demo demo-stop lint fmt vet verify vulncheck generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -106,6 +106,17 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm init, faults and kube
 	hack/containerd.sh install
 	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
 	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
+
+# make controlplane-vs-kubelet runs TestUpgrade (kubeadm init $(KUBE_OLD_VERSION), then
+# kubeadm upgrade apply $(KUBE_VERSION) under a prober) once under bosun and once
+# under the kubelet $(KUBE_VERSION), on Debian's containerd 1.6, in one test
+# process on one containerd, and prints both tables. Not part of make test.
+controlplane-vs-kubelet: ## kubeadm init and upgrade apply under bosun, then the kubelet, side by side (root, ~7 min)
+	$(CONTROLPLANE_ENV) hack/kube/build.sh
+	KUBE_VERSION=$(KUBE_OLD_VERSION) hack/kube/build.sh kube
+	KUBE_VERSION=$(KUBE_VERSION) hack/kube/build.sh kubelet
+	hack/containerd.sh install
+	$(CONTROLPLANE_ENV) BOSUN_CP_AGENT=bosun,kubelet $(E2E) test -count=1 -v -run '^TestUpgrade$$' -timeout 45m ./controlplane/
 
 test: unit package-test fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
 

@@ -26,6 +26,8 @@ type runner struct {
 	apiSock string
 	cmd     *exec.Cmd
 	exited  chan struct{}
+	// madeContainersDir says the kubelet's start made /var/log/containers.
+	madeContainersDir bool
 }
 
 // newRunner is a runner whose files are in the test's directory, in node-NAME.
@@ -44,6 +46,10 @@ func newRunner(t *testing.T, name string) *runner {
 // its own directory.
 func (r *runner) start() {
 	r.t.Helper()
+	if agent == "kubelet" {
+		r.startKubelet()
+		return
+	}
 	if r.cmd != nil {
 		r.t.Fatal("bosun already running")
 	}
@@ -177,11 +183,19 @@ func mutatingCalls(t *testing.T, log string) []string {
 	return out
 }
 
-// containers maps the name of each running container bosun manages to it.
+// containers maps the name of each running container bosun manages (under
+// the kubelet, each running control-plane container) to it.
 func containers(t *testing.T) map[string]*runtimeapi.Container {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if agent == "kubelet" {
+		out, err := kubeletContainers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	cs, err := cri.ListContainers(ctx, runtime.ManagedSelector())
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ localAPIEndpoint:
 nodeRegistration:
   name: %s
   criSocket: %s
----
+%s---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: %s
@@ -66,7 +66,7 @@ kubernetesVersion: %s
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
-`, nodeIP, nodeName, endpoint, version)
+%s`, nodeIP, nodeName, endpoint, initConfigExtra(), version, kubeletConfigExtra())
 }
 
 // kubeadmInit runs `kubeadm init` of the release in bin as one command, with
@@ -93,12 +93,26 @@ func kubeadmInit(t *testing.T, m *measured, name, bin, version string) *controlP
 	cmd := netnsCommand(ctx, bin+"/kubeadm", args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cp := &controlPlane{r: newRunner(t, name)}
+	// A kubelet is stopped and its node reset when kubeadm init fails here:
+	// the caller's defers are not there yet.
+	returned := false
+	defer func() {
+		if !returned && agent == "kubelet" {
+			cp.r.kill(syscall.SIGTERM)
+			resetNode(t, cp.r)
+		}
+	}()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	if agent == "kubelet" {
+		cordonCtx, stopCordon := context.WithCancel(ctx)
+		defer stopCordon()
+		go cordonWhenRegistered(cordonCtx, t)
+	}
 	var initErr error
 	exited := false
 	for !exited {
@@ -112,13 +126,15 @@ func kubeadmInit(t *testing.T, m *measured, name, bin, version string) *controlP
 		}
 	}
 	if !exited {
-		t.Logf("%s written %v after kubeadm init started: bosun starts", kubeletConfigFile, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s written %v after kubeadm init started: %s starts", kubeletConfigFile, time.Since(start).Round(time.Millisecond), agent)
 		cp.r.start()
 		initErr = <-done
 	}
 	cp.initTook = time.Since(start)
 	if initErr != nil {
-		if cp.r.cmd != nil {
+		if cp.r.cmd != nil && agent == "kubelet" {
+			t.Logf("the kubelet's pod lifecycle, from its log:\n%s", kubeletTimeline(cp.r.log()))
+		} else if cp.r.cmd != nil {
 			t.Logf("bosun log (tail):\n%s", tail(cp.r.log(), 80))
 		}
 		t.Fatalf("kubeadm %s: %v after %v\n%s", strings.Join(args, " "), initErr, cp.initTook.Round(time.Millisecond), out.String())
@@ -137,14 +153,20 @@ func kubeadmInit(t *testing.T, m *measured, name, bin, version string) *controlP
 	}
 	waitNode(t, cp.kc, time.Minute)
 	took := waitMirrors(t, cp.kc, cp.r, 2*time.Minute, "after kubeadm init")
-	m.add("kubeadm init done → Node Ready and the four mirror pods Running, Ready, matching bosun", secs(took))
+	m.add("kubeadm init done → Node Ready and the four mirror pods Running, Ready, matching "+agent, secs(took))
+	returned = true
 	return cp
 }
 
 // stop stops bosun (it leaves its pods running, as the kubelet does).
 func (cp *controlPlane) stop(t *testing.T) {
 	cp.r.t = t
-	if t.Failed() {
+	if agent == "kubelet" {
+		t.Logf("the kubelet's pod lifecycle, from its log:\n%s", kubeletTimeline(cp.r.log()))
+	}
+	if t.Failed() && agent == "kubelet" {
+		t.Logf("kubelet log (tail):\n%s", tail(cp.r.log(), 150))
+	} else if t.Failed() {
 		t.Logf("bosun's API side, its log lines but debug:\n%s", tail(apiSideLines(cp.r.log()), 200))
 		t.Logf("bosun log (tail):\n%s", tail(cp.r.log(), 100))
 		if ps, err := cp.r.cliErr("ps"); err == nil {
@@ -160,8 +182,11 @@ func (cp *controlPlane) stop(t *testing.T) {
 // paths. It does what `kubeadm reset -f` does for a node with bosun stopped,
 // without reset's attempt to remove the etcd member through the API (a
 // one-member etcd cannot lose its only member) and without crictl.
-func resetNode(t *testing.T) {
+func resetNode(t *testing.T, r *runner) {
 	t.Helper()
+	if agent == "kubelet" {
+		resetKubelet(t, r.madeContainersDir)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sandboxes, err := cri.ListPodSandbox(ctx, runtime.ManagedSelector())

@@ -40,23 +40,34 @@ func newClientset(path string) (kubernetes.Interface, error) {
 // bosunPod is the part of a pod in `bosun ps -o json` the test compares with
 // the API.
 type bosunPod struct {
-	Namespace  string `json:"namespace"`
-	Name       string `json:"name"`
-	UID        string `json:"uid"`
-	Hash       string `json:"hash"`
-	Phase      string `json:"phase"`
-	Containers []struct {
-		Name         string `json:"name"`
-		ID           string `json:"id"`
-		Image        string `json:"image"`
-		State        string `json:"state"`
-		RestartCount uint32 `json:"restart_count"`
-		Ready        bool   `json:"ready"`
-	} `json:"containers"`
+	Namespace  string         `json:"namespace"`
+	Name       string         `json:"name"`
+	UID        string         `json:"uid"`
+	Hash       string         `json:"hash"`
+	Phase      string         `json:"phase"`
+	Containers []podContainer `json:"containers"`
 }
 
-// bosunPods maps the name of each pod `bosun ps -o json` lists to it.
+// podContainer is a container of a bosunPod; Tags are its image's tags,
+// known only for the kubelet's (kubeletPods).
+type podContainer struct {
+	Name         string   `json:"name"`
+	ID           string   `json:"id"`
+	Image        string   `json:"image"`
+	Tags         []string `json:"-"`
+	State        string   `json:"state"`
+	RestartCount uint32   `json:"restart_count"`
+	Ready        bool     `json:"ready"`
+}
+
+// bosunPods maps the name of each pod `bosun ps -o json` lists to it; under
+// the kubelet, each pod it runs, read through the CRI.
 func (r *runner) bosunPods() (map[string]bosunPod, error) {
+	if agent == "kubelet" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return kubeletPods(ctx)
+	}
 	out, err := r.cliErr("ps", "-o", "json")
 	if err != nil {
 		return nil, err

@@ -10,6 +10,10 @@
 // use the machine's own address. kubeadm's paths are fixed (/etc/kubernetes,
 // /var/lib/etcd, /var/lib/kubelet): the test refuses to run when one exists
 // and removes them afterwards. Run it with make e2e-controlplane (root).
+//
+// BOSUN_CP_AGENT=bosun,kubelet runs TestUpgrade under each agent in turn
+// on the same containerd, the kubelet as kubeadm's systemd drop-in runs it
+// (kubelet_test.go): make controlplane-vs-kubelet prints both tables.
 package controlplane
 
 import (
@@ -125,6 +129,14 @@ func removeFixedPaths() {
 func setUp() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	for _, a := range agents {
+		if a != "bosun" && a != "kubelet" {
+			return fmt.Errorf("BOSUN_CP_AGENT: %q is neither bosun nor kubelet", a)
+		}
+		if _, err := os.Stat(kubeletBin); a == "kubelet" && err != nil {
+			return fmt.Errorf("%w (build it with KUBE_VERSION=%s hack/kube/build.sh kubelet, or run make controlplane-vs-kubelet)", err, kubeVersion)
+		}
+	}
 	for _, b := range []string{kubeBin + "/kubeadm", kubeBin + "/kube-apiserver", kubeBin + "/kube-controller-manager", kubeBin + "/kube-scheduler", etcdBin + "/etcd"} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("%w (build it with hack/kube/build.sh, or run make e2e-controlplane)", err)
