@@ -85,6 +85,7 @@ func TestControlPlane(t *testing.T) {
 	t.Run("ApiserverUpgrade", f.apiserverUpgrade)
 	t.Run("BosunKilledMidUpgrade", f.bosunKilledMidUpgrade)
 	t.Run("ApiserverStopped", f.apiserverStopped)
+	t.Run("TLSBootstrap", f.tlsBootstrap)
 }
 
 // faults are the ways the test breaks the running control plane; each keeps
