@@ -62,9 +62,9 @@ type podContainer struct {
 
 // bosunPods maps the name of each pod `bosun ps -o json` lists to it; under
 // the kubelet, each pod it runs, read through the CRI.
-func (r *runner) bosunPods() (map[string]bosunPod, error) {
+func (r *runner) bosunPods(ctx context.Context) (map[string]bosunPod, error) {
 	if agent == "kubelet" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return kubeletPods(ctx)
 	}
@@ -169,7 +169,7 @@ func mirrorsMatch(ctx context.Context, kc kubernetes.Interface, r *runner) strin
 	if err != nil {
 		return err.Error()
 	}
-	bosun, err := r.bosunPods()
+	bosun, err := r.bosunPods(ctx)
 	if err != nil {
 		return err.Error()
 	}

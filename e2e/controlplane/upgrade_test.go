@@ -135,7 +135,7 @@ func checkRelease(t *testing.T, cp *controlPlane, images map[string]string, vers
 	if err != nil {
 		t.Fatal(err)
 	}
-	bosun, err := cp.r.bosunPods()
+	bosun, err := cp.r.bosunPods(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,8 @@ func checkRelease(t *testing.T, cp *controlPlane, images map[string]string, vers
 		for _, cs := range mp.Status.ContainerStatuses {
 			// The kubelet names one of its image's tags: etcd's image has
 			// both releases' (the same etcd binary).
-			if cs.Image != want && !(agent == "kubelet" && len(b.Containers) == 1 && slices.Contains(b.Containers[0].Tags, want)) {
+			kubeletTag := agent == "kubelet" && len(b.Containers) == 1 && slices.Contains(b.Containers[0].Tags, want)
+			if cs.Image != want && !kubeletTag {
 				t.Errorf("mirror pod %s: status of container %s: image %s, want %s", mp.Name, cs.Name, cs.Image, want)
 			}
 		}
