@@ -99,7 +99,7 @@ func TestKubeadmKubeletConfig(t *testing.T) {
 	eventually(t, time.Minute, "/readyz on the config's address", func() bool { return answers("/readyz") })
 
 	l, _ := os.ReadFile(logFile)
-	want := `msg="config fields bosun has no use for are ignored" file=` + cfgFile + ` fields=authentication,authorization,rotateCertificates`
+	want := `msg="config fields bosun has no use for are ignored" file=` + cfgFile + ` fields=authentication,authorization`
 	if n := strings.Count(string(l), "no use for are ignored"); n != 1 || !strings.Contains(string(l), want) {
 		t.Errorf("want one warning %q, got %d in:\n%s", want, n, l)
 	}
