@@ -54,7 +54,8 @@ func TestAnAPIServerThatIsAbsentOrHangsHoldsUpNoPod(t *testing.T) {
 		{"absent", filepath.Join(t.TempDir(), "kubelet.conf"), "none: waiting for "},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, "--kubeconfig", c.kubeconfig)
+			// Never the host's /var/lib/kubelet/pki: kubeadm's fixed path.
+			e := newEnv(t, "--kubeconfig", c.kubeconfig, "--cert-dir", filepath.Join(t.TempDir(), "pki"))
 			e.write("web.yaml", sleeperPod("web", "Always"))
 			e.startBosun()
 			e.waitRunning("web", "main")

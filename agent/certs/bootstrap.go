@@ -114,8 +114,13 @@ func bootstrap(ctx context.Context, cfg Config, newClient newClientFunc) error {
 	return nil
 }
 
-// newStore checks the links the FileStore keeps in certDir and opens it.
+// newStore checks the links the FileStore keeps in certDir and opens it,
+// making certDir first: only a bootstrap or rotation needs it, so a node
+// that does neither leaves no directory behind.
 func newStore(ctx context.Context, certDir string) (certificate.FileStore, error) {
+	if err := ensureCertDir(certDir); err != nil {
+		return nil, err
+	}
 	if err := checkStoreLinks(certDir); err != nil {
 		return nil, err
 	}

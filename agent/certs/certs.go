@@ -59,9 +59,6 @@ func start(ctx context.Context, cfg Config, newClient newClientFunc) (*rest.Conf
 	if err := waitForKubeconfig(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := ensureCertDir(cfg.CertDir); err != nil {
-		return nil, err
-	}
 	if err := bootstrapIfNeeded(ctx, cfg, newClient); err != nil {
 		return nil, err
 	}
