@@ -361,17 +361,20 @@ func TestTheWaitingQueueKeepsTheNewestWithinItsBound(t *testing.T) {
 }
 
 func TestAnAPIFailureIsLoggedOnceAndTheRecoveryOnce(t *testing.T) {
-	h := start(t, nil)
 	var mu stdsync.Mutex
 	failing, tries := true, 0
-	h.client.PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		tries++
-		if failing {
-			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
-		}
-		return false, nil, nil
+	// The reactor is in place before Run starts: the fake clientset's
+	// reactor chain is not safe to change while it is used.
+	h := start(t, func(cfg *Config) {
+		cfg.Client.(*fake.Clientset).PrependReactor("create", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			tries++
+			if failing {
+				return true, nil, apierrors.NewServiceUnavailable("etcd is down")
+			}
+			return false, nil, nil
+		})
 	})
 	for _, typ := range []sync.EventType{sync.EventRuntimeUnavailable, sync.EventManifestsUnreadable, sync.EventRuntimeAvailable} {
 		h.send(t, sync.Event{Type: typ, Message: "x"})

@@ -313,8 +313,12 @@ func TestAStatusIsPatchedAtMostOncePerPeriod(t *testing.T) {
 }
 
 func TestACreateRefusedWith403IsLoggedOnceAndShownInProblems(t *testing.T) {
-	h := newHarness(t)
-	h.client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	h := newHarnessCreating(t, func(k8stesting.Action) (bool, runtime.Object, error) {
+		if !refuse.Load() {
+			return false, nil, nil
+		}
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "etcd-cp-1",
 			errorString(`node "cp-1" can only create pods with an owner reference set to itself`))
 	})
@@ -338,7 +342,7 @@ func TestACreateRefusedWith403IsLoggedOnceAndShownInProblems(t *testing.T) {
 	if n := h.logs.count("mirror pod refused by the API server"); n != 1 {
 		t.Errorf("refusal logged %d times, want once per version", n)
 	}
-	h.client.ReactionChain = h.client.ReactionChain[1:]
+	refuse.Store(false)
 	h.desired.set(true, staticPod(t, "etcd", "etcd:2"))
 	h.eventually("a new version is tried at once and accepted", func() bool { return h.get("kube-system", "etcd-cp-1") != nil })
 	if len(h.c.Problems()) != 0 {
@@ -347,10 +351,9 @@ func TestACreateRefusedWith403IsLoggedOnceAndShownInProblems(t *testing.T) {
 }
 
 func TestAPIErrorsAreRetriedWithBackoff(t *testing.T) {
-	h := newHarness(t)
 	var fail atomic.Bool
 	fail.Store(true)
-	h.client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+	h := newHarnessCreating(t, func(k8stesting.Action) (bool, runtime.Object, error) {
 		if fail.Load() {
 			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 		}

@@ -345,9 +345,9 @@ func TestTheLeaseIsNotCreatedBeforeTheNodeIsRegistered(t *testing.T) {
 
 func TestAFailedStatusPatchIsLoggedOnceWithTheAPIAnswerNotThePatch(t *testing.T) {
 	h := newHarness(t)
-	h.start()
-	h.registered()
-	failing := true
+	// The reactor is in place before the controller runs: the fake
+	// clientset's reactor chain is not safe to change while it is used.
+	failing := false
 	var mu stdsync.Mutex
 	h.client.PrependReactor("patch", "nodes", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
 		mu.Lock()
@@ -357,6 +357,11 @@ func TestAFailedStatusPatchIsLoggedOnceWithTheAPIAnswerNotThePatch(t *testing.T)
 		}
 		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 	})
+	h.start()
+	h.registered()
+	mu.Lock()
+	failing = true
+	mu.Unlock()
 	h.runtime.ready.Store(false)
 	for range 5 {
 		h.step(8 * time.Second)
