@@ -14,7 +14,7 @@ E2E := $(GO) -C e2e
 
 TOOLS := $(CURDIR)/bin/tools
 
-.PHONY: help build install install-files deb package-test unit fuzz e2e e2e-containerd2 e2e-controlplane controlplane-vs-kubelet test bench demo demo-stop lint fmt vet verify vulncheck generate clean
+.PHONY: help build install install-files deb package-test unit fuzz e2e e2e-containerd2 e2e-controlplane e2e-ha controlplane-vs-kubelet test bench demo demo-stop lint fmt vet verify vulncheck generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,16 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm init, faults and kube
 	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
 	$(CONTROLPLANE_ENV) CONTAINERD_BIN=$(CONTAINERD2_BIN) $(E2E) test -count=1 -v -timeout 30m ./controlplane/
 
+# make e2e-ha makes a three-node HA control plane on this machine (a network
+# and a mount namespace, a containerd and a bosun per node; a VIP with a TCP
+# load balancer in front, as keepalived and haproxy provide), joins two nodes
+# with kubeadm join --control-plane, and loses bosun, a node and quorum
+# (e2e/ha). Containerd 1.6 only.
+e2e-ha: ## a three-node HA control plane under bosun: kubeadm init and join --control-plane, stacked etcd, a VIP; a node and quorum lost (root)
+	$(CONTROLPLANE_ENV) hack/kube/build.sh
+	hack/containerd.sh install
+	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 30m ./ha/
+
 # make controlplane-vs-kubelet runs TestUpgrade (kubeadm init $(KUBE_OLD_VERSION), then
 # kubeadm upgrade apply $(KUBE_VERSION) under a prober) once under bosun and once
 # under the kubelet $(KUBE_VERSION), on Debian's containerd 1.6, in one test
@@ -118,7 +128,7 @@ controlplane-vs-kubelet: ## kubeadm init and upgrade apply under bosun, then the
 	hack/containerd.sh install
 	$(CONTROLPLANE_ENV) BOSUN_CP_AGENT=bosun,kubelet $(E2E) test -count=1 -v -run '^TestUpgrade$$' -timeout 45m ./controlplane/
 
-test: unit package-test fuzz e2e e2e-containerd2 e2e-controlplane ## unit tests, then e2e (and the kubeadm control plane) against Debian's containerd 1.6 and containerd 2.x
+test: unit package-test fuzz e2e e2e-containerd2 e2e-controlplane e2e-ha ## unit tests, then e2e (the kubeadm control plane, and a three-node HA one) against Debian's containerd 1.6 and containerd 2.x
 
 # make bench PEER=kubelet runs the same measurements on the kubelet $(KUBE_VERSION)
 # in standalone mode, on the same containerd in the same run; the kubelet is

@@ -250,6 +250,10 @@ func createNetns() error {
 		{"-n", netns, "addr", "add", nodeIP + "/24", "dev", "eth0"},
 		{"-n", netns, "link", "set", "eth0", "up"},
 		{"-n", netns, "route", "add", "default", "via", gatewayIP},
+		// kubeadm's preflight wants forwarding on; a new namespace takes
+		// the host's setting, off on a fresh machine until a CNI bridge
+		// turns it on (the e2e tests before this one do).
+		{"netns", "exec", netns, "sh", "-c", "echo 1 >/proc/sys/net/ipv4/ip_forward"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
