@@ -71,6 +71,13 @@ func (c *Controller) failed(o *op, r *record, err error, now time.Time) {
 		return
 	}
 	msg := bounded(err.Error())
+	if o.kind == opCreate && apierrors.IsAlreadyExists(err) {
+		// A pod of that name is there, though a delete of it answered
+		// that it is gone (an API server that had just started answered
+		// so): the informer's pod is no longer taken as deleted, and the
+		// next plan deletes it again.
+		r.deleted = ""
+	}
 	if rejected(err) {
 		r.retryAt = now.Add(RejectRetry)
 		if r.rejectedHash != o.hash || r.problem == "" {

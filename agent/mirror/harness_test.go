@@ -114,13 +114,13 @@ type harness struct {
 
 func newHarness(t *testing.T, objs ...*corev1.Pod) *harness {
 	t.Helper()
-	return newHarnessCreating(t, nil, objs...)
+	return newHarnessReacting(t, "", nil, objs...)
 }
 
-// newHarnessCreating is newHarness whose pod creations go to create first.
-// It is in place before the controller runs: the fake clientset's reactor
-// chain is not safe to change while it is used.
-func newHarnessCreating(t *testing.T, create k8stesting.ReactionFunc, objs ...*corev1.Pod) *harness {
+// newHarnessReacting is newHarness whose pod calls of verb go to react
+// first. It is in place before the controller runs: the fake clientset's
+// reactor chain is not safe to change while it is used.
+func newHarnessReacting(t *testing.T, verb string, react k8stesting.ReactionFunc, objs ...*corev1.Pod) *harness {
 	t.Helper()
 	h := &harness{t: t, desired: &fakeDesired{}, status: &fakeStatus{}, node: &fakeNode{uid: testNodeUID},
 		clock: testingclock.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), logs: &countingHandler{counts: map[string]int{}}}
@@ -130,8 +130,8 @@ func newHarnessCreating(t *testing.T, create k8stesting.ReactionFunc, objs ...*c
 	}
 	h.client = fake.NewClientset(ros...)
 	h.client.PrependReactor("create", "pods", assignUID)
-	if create != nil {
-		h.client.PrependReactor("create", "pods", create)
+	if react != nil {
+		h.client.PrependReactor(verb, "pods", react)
 	}
 	h.desired.set(true)
 	h.start()

@@ -102,6 +102,31 @@ func TestAHashChangeReplacesTheMirrorPodWithANewUID(t *testing.T) {
 	}
 }
 
+func TestAPodADeleteSaidWasGoneButIsThereIsDeletedAgain(t *testing.T) {
+	// A kube-apiserver that has just started may answer a delete with Not
+	// Found while the pod is still there (seen in the HA e2e test, right
+	// after a replaced kube-apiserver came back): the create that follows
+	// gets AlreadyExists, and the pod must not stay taken as deleted.
+	var lied atomic.Bool
+	h := newHarnessReacting(t, "delete", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if lied.CompareAndSwap(false, true) {
+			return true, nil, apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, "etcd-cp-1")
+		}
+		return false, nil, nil
+	})
+	h.desired.set(true, staticPod(t, "etcd", "etcd:1"))
+	h.eventually("the mirror pod exists", func() bool { return h.get("kube-system", "etcd-cp-1") != nil })
+	sp := staticPod(t, "etcd", "etcd:2")
+	h.desired.set(true, sp)
+	h.eventually("the mirror pod is replaced", func() bool {
+		p := h.get("kube-system", "etcd-cp-1")
+		return p != nil && p.Annotations[AnnotationConfigHash] == sp.UID
+	})
+	if !lied.Load() {
+		t.Fatal("the first delete did not go through the reactor")
+	}
+}
+
 func TestAMirrorPodDeletedByAUserComesBack(t *testing.T) {
 	h := newHarness(t)
 	h.desired.set(true, staticPod(t, "etcd", "etcd:1"))
@@ -315,7 +340,7 @@ func TestAStatusIsPatchedAtMostOncePerPeriod(t *testing.T) {
 func TestACreateRefusedWith403IsLoggedOnceAndShownInProblems(t *testing.T) {
 	var refuse atomic.Bool
 	refuse.Store(true)
-	h := newHarnessCreating(t, func(k8stesting.Action) (bool, runtime.Object, error) {
+	h := newHarnessReacting(t, "create", func(k8stesting.Action) (bool, runtime.Object, error) {
 		if !refuse.Load() {
 			return false, nil, nil
 		}
@@ -353,7 +378,7 @@ func TestACreateRefusedWith403IsLoggedOnceAndShownInProblems(t *testing.T) {
 func TestAPIErrorsAreRetriedWithBackoff(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
-	h := newHarnessCreating(t, func(k8stesting.Action) (bool, runtime.Object, error) {
+	h := newHarnessReacting(t, "create", func(k8stesting.Action) (bool, runtime.Object, error) {
 		if fail.Load() {
 			return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 		}
