@@ -117,7 +117,8 @@ func mirrorMismatch(p *corev1.Pod, b bosunPod, nodeName string) string {
 	var diffs []string
 	add := func(format string, args ...any) { diffs = append(diffs, fmt.Sprintf(format, args...)) }
 	if h := p.Annotations["kubernetes.io/config.hash"]; h != b.UID {
-		add("config.hash %q, bosun's UID %q", h, b.UID)
+		add("config.hash %q, bosun's UID %q (mirror pod uid %s, deletionTimestamp %v, finalizers %v, owners %v, managed by %v)", h, b.UID,
+			p.UID, p.DeletionTimestamp, p.Finalizers, p.OwnerReferences, managers(p))
 	}
 	if p.Spec.NodeName != nodeName {
 		add("nodeName %q", p.Spec.NodeName)
@@ -235,3 +236,11 @@ var insecure = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport
 	TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a readiness check of the test's own apiserver
 	DisableKeepAlives: true,
 }}
+
+func managers(p *corev1.Pod) []string {
+	var out []string
+	for _, m := range p.ManagedFields {
+		out = append(out, m.Manager+" "+string(m.Operation)+" "+m.Subresource)
+	}
+	return out
+}

@@ -22,8 +22,9 @@ import (
 )
 
 // node is one control-plane machine of the test: a network namespace on the
-// test's bridge, a mount namespace (held by a sleeping process) with its own
-// kubeadm paths, and its containerd and bosun inside both.
+// test's bridge, a mount and a UTS namespace (held by a sleeping process)
+// with its own kubeadm paths and host name, and its containerd and bosun
+// inside them.
 type node struct {
 	name  string
 	ip    string
@@ -99,6 +100,9 @@ func (n *node) boot(ctx context.Context) error {
 		return err
 	}
 	var script strings.Builder
+	// A machine of its own has a host name of its own: kube-apiserver names
+	// its identity lease after it, and kubeadm checks it.
+	fmt.Fprintf(&script, "echo %s >/proc/sys/kernel/hostname && ", n.name)
 	for i, p := range fixedPaths {
 		fmt.Fprintf(&script, "mount --bind %s %s && ", n.bindSources()[i], p)
 	}
@@ -110,7 +114,7 @@ func (n *node) boot(ctx context.Context) error {
 	}
 	script.WriteString("echo ready && exec sleep infinity")
 	// nsenter and unshare exec: the holder's PID is the sleeping process.
-	h := exec.Command("nsenter", "--net="+n.netnsPath(), "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script.String())
+	h := exec.Command("nsenter", "--net="+n.netnsPath(), "--", "unshare", "--mount", "--uts", "--propagation", "private", "--", "sh", "-c", script.String())
 	h.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := h.StdoutPipe()
 	if err != nil {
@@ -140,7 +144,7 @@ func (n *node) boot(ctx context.Context) error {
 // package's directory.
 func (n *node) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	pid := strconv.Itoa(n.holder.Process.Pid)
-	return exec.CommandContext(ctx, "nsenter", append([]string{"--target", pid, "--mount", "--net", "--wd=" + here, "--", name}, args...)...)
+	return exec.CommandContext(ctx, "nsenter", append([]string{"--target", pid, "--mount", "--uts", "--net", "--wd=" + here, "--", name}, args...)...)
 }
 
 // powerOff is the node's power lost: its link goes down, then every process
@@ -220,7 +224,8 @@ func mounted(dir string) bool {
 
 // startBosun starts bosun as kubeadm's systemd drop-in starts the kubelet:
 // the KubeletConfiguration and flags kubeadm wrote, kubeadm's kubeconfigs,
-// the node's name. It waits for the first sync.
+// the node's name from its host name, as on a machine of its own. It waits
+// for the first sync.
 func (n *node) startBosun(t *testing.T) {
 	t.Helper()
 	if n.bosun != nil {
@@ -237,7 +242,6 @@ func (n *node) startBosun(t *testing.T) {
 		"--pod-manifest-path", "/etc/kubernetes/manifests",
 		"--kubeconfig", "/etc/kubernetes/kubelet.conf",
 		"--bootstrap-kubeconfig", "/etc/kubernetes/bootstrap-kubelet.conf",
-		"--hostname-override", n.name,
 		"--root-dir", filepath.Join(n.dir, "bosun-root"),
 		"--pod-logs-dir", filepath.Join(n.dir, "pods"),
 		"--container-log-links-dir", filepath.Join(n.dir, "containers"),
