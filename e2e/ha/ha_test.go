@@ -315,7 +315,6 @@ func failedRounds(rounds []apiprober.Round, from, to time.Time) (int, int, error
 // again.
 func (c *cluster) bosunKilled(t *testing.T) {
 	n := nodes[1]
-	before := map[string]map[string]string{}
 	snap := func() map[string]map[string]string {
 		out := map[string]map[string]string{}
 		for _, n := range nodes {
@@ -326,7 +325,7 @@ func (c *cluster) bosunKilled(t *testing.T) {
 		}
 		return out
 	}
-	before = snap()
+	before := snap()
 	uids := mirrorUIDs(t, c.kc)
 	p := c.startProber(t.Name())
 	start := time.Now()

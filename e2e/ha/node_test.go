@@ -128,7 +128,10 @@ func (n *node) boot(ctx context.Context) error {
 	if strings.TrimSpace(line) != "ready" {
 		_ = h.Process.Kill()
 		_ = h.Wait()
-		return fmt.Errorf("%s: mount namespace: %q %v", n.name, line, err)
+		if err == nil {
+			err = fmt.Errorf("it said %q, not ready", line)
+		}
+		return fmt.Errorf("%s: mount namespace: %w", n.name, err)
 	}
 	n.holder = h
 	go func() { _ = h.Wait() }()
