@@ -13,6 +13,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -211,29 +212,11 @@ func containers(t *testing.T) map[string]*runtimeapi.Container {
 
 // sameContainers reports how two snapshots differ, by ID and attempt.
 func sameContainers(before, after map[string]*runtimeapi.Container) error {
-	for name, b := range before {
-		a := after[name]
-		if a == nil {
-			return fmt.Errorf("container %s (%.13s) no longer runs", name, b.Id)
-		}
-		if a.Id != b.Id || a.Metadata.Attempt != b.Metadata.Attempt {
-			return fmt.Errorf("container %s: was %.13s attempt %d, now %.13s attempt %d", name, b.Id, b.Metadata.Attempt, a.Id, a.Metadata.Attempt)
-		}
-	}
-	if len(after) != len(before) {
-		return fmt.Errorf("%d containers ran, now %d", len(before), len(after))
-	}
-	return nil
+	return cpkit.SameContainers(before, after)
 }
 
 // eventually polls cond every 50 ms until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cpkit.Eventually(t, timeout, what, cond)
 }

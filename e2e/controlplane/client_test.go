@@ -3,9 +3,6 @@ package controlplane
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/bosun-sh/bosun/e2e/internal/apiprober"
 )
 
 // apiClient talks HTTPS to kube-apiserver as kubeadm's admin.conf says,
@@ -31,70 +29,19 @@ type apiClient struct {
 	http   *http.Client
 }
 
-// kubeconfig holds the fields of a kubeadm-written kubeconfig the client
-// uses: one cluster and one user with embedded certificates.
-type kubeconfig struct {
-	Clusters []struct {
-		Cluster struct {
-			Server                   string `json:"server"`
-			CertificateAuthorityData string `json:"certificate-authority-data"`
-		} `json:"cluster"`
-	} `json:"clusters"`
-	Users []struct {
-		User struct {
-			ClientCertificateData string `json:"client-certificate-data"`
-			ClientKeyData         string `json:"client-key-data"`
-		} `json:"user"`
-	} `json:"users"`
-}
-
 func newAPIClient(path string) (*apiClient, error) {
-	b, err := os.ReadFile(path)
+	server, cfg, err := apiprober.LoadKubeconfig(path)
 	if err != nil {
 		return nil, err
-	}
-	var kc kubeconfig
-	if err := yaml.Unmarshal(b, &kc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(kc.Clusters) != 1 || len(kc.Users) != 1 {
-		return nil, fmt.Errorf("%s: want one cluster and one user", path)
-	}
-	decode := func(field, s string) ([]byte, error) {
-		d, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, field, err)
-		}
-		return d, nil
-	}
-	ca, err := decode("certificate-authority-data", kc.Clusters[0].Cluster.CertificateAuthorityData)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := decode("client-certificate-data", kc.Users[0].User.ClientCertificateData)
-	if err != nil {
-		return nil, err
-	}
-	key, err := decode("client-key-data", kc.Users[0].User.ClientKeyData)
-	if err != nil {
-		return nil, err
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("%s: no CA certificate", path)
 	}
 	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}},
+		TLSClientConfig: cfg,
 		DialContext:     dialInNetns,
 		// A fresh connection per request: a request must not pass because a
 		// connection to an apiserver that is going away was still open.
 		DisableKeepAlives: true,
 	}
-	return &apiClient{server: kc.Clusters[0].Cluster.Server, http: &http.Client{Transport: tr, Timeout: 2 * time.Second}}, nil
+	return &apiClient{server: server, http: &http.Client{Transport: tr, Timeout: 2 * time.Second}}, nil
 }
 
 // dialInNetns dials from the test's network namespace: the socket is made on

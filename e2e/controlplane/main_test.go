@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 	"github.com/bosun-sh/bosun/hack/testimages"
 	"github.com/bosun-sh/bosun/runtime"
 )
@@ -65,9 +66,6 @@ var (
 	// pauseImage is the sandbox image kubeadm names, set in containerd's
 	// configuration by hack/containerd.sh start and restart.
 	pauseImage string
-	// pauseBin is the pause binary, built once: the pause image and the
-	// placeholder images are made of it.
-	pauseBin string
 )
 
 func envOr(k, def string) string {
@@ -175,61 +173,22 @@ func setUp() error {
 	return nil
 }
 
-// kubeadmImages maps each image's short name (kube-apiserver, etcd, pause,
-// coredns, kube-proxy) to the reference the kubeadm in bin names for version.
+// kubeadmImages maps each image's short name to the reference the kubeadm
+// in bin names for version.
 func kubeadmImages(ctx context.Context, bin, version string) (map[string]string, error) {
-	out, err := exec.CommandContext(ctx, bin+"/kubeadm", "config", "images", "list", "--kubernetes-version", version).Output()
-	if err != nil {
-		return nil, fmt.Errorf("kubeadm config images list: %w", err)
-	}
-	images := map[string]string{}
-	for _, ref := range strings.Fields(string(out)) {
-		name := ref[strings.LastIndex(ref, "/")+1:]
-		images[name[:strings.Index(name, ":")]] = ref
-	}
-	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "pause", "coredns", "kube-proxy"} {
-		if images[want] == "" {
-			return nil, fmt.Errorf("kubeadm config images list names no %s image:\n%s", want, out)
-		}
-	}
-	return images, nil
+	return cpkit.KubeadmImages(ctx, bin+"/kubeadm", version)
 }
 
 // importImages builds one single-binary image for each component kubeadm
 // runs, named as kubeadm names it, from the binaries in bin (etcd's from
 // etcdBin: the same etcd under each release's tag), and imports them into
-// the test's containerd. The pause binary stands in for the pause image and
-// for CoreDNS and kube-proxy: kubeadm's preflight pulls every image it names
-// (init and upgrade apply), and nothing runs the addons here (bosun runs
-// only static pods), so they need no more than to exist.
+// the test's containerd (cpkit.ImageArchives).
 func importImages(ctx context.Context, images map[string]string, bin string) error {
-	if pauseBin == "" {
-		pauseBin = filepath.Join(work, "pause")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", pauseBin, ".")
-		cmd.Dir = "../../hack/pause"
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build pause: %w: %s", err, out)
-		}
+	archives, err := cpkit.ImageArchives(work, "../../hack/pause", images, bin, etcdBin)
+	if err != nil {
+		return err
 	}
-	bins := map[string]string{
-		"kube-apiserver":          bin + "/kube-apiserver",
-		"kube-controller-manager": bin + "/kube-controller-manager",
-		"kube-scheduler":          bin + "/kube-scheduler",
-		"etcd":                    etcdBin + "/etcd",
-		"pause":                   pauseBin,
-		"coredns":                 pauseBin,
-		"kube-proxy":              pauseBin,
-	}
-	var archives []string
-	for name, b := range bins {
-		a := filepath.Join(work, strings.NewReplacer("/", "_", ":", "_").Replace(images[name])+".tar")
-		if err := testimages.BuildBinary(a, images[name], b); err != nil {
-			return err
-		}
-		archives = append(archives, a)
-	}
-	_, err := testimages.Import(ctx, filepath.Join(containerdDir, "containerd.sock"), archives)
+	_, err = testimages.Import(ctx, filepath.Join(containerdDir, "containerd.sock"), archives)
 	for _, a := range archives {
 		_ = os.Remove(a)
 	}
@@ -289,10 +248,4 @@ func containerdCommand(ctx context.Context, verb string) *exec.Cmd {
 	return cmd
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return cpkit.Tail(s, n) }

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 	"github.com/bosun-sh/bosun/hack/testimages"
 	"github.com/bosun-sh/bosun/runtime"
 )
@@ -151,7 +152,7 @@ func setUp() error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build bosun: %w: %s", err, out)
 	}
-	images, err := kubeadmImages(ctx)
+	images, err := cpkit.KubeadmImages(ctx, kubeBin+"/kubeadm", kubeVersion)
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func setUp() error {
 	if err := os.WriteFile(filepath.Join(work, "resolv.conf"), []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
 		return err
 	}
-	archives, err := buildImages(images)
+	archives, err := cpkit.ImageArchives(work, filepath.Join(here, "../../hack/pause"), images, kubeBin, etcdBin)
 	if err != nil {
 		return err
 	}
@@ -257,56 +258,4 @@ func ipAll(cmds [][]string) error {
 		}
 	}
 	return nil
-}
-
-// kubeadmImages maps each image's short name (kube-apiserver, etcd, pause,
-// coredns, kube-proxy) to the reference kubeadm names for the release.
-func kubeadmImages(ctx context.Context) (map[string]string, error) {
-	out, err := exec.CommandContext(ctx, kubeBin+"/kubeadm", "config", "images", "list", "--kubernetes-version", kubeVersion).Output()
-	if err != nil {
-		return nil, fmt.Errorf("kubeadm config images list: %w", err)
-	}
-	images := map[string]string{}
-	for _, ref := range strings.Fields(string(out)) {
-		name := ref[strings.LastIndex(ref, "/")+1:]
-		images[name[:strings.Index(name, ":")]] = ref
-	}
-	for _, want := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "pause", "coredns", "kube-proxy"} {
-		if images[want] == "" {
-			return nil, fmt.Errorf("kubeadm config images list names no %s image:\n%s", want, out)
-		}
-	}
-	return images, nil
-}
-
-// buildImages builds one single-binary image per component kubeadm runs,
-// named as kubeadm names it; the pause binary stands in for the pause image
-// and for the addons (CoreDNS, kube-proxy), which kubeadm's preflight pulls
-// and nothing runs here (bosun runs only static pods).
-func buildImages(images map[string]string) ([]string, error) {
-	pauseBin := filepath.Join(work, "pause")
-	cmd := exec.Command("go", "build", "-o", pauseBin, ".")
-	cmd.Dir = filepath.Join(here, "../../hack/pause")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build pause: %w: %s", err, out)
-	}
-	bins := map[string]string{
-		"kube-apiserver":          kubeBin + "/kube-apiserver",
-		"kube-controller-manager": kubeBin + "/kube-controller-manager",
-		"kube-scheduler":          kubeBin + "/kube-scheduler",
-		"etcd":                    etcdBin + "/etcd",
-		"pause":                   pauseBin,
-		"coredns":                 pauseBin,
-		"kube-proxy":              pauseBin,
-	}
-	var archives []string
-	for name, b := range bins {
-		a := filepath.Join(work, strings.NewReplacer("/", "_", ":", "_").Replace(images[name])+".tar")
-		if err := testimages.BuildBinary(a, images[name], b); err != nil {
-			return nil, err
-		}
-		archives = append(archives, a)
-	}
-	return archives, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 	"github.com/bosun-sh/bosun/runtime"
 )
 
@@ -374,43 +375,14 @@ func (n *node) containers(t *testing.T) map[string]*runtimeapi.Container {
 	return out
 }
 
-// sameContainers says how two snapshots differ, by ID and attempt.
-func sameContainers(before, after map[string]*runtimeapi.Container) error {
-	for name, b := range before {
-		a := after[name]
-		if a == nil {
-			return fmt.Errorf("container %s (%.13s) no longer runs", name, b.Id)
-		}
-		if a.Id != b.Id || a.Metadata.Attempt != b.Metadata.Attempt {
-			return fmt.Errorf("container %s: was %.13s attempt %d, now %.13s attempt %d", name, b.Id, b.Metadata.Attempt, a.Id, a.Metadata.Attempt)
-		}
-	}
-	if len(after) != len(before) {
-		return fmt.Errorf("%d containers ran, now %d", len(before), len(after))
-	}
-	return nil
-}
-
 // eventually polls cond every 50 ms until it holds, or fails the test at
 // timeout.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cpkit.Eventually(t, timeout, what, cond)
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return cpkit.Tail(s, n) }
 
 // exists reports whether a path exists.
 func exists(p string) bool {

@@ -47,22 +47,38 @@ type kubeconfig struct {
 	} `json:"users"`
 }
 
-// NewClient reads a kubeadm kubeconfig such as admin.conf: one cluster with
-// server and certificate-authority-data, one user with client-certificate-
-// data and client-key-data. The client dials from the caller's network
-// namespace and opens a fresh TCP connection per request, so that no request
-// passes because a connection to a server going away was still open.
+// NewClient reads a kubeadm kubeconfig such as admin.conf (LoadKubeconfig).
+// The client dials from the caller's network namespace and opens a fresh
+// TCP connection per request, so that no request passes because a
+// connection to a server going away was still open.
 func NewClient(kubeconfigPath string) (*Client, error) {
+	server, cfg, err := LoadKubeconfig(kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		TLSClientConfig:   cfg,
+		DisableKeepAlives: true,
+		Proxy:             nil,
+	}
+	return &Client{server: server, http: &http.Client{Transport: tr}}, nil
+}
+
+// LoadKubeconfig reads a kubeadm kubeconfig such as admin.conf: one cluster
+// with server and certificate-authority-data, one user with
+// client-certificate-data and client-key-data. It returns the server URL
+// and a TLS configuration trusting that CA with that client certificate.
+func LoadKubeconfig(kubeconfigPath string) (string, *tls.Config, error) {
 	b, err := os.ReadFile(kubeconfigPath)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return "", nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	var kc kubeconfig
 	if err := yaml.Unmarshal(b, &kc); err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfigPath, err)
+		return "", nil, fmt.Errorf("kubeconfig %s: %w", kubeconfigPath, err)
 	}
 	if len(kc.Clusters) != 1 || len(kc.Users) != 1 {
-		return nil, fmt.Errorf("kubeconfig %s: %d clusters and %d users, want one of each",
+		return "", nil, fmt.Errorf("kubeconfig %s: %d clusters and %d users, want one of each",
 			kubeconfigPath, len(kc.Clusters), len(kc.Users))
 	}
 	decode := func(field, s string) ([]byte, error) {
@@ -74,34 +90,29 @@ func NewClient(kubeconfigPath string) (*Client, error) {
 	}
 	ca, err := decode("certificate-authority-data", kc.Clusters[0].Cluster.CertificateAuthorityData)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	cert, err := decode("client-certificate-data", kc.Users[0].User.ClientCertificateData)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	key, err := decode("client-key-data", kc.Users[0].User.ClientKeyData)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	pair, err := tls.X509KeyPair(cert, key)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: client certificate: %w", kubeconfigPath, err)
+		return "", nil, fmt.Errorf("kubeconfig %s: client certificate: %w", kubeconfigPath, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("kubeconfig %s: certificate-authority-data: no certificate", kubeconfigPath)
+		return "", nil, fmt.Errorf("kubeconfig %s: certificate-authority-data: no certificate", kubeconfigPath)
 	}
 	server := kc.Clusters[0].Cluster.Server
 	if u, err := url.Parse(server); err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("kubeconfig %s: server %q: want https://HOST:PORT", kubeconfigPath, server)
+		return "", nil, fmt.Errorf("kubeconfig %s: server %q: want https://HOST:PORT", kubeconfigPath, server)
 	}
-	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}},
-		DisableKeepAlives: true,
-		Proxy:             nil,
-	}
-	return &Client{server: server, http: &http.Client{Transport: tr}}, nil
+	return server, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
 }
 
 // Server returns the kubeconfig's server URL.
