@@ -68,7 +68,7 @@ func withCredentialsHint(err error, file, node string) error {
 			Hint: "its credentials are expired, revoked or not from this cluster (a bootstrap token expires after 24h by default: kubeadm token create); replace the file, or remove --kubeconfig's file and give a valid --bootstrap-kubeconfig"}
 	case apierrors.IsForbidden(err):
 		return &CredentialsError{File: file, Code: http.StatusForbidden, Err: err,
-			Hint: fmt.Sprintf("its user may not do what a node does; check that it is %s (kubeadm's node and bootstrap RBAC bindings: kubeadm init phase bootstrap-token)", nodeUser(node))}
+			Hint: fmt.Sprintf("its user may not do what a node does; check that it is %s (kubeadm's node and bootstrap RBAC bindings: kubeadm init phase bootstrap-token); a kube-apiserver that has just started answers so too for a few seconds, until its default roles exist: bosun tries again", nodeUser(node))}
 	}
 	return err
 }
