@@ -115,7 +115,7 @@ e2e-controlplane: $(CONTAINERD2_BIN)/containerd ## kubeadm init, faults and kube
 e2e-ha: ## a three-node HA control plane under bosun: kubeadm init and join --control-plane, stacked etcd, a VIP; a node and quorum lost (root)
 	$(CONTROLPLANE_ENV) hack/kube/build.sh
 	hack/containerd.sh install
-	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 30m ./ha/
+	$(CONTROLPLANE_ENV) $(E2E) test -count=1 -v -timeout 45m ./ha/
 
 # make controlplane-vs-kubelet runs TestUpgrade (kubeadm init $(KUBE_OLD_VERSION), then
 # kubeadm upgrade apply $(KUBE_VERSION) under a prober) once under bosun and once

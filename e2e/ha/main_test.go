@@ -61,6 +61,8 @@ var (
 	bridge      string
 	pauseImage  string
 	nodes       []*node
+	// madePaths are the fixed paths this run made, and removes.
+	madePaths []string
 )
 
 func envOr(k, def string) string {
@@ -164,6 +166,7 @@ func setUp() error {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			return err
 		}
+		madePaths = append(madePaths, p)
 	}
 	if err := createBridge(); err != nil {
 		return err
@@ -231,7 +234,7 @@ func tearDown() {
 			fmt.Printf("ha: ip link del %s: %v: %s\n", bridge, err, out)
 		}
 	}
-	for _, p := range fixedPaths {
+	for _, p := range madePaths {
 		// Remove, not RemoveAll: on the host they are empty mount points,
 		// and nothing of a node is removed through them.
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -260,6 +260,19 @@ func (n *node) startBosun(t *testing.T) {
 	n.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(n.bosun, n.exited)
 	eventually(t, 2*time.Minute, n.name+": bosun's first sync", func() bool {
+		select {
+		case <-n.exited:
+			// Its unit (Restart=always, RestartSec=2s) starts it again, as
+			// after a reboot when containerd's CRI is not initialized yet
+			// (seen here: bosun exits then, as the kubelet does), or when
+			// kubeadm was still writing config.yaml as bosun read it.
+			t.Logf("%s: bosun exited before its first sync; started again 2 s later, as by its unit:\n%s", n.name, tail(n.log(), 5))
+			n.bosun = nil
+			time.Sleep(2 * time.Second)
+			n.startBosun(t)
+			return true
+		default:
+		}
 		l := n.log()
 		return strings.Contains(l[strings.LastIndex(l, "=== bosun start"):], "first sync done")
 	})

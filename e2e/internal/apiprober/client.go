@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -23,6 +25,12 @@ const (
 	maxBody      = 64 << 20 // a 2xx answer, e.g. a list of many ConfigMaps
 	maxErrorBody = 4 << 10  // the piece of a non-2xx answer put in the error
 )
+
+// dialTimeout bounds a connection's set-up: a connection on the test's own
+// bridge is made within a millisecond even on a loaded machine (the kernel
+// answers it), so a second means nothing answers at that address: a node
+// that lost power, or a VIP not moved yet.
+const dialTimeout = time.Second
 
 // Client talks to one apiserver endpoint as the user of a kubeconfig.
 type Client struct {
@@ -57,9 +65,11 @@ func NewClient(kubeconfigPath string) (*Client, error) {
 		return nil, err
 	}
 	tr := &http.Transport{
-		TLSClientConfig:   cfg,
-		DisableKeepAlives: true,
-		Proxy:             nil,
+		TLSClientConfig:     cfg,
+		DisableKeepAlives:   true,
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		TLSHandshakeTimeout: 2 * time.Second,
 	}
 	return &Client{server: server, http: &http.Client{Transport: tr}}, nil
 }

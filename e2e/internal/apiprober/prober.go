@@ -17,8 +17,10 @@ import (
 // labelKey labels every ConfigMap a Prober writes; its value is the prefix.
 const labelKey = "bosun.dev/ha-probe"
 
-// requestTimeout bounds each request of a round.
-const requestTimeout = 2 * time.Second
+// requestTimeout bounds each request of a round: long enough that a loaded
+// machine's slow answer is not taken for a failure. A server that cannot be
+// reached fails sooner: the client's dial times out after dialTimeout.
+const requestTimeout = 5 * time.Second
 
 // Round is one write-and-read of a Prober.
 type Round struct {
