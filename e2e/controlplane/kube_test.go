@@ -13,7 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 )
 
 // components are the control-plane pods kubeadm writes manifests for, each
@@ -27,14 +28,7 @@ func mirrorName(component string) string { return component + "-" + nodeName }
 // connections are made in the test's network namespace (as kubectl run on
 // the node would make them).
 func newClientset(path string) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	cfg.Dial = dialInNetns
-	cfg.Timeout = 5 * time.Second
-	cfg.QPS, cfg.Burst = 50, 100
-	return kubernetes.NewForConfig(cfg)
+	return cpkit.Clientset(path, dialInNetns)
 }
 
 // bosunPod is the part of a pod in `bosun ps -o json` the test compares with

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/bosun-sh/bosun/e2e/internal/apiprober"
+	"github.com/bosun-sh/bosun/e2e/internal/cpkit"
 	"github.com/bosun-sh/bosun/e2e/internal/frontdoor"
 )
 
@@ -151,7 +152,7 @@ resolvConf: /etc/resolv.conf
 	_, took := n.kubeadm(t, 8*time.Minute, "init", "--config", file, "--upload-certs")
 	c.m.add("`kubeadm init --control-plane-endpoint VIP --upload-certs` on "+n.name, secs(took))
 	var err error
-	if c.kc, err = newClientset(n.hostPath("/etc/kubernetes/admin.conf")); err != nil {
+	if c.kc, err = cpkit.Clientset(n.hostPath("/etc/kubernetes/admin.conf"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if c.api, err = apiprober.NewClient(n.hostPath("/etc/kubernetes/admin.conf")); err != nil {
@@ -160,17 +161,8 @@ resolvConf: /etc/resolv.conf
 	if !strings.Contains(c.api.Server(), fmt.Sprintf("%s:%d", vip, vipPort)) {
 		t.Fatalf("admin.conf's server is %s, not the endpoint %s:%d", c.api.Server(), vip, vipPort)
 	}
-	took = waitClusterOf(t, c.kc, nodes[:1], 2*time.Minute, "after kubeadm init")
+	took = waitCluster(t, c.kc, nodes[:1], 2*time.Minute, "after kubeadm init")
 	c.m.add("kubeadm init done → Node Ready, four mirror pods matching bosun", secs(took))
-}
-
-// waitClusterOf is waitCluster for the nodes made so far.
-func waitClusterOf(t *testing.T, kc kubernetes.Interface, ns []*node, timeout time.Duration, what string) time.Duration {
-	t.Helper()
-	all := nodes
-	nodes = ns
-	defer func() { nodes = all }()
-	return waitCluster(t, kc, timeout, what)
 }
 
 // join joins the other nodes as control-plane nodes, one at a time, each
@@ -222,7 +214,7 @@ nodeRegistration:
 		if !exists(n.hostPath("/var/lib/kubelet/pki/kubelet-client-current.pem")) {
 			t.Errorf("%s: no kubelet-client-current.pem: the TLS bootstrap did not go through bosun", n.name)
 		}
-		took = waitClusterOf(t, c.kc, nodes[:i+2], 3*time.Minute, "after the join of "+n.name)
+		took = waitCluster(t, c.kc, nodes[:i+2], 3*time.Minute, "after the join of "+n.name)
 		c.m.add(fmt.Sprintf("… join done → %d Nodes Ready, %d mirror pods matching", i+2, 4*(i+2)), secs(took))
 	}
 	c.checkEtcd(t, 2*time.Minute)
@@ -369,7 +361,7 @@ func (c *cluster) bosunKilled(t *testing.T) {
 	n.killBosun(t, syscall.SIGKILL)
 	time.Sleep(time.Second)
 	n.startBosun(t)
-	waitCluster(t, c.kc, 2*time.Minute, "after bosun was killed on "+n.name)
+	waitCluster(t, c.kc, nodes, 2*time.Minute, "after bosun was killed on "+n.name)
 	// Long enough for the new bosun's later syncs and probes to have
 	// restarted anything they would.
 	time.Sleep(10 * time.Second)
@@ -460,7 +452,7 @@ func (c *cluster) nodeBack(t *testing.T) {
 	start := time.Now()
 	n.startBosun(t)
 	apiReady, etcdSync := c.waitMember(t, n, start)
-	waitCluster(t, c.kc, 3*time.Minute, "after "+n.name+" came back")
+	waitCluster(t, c.kc, nodes, 3*time.Minute, "after "+n.name+" came back")
 	matched := time.Since(start)
 	rounds := p.Stop()
 	failed, total, first := failedRounds(rounds, start, time.Now())
@@ -526,7 +518,7 @@ func (c *cluster) rollingUpgrade(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d rounds failed during the rolling upgrade; first: %v", failed, total, first)
 	}
-	waitCluster(t, c.kc, 2*time.Minute, "after the rolling upgrade")
+	waitCluster(t, c.kc, nodes, 2*time.Minute, "after the rolling upgrade")
 }
 
 // upgradeOne adds a flag to the node's kube-apiserver.yaml (in place, as an
@@ -639,6 +631,6 @@ func (c *cluster) quorumLost(t *testing.T) {
 	}
 	c.m.add("quorum lost (2 of 3 nodes off): first failed round after the loss / objects written before (all steps) and found after", secs(firstFail.Sub(lossAt))+fmt.Sprintf(" / %d of %d", total-lost, total))
 	c.m.add("… both nodes back (bosun started) → writes succeed again", secs(back.Sub(backAt)))
-	waitCluster(t, c.kc, 3*time.Minute, "after quorum came back")
+	waitCluster(t, c.kc, nodes, 3*time.Minute, "after quorum came back")
 	c.checkEtcd(t, time.Minute)
 }

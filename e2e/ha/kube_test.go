@@ -13,24 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // components are the control-plane pods kubeadm writes manifests for, each
 // also the name of its one container.
 var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
-
-// newClientset is client-go as admin.conf says: through the control-plane
-// endpoint, from the test's own namespace.
-func newClientset(path string) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	cfg.Timeout = 5 * time.Second
-	cfg.QPS, cfg.Burst = 50, 100
-	return kubernetes.NewForConfig(cfg)
-}
 
 // bosunPod is what the test compares of `bosun ps -o json` with the API.
 type bosunPod struct {
@@ -176,14 +163,14 @@ func nodeMismatch(ctx context.Context, kc kubernetes.Interface, name string, rea
 	return strings.Join(diffs, "; ")
 }
 
-// waitCluster waits until clusterMismatch is empty and returns how long it
-// took.
-func waitCluster(t *testing.T, kc kubernetes.Interface, timeout time.Duration, what string) time.Duration {
+// waitCluster waits until clusterMismatch of the nodes ns is empty and
+// returns how long it took.
+func waitCluster(t *testing.T, kc kubernetes.Interface, ns []*node, timeout time.Duration, what string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		last := clusterMismatch(ctx, kc, nodes)
+		last := clusterMismatch(ctx, kc, ns)
 		cancel()
 		if last == "" {
 			return time.Since(start)

@@ -6,6 +6,7 @@ package cpkit
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/bosun-sh/bosun/hack/testimages"
@@ -113,4 +116,18 @@ func Tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Clientset is client-go as a kubeadm kubeconfig (admin.conf) says, with a
+// 5 s timeout per request; dial, when not nil, makes its connections (in a
+// test's network namespace).
+func Clientset(path string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	cfg.Dial = dial
+	cfg.Timeout = 5 * time.Second
+	cfg.QPS, cfg.Burst = 50, 100
+	return kubernetes.NewForConfig(cfg)
 }
